@@ -1,0 +1,6 @@
+"""The Quick start: SQLite and a file-based Celery broker unless DATABASE_URL / REDIS_URL are set."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DEBUG", default=True)

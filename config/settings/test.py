@@ -1,0 +1,22 @@
+"""Tests run on the real PostgreSQL and Redis (CI provides both; scripts/test.sh starts them)."""
+
+import os
+
+from .base import *  # noqa: F403
+from .base import env
+
+# Parallel test workers (pytest-xdist) each get their own Redis database, so clearing one never touches another.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or "0"
+
+DATABASES = {"default": env.db("TEST_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/opvolger")}
+REDIS_URL = env("TEST_REDIS_URL", default=f"redis://127.0.0.1:6379/{15 - int(_worker) % 8}")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_TRANSPORT_OPTIONS = {}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never in production
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+LANGUAGE_CODE = "en"

@@ -1,0 +1,163 @@
+"""The portal API: POST a lead (JSON or ADF/XML) and read it back. Each view validates, calls services, renders."""
+
+import logging
+
+from django.conf import settings
+from django.http.request import RawPostDataException
+from django.core.exceptions import RequestDataTooBig
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, parsers, serializers, status
+from rest_framework.response import Response
+
+from dealers.api import PayloadTooLarge, PortalAPIView, flatten_errors, problem_response
+from routing.services import lead_route
+
+from . import adf
+from .selectors import lead_readback_queryset
+from .serializers import LeadInSerializer, LeadOutSerializer, LeadReadBackSerializer
+from .services import IntakeResult, document_store, lead_intake
+
+logger = logging.getLogger(__name__)
+
+PROBLEM = OpenApiResponse(response=OpenApiTypes.OBJECT, description="application/problem+json (RFC 9457)")
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="A retry with the same key within 24 hours creates nothing and returns the first lead.")
+ADF_REJECTED = inline_serializer("AdfRejected", {"index": serializers.IntegerField(), "errors": serializers.DictField()})
+ADF_RESPONSE = inline_serializer("AdfLeadsResponse", {"leads": LeadOutSerializer(many=True), "rejected": ADF_REJECTED})
+
+
+def _check_size(request) -> None:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > settings.LEAD_BODY_MAX_BYTES:
+        raise PayloadTooLarge()
+
+
+def _read_body(request) -> bytes:
+    try:
+        body = request.body
+    except (RequestDataTooBig, RawPostDataException):
+        raise PayloadTooLarge() from None
+    if len(body) > settings.LEAD_BODY_MAX_BYTES:
+        raise PayloadTooLarge()
+    return body
+
+
+def _route_new_lead(result: IntakeResult):
+    """Route a freshly stored lead. If routing fails the lead is safe: the sweep routes it on its next pass."""
+    if not result.created:
+        return result.lead
+    try:
+        return lead_route(lead=result.lead)
+    except Exception:
+        logger.exception("Routing failed for lead %s; the follow-up sweep will retry", result.lead.pk)
+        return result.lead
+
+
+def _lead_body(result: IntakeResult, lead) -> dict:
+    return LeadOutSerializer(lead, context={"duplicate": not result.created}).data
+
+
+def _idempotency_key(request) -> str | None:
+    return (request.headers.get("Idempotency-Key") or "").strip()[:255] or None
+
+
+class LeadCreateView(PortalAPIView):
+    parser_classes = [parsers.JSONParser]
+
+    @extend_schema(
+        operation_id="leads_create", summary="Post a lead (JSON)", tags=["portal"],
+        parameters=[IDEMPOTENCY_HEADER], request=LeadInSerializer,
+        responses={201: LeadOutSerializer, 200: OpenApiResponse(LeadOutSerializer, description="Duplicate: the first lead"),
+                   400: PROBLEM, 401: PROBLEM, 413: PROBLEM, 415: PROBLEM, 429: PROBLEM},
+        examples=[OpenApiExample("A web-form lead", request_only=True, value={
+            "external_id": "MP-2026-118734", "channel": "web_form", "received_at": "2026-11-22T10:04:00+01:00",
+            "customer": {"first_name": "Jan", "last_name": "de Vries", "email": "jan@example.nl", "phone": "06 12345678",
+                         "preferred_contact": "whatsapp", "language": "nl"},
+            "vehicle": {"interest": "buy", "status": "used", "make": "Hyundai", "model": "Tucson", "year": 2023, "price": 32950},
+            "message": "Wat kan er van de prijs af zonder inruil?"})],
+    )
+    def post(self, request):
+        _check_size(request)
+        serializer = LeadInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = lead_intake(dealer=self.api_key.dealer, source=self.api_key.source, data=serializer.validated_data,
+                             idempotency_key=_idempotency_key(request), payload=request.data)
+        lead = _route_new_lead(result)
+        return Response(_lead_body(result, lead), status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class XmlBodyParser(parsers.BaseParser):
+    """Hands the raw bytes to the view; the ADF module parses them safely."""
+
+    media_type = "application/xml"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return stream.read() if stream else b""
+
+
+class TextXmlBodyParser(XmlBodyParser):
+    media_type = "text/xml"
+
+
+class AdfLeadCreateView(PortalAPIView):
+    parser_classes = [XmlBodyParser, TextXmlBodyParser]
+
+    @extend_schema(
+        operation_id="leads_create_adf", summary="Post ADF/XML lead documents", tags=["portal"],
+        parameters=[IDEMPOTENCY_HEADER],
+        request={"application/xml": OpenApiTypes.STR, "text/xml": OpenApiTypes.STR},
+        responses={201: ADF_RESPONSE, 400: PROBLEM, 401: PROBLEM, 413: PROBLEM, 415: PROBLEM, 429: PROBLEM},
+        description="Each <prospect> becomes one lead (idempotent per prospect on <id source=…>). Prospects without any "
+                    "contact method are listed under `rejected`; 400 when none could be stored.",
+    )
+    def post(self, request):
+        _check_size(request)
+        if request.content_type.split(";")[0].strip().lower() not in ("application/xml", "text/xml"):
+            raise exceptions.UnsupportedMediaType(request.content_type)
+        body = _read_body(request)
+        try:
+            prospects = adf.parse_adf(body)
+        except adf.AdfRefused as refused:
+            if refused.code == "too_large":
+                raise PayloadTooLarge() from None
+            return problem_response(status_code=400, title="Unreadable ADF document", detail=refused.reason,
+                                    problem_type=f"adf-{refused.code}")
+        valid, rejected = [], []
+        for prospect in prospects:
+            serializer = LeadInSerializer(data=prospect.data)
+            if serializer.is_valid():
+                valid.append((prospect, serializer.validated_data))
+            else:
+                rejected.append({"index": prospect.index, "errors": flatten_errors(serializer.errors)})
+        if not valid:
+            return problem_response(status_code=400, title="No lead in the document could be stored",
+                                    detail="Every prospect lacks a contact method or is malformed.", rejected=rejected,
+                                    problem_type="adf-no-valid-prospect")
+        dealer, source = self.api_key.dealer, self.api_key.source
+        document = document_store(dealer=dealer, source=source, content_type=request.content_type, body=body)
+        key = _idempotency_key(request)
+        leads = []
+        for prospect, data in valid:
+            prospect_key = f"{key}#{prospect.index}" if key else None
+            result = lead_intake(dealer=dealer, source=source, data=data, idempotency_key=prospect_key,
+                                 document=document, payload={"adf": prospect.data, "extras": prospect.extras})
+            leads.append(_lead_body(result, _route_new_lead(result)))
+        return Response({"leads": leads, "rejected": rejected}, status=status.HTTP_201_CREATED)
+
+
+class LeadReadBackView(PortalAPIView):
+    serializer_class = LeadReadBackSerializer
+
+    def get_scoped_queryset(self):
+        return lead_readback_queryset()
+
+    @extend_schema(operation_id="leads_retrieve", summary="Read back a lead this key created", tags=["portal"],
+                   responses={200: LeadReadBackSerializer, 401: PROBLEM, 404: PROBLEM})
+    def get(self, request, pk):
+        lead = self.get_object()
+        return Response(LeadReadBackSerializer(lead).data)

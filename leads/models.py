@@ -1,0 +1,281 @@
+"""Customers, leads and each lead's timeline."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from dealers.models import Dealer
+
+
+class Channel(models.TextChoices):
+    WEB_FORM = "web_form", _("Web form")
+    CALL = "call", _("Phone call")
+    CHAT = "chat", _("Chat")
+    EMAIL = "email", _("E-mail")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    SMS = "sms", _("SMS")
+    WALK_IN = "walk_in", _("Walk-in")
+    OUTBOUND = "outbound", _("Outbound (dealer-initiated)")
+
+
+class Reason(models.TextChoices):
+    LEASE_END = "lease_end", _("Lease contract ending")
+    LOST_SALE = "lost_sale", _("Lost sale follow-up")
+    DATA_MINING = "data_mining", _("Data mining")
+    SERVICE = "service", _("Service customer")
+    CALLBACK = "callback", _("Call back")
+    OTHER = "other", _("Other")
+
+
+class Kind(models.TextChoices):
+    ACTIVE = "active", _("Active (customer reached out)")
+    PASSIVE = "passive", _("Passive (dealer reaches out)")
+
+
+class Queue(models.TextChoices):
+    SALES = "sales", _("Sales")
+    BDC = "bdc", _("BDC")
+
+
+class Status(models.TextChoices):
+    NEW = "new", _("New")
+    ATTEMPTED = "attempted", _("Attempted")
+    CONTACTED = "contacted", _("Contacted")
+    APPOINTMENT = "appointment", _("Appointment")
+    SOLD = "sold", _("Sold")
+    LOST = "lost", _("Lost")
+    UNREACHABLE = "unreachable", _("Unreachable")
+    NOT_INTERESTED = "not_interested", _("Not interested")
+
+
+CLOSED_STATUSES = frozenset({Status.SOLD, Status.LOST, Status.UNREACHABLE, Status.NOT_INTERESTED})
+OPEN_STATUSES = frozenset(set(Status.values) - CLOSED_STATUSES)
+
+
+class Customer(models.Model):
+    """A person a dealer knows. A new lead with the same normalised e-mail or phone joins this customer."""
+
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="customers")
+    first_name = models.CharField(_("first name"), max_length=150, blank=True)
+    last_name = models.CharField(_("last name"), max_length=150, blank=True)
+    email = models.CharField(_("e-mail"), max_length=254, blank=True, help_text=_("Normalised (lower case)."))
+    phone = models.CharField(_("phone"), max_length=32, blank=True, help_text=_("E.164"))
+    phone_raw = models.CharField(_("phone as received"), max_length=64, blank=True)
+    preferred_contact = models.CharField(_("preferred contact"), max_length=16, blank=True)
+    language = models.CharField(_("language"), max_length=8, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        indexes = [
+            models.Index(fields=["dealer", "email"], name="customer_dealer_email"),
+            models.Index(fields=["dealer", "phone"], name="customer_dealer_phone"),
+        ]
+
+    def __str__(self):
+        return self.full_name or self.email or self.phone_raw or str(self.pk)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class InboundDocument(models.Model):
+    """A lead document exactly as a portal sent it (ADF/XML), kept for audit and re-parsing."""
+
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="inbound_documents")
+    source = models.CharField(max_length=64)
+    content_type = models.CharField(max_length=100)
+    body = models.BinaryField()
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["dealer", "received_at"])]
+
+
+class LeadQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(closed_at__isnull=True)
+
+
+class Lead(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="leads")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="leads")
+    source = models.CharField(_("source"), max_length=64)
+    external_id = models.CharField(_("external id"), max_length=200, null=True, blank=True)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, default=Channel.WEB_FORM)
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices, blank=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.NEW)
+    queue = models.CharField(_("queue"), max_length=8, choices=Queue.choices, blank=True)
+    routed_at = models.DateTimeField(_("routed"), null=True, blank=True,
+                                     help_text=_("Empty while routing is still to happen; the sweep retries it."))
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="assigned_leads", verbose_name=_("assigned to"))
+    received_at = models.DateTimeField(_("received"), db_index=False)
+    received_at_raw = models.CharField(_("received (as sent)"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("stored"), default=timezone.now)
+    clock_started_at = models.DateTimeField(_("first-response clock started"), null=True, blank=True,
+                                            help_text=_("Arrival, or the next opening when it arrived while closed."))
+    first_response_due_at = models.DateTimeField(_("first response due"), null=True, blank=True)
+    first_contact_at = models.DateTimeField(_("first contact attempt"), null=True, blank=True)
+    first_connected_at = models.DateTimeField(_("first real contact"), null=True, blank=True)
+    attempt_count = models.PositiveIntegerField(_("contact attempts"), default=0)
+    counted_attempts = models.PositiveIntegerField(_("attempts counted toward the minimum"), default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(_("next step due"), null=True, blank=True,
+                                       help_text=_("The deadline the lead is working towards: first response, or the next attempt."))
+    next_action_at = models.DateTimeField(_("next escalation check"), null=True, blank=True,
+                                          help_text=_("When the sweep acts next: the deadline plus the escalation step's delay."))
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    close_reason = models.TextField(_("close reason"), blank=True)
+    manager_flag = models.CharField(_("flag for the manager"), max_length=200, blank=True)
+    vehicle = models.JSONField(_("vehicle"), default=dict, blank=True)
+    trade_in = models.JSONField(_("trade-in"), default=dict, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    consent_marketing = models.BooleanField(_("marketing consent"), null=True, blank=True)
+    data_flags = models.JSONField(_("data flags"), default=list, blank=True)
+    bant_budget = models.PositiveSmallIntegerField(default=0)
+    bant_authority = models.PositiveSmallIntegerField(default=0)
+    bant_need = models.PositiveSmallIntegerField(default=0)
+    bant_timeline = models.PositiveSmallIntegerField(default=0)
+    score = models.PositiveSmallIntegerField(_("BANT score"), default=0)
+    returning_customer = models.BooleanField(_("known customer"), default=False)
+    payload = models.JSONField(_("payload as received"), default=dict, blank=True)
+    document = models.ForeignKey(InboundDocument, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
+    origin_lead = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_up_leads",
+                                    help_text=_("The lead this one follows up (e.g. a lost sale)."))
+
+    objects = LeadQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        constraints = [
+            models.UniqueConstraint(fields=["dealer", "source", "external_id"], condition=models.Q(external_id__isnull=False),
+                                    name="lead_unique_external_id_per_source"),
+            models.CheckConstraint(condition=models.Q(kind__in=Kind.values, queue__in=Queue.values, routed_at__isnull=False)
+                                   | models.Q(kind="", queue="", routed_at__isnull=True), name="lead_routed_has_kind_and_queue"),
+            models.CheckConstraint(condition=models.Q(status__in=Status.values), name="lead_status_valid"),
+            models.CheckConstraint(condition=models.Q(channel__in=Channel.values), name="lead_channel_valid"),
+            models.CheckConstraint(
+                condition=models.Q(closed_at__isnull=True, status__in=list(OPEN_STATUSES))
+                | models.Q(closed_at__isnull=False, status__in=list(CLOSED_STATUSES)),
+                name="lead_closed_iff_closed_status"),
+            models.CheckConstraint(condition=models.Q(score__lte=100), name="lead_score_range"),
+        ]
+        indexes = [
+            models.Index(fields=["dealer", "received_at"], name="lead_dealer_received"),
+            models.Index(fields=["dealer", "assignee", "closed_at"], name="lead_dealer_assignee"),
+            models.Index(fields=["dealer", "customer"], name="lead_dealer_customer"),
+            models.Index(fields=["dealer", "queue", "next_action_at"], name="lead_bdc_queue_open",
+                         condition=models.Q(closed_at__isnull=True, assignee__isnull=True)),
+            # The sweep's index: only open leads with a deadline, so "nothing due" stays cheap at any size.
+            models.Index(fields=["next_action_at"], name="lead_due_open",
+                         condition=models.Q(closed_at__isnull=True, next_action_at__isnull=False)),
+        ]
+
+    def __str__(self):
+        return f"{self.customer} · {self.get_channel_display()} · {self.source}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class IdempotencyKey(models.Model):
+    """An Idempotency-Key header seen from a portal; it points at the lead it created for 24 hours."""
+
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["dealer", "source", "key"], name="idempotency_key_unique")]
+
+
+class EventType(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    DUPLICATE = "duplicate", _("Duplicate received")
+    CLASSIFIED = "classified", _("Classified")
+    ROUTED = "routed", _("Routed")
+    ASSIGNED = "assigned", _("Assigned")
+    CLAIMED = "claimed", _("Claimed from the queue")
+    HANDED_OVER = "handed_over", _("Handed over")
+    ATTEMPT = "attempt", _("Contact attempt")
+    APPOINTMENT = "appointment", _("Appointment")
+    APPOINTMENT_OUTCOME = "appointment_outcome", _("Appointment outcome")
+    ESCALATION = "escalation", _("Escalation")
+    SCORE_CHANGED = "score_changed", _("Score changed")
+    NOTE = "note", _("Note")
+    CLOSED = "closed", _("Closed")
+    REOPENED = "reopened", _("Reopened")
+
+
+class LeadEvent(models.Model):
+    """One line on a lead's timeline."""
+
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=24, choices=EventType.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    text = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["dealer", "lead", "at"], name="leadevent_dealer_lead_at")]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_type_display()}"
+
+
+class NotificationKind(models.TextChoices):
+    ASSIGNED = "assigned", _("New lead assigned")
+    REMINDER = "reminder", _("Reminder")
+    MANAGER_ALERT = "manager_alert", _("Manager alert")
+    REASSIGNED = "reassigned", _("Lead reassigned")
+    HANDOVER = "handover", _("Hand-over from the BDC")
+    DIGEST = "digest", _("Daily digest")
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped (no e-mail address)")
+
+
+class Notification(models.Model):
+    """The outbox: a notice is a row first, and its e-mail is sent after commit by a task."""
+
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="+")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=16, choices=NotificationKind.choices)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    email_status = models.CharField(max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    email_attempts = models.PositiveSmallIntegerField(default=0)
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+    email_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["dealer", "recipient", "-created_at"], name="notification_inbox"),
+            models.Index(fields=["created_at"], name="notification_pending",
+                         condition=models.Q(email_status="pending")),
+        ]

@@ -1,0 +1,200 @@
+"""Writes for leads: intake (idempotent), the timeline, and the notification outbox."""
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from dealers.models import Dealer
+
+from .models import (
+    Customer,
+    DeliveryStatus,
+    EventType,
+    IdempotencyKey,
+    InboundDocument,
+    Lead,
+    LeadEvent,
+    Notification,
+)
+from .quality import assess_contact, warnings_for
+from .scoring import score_lead
+
+logger = logging.getLogger(__name__)
+IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
+
+
+def lead_event_add(*, lead: Lead, type: str, actor=None, text: str = "", data: dict | None = None, at=None) -> LeadEvent:
+    return LeadEvent.objects.create(dealer_id=lead.dealer_id, lead=lead, type=type, actor=actor, text=text,
+                                    data=data or {}, at=at or timezone.now())
+
+
+def lead_deadline_set(lead: Lead, deadline: dt.datetime | None, *, first_step_minutes: int) -> None:
+    """A new deadline starts a new escalation chain; the sweep first acts `first_step_minutes` after it."""
+    lead.deadline_at = deadline
+    lead.escalation_level = 0
+    lead.next_action_at = deadline + dt.timedelta(minutes=first_step_minutes) if deadline else None
+
+
+@dataclass
+class IntakeResult:
+    lead: Lead
+    created: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_received_at(value) -> tuple[dt.datetime | None, str]:
+    """(parsed aware datetime or None, the raw text). Dates that are not ISO 8601 are kept raw only."""
+    if isinstance(value, dt.datetime):
+        return (value if timezone.is_aware(value) else timezone.make_aware(value)), value.isoformat()
+    raw = (value or "").strip() if isinstance(value, str) else ""
+    if not raw:
+        return None, ""
+    try:
+        parsed = parse_datetime(raw)
+    except ValueError:
+        parsed = None
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    return parsed, raw
+
+
+def _customer_for(*, dealer: Dealer, email: str, phone: str, data: dict) -> tuple[Customer, bool]:
+    """The dealer's known customer with this e-mail or phone, or a new one."""
+    known = None
+    if email:
+        known = Customer.objects.filter(dealer=dealer, email=email).order_by("pk").first()
+    if known is None and phone:
+        known = Customer.objects.filter(dealer=dealer, phone=phone).order_by("pk").first()
+    if known is not None:
+        return known, True
+    customer = Customer.objects.create(
+        dealer=dealer, first_name=(data.get("first_name") or "")[:150], last_name=(data.get("last_name") or "")[:150],
+        email=email[:254], phone=phone, phone_raw=(data.get("phone") or "")[:64],
+        preferred_contact=data.get("preferred_contact") or "", language=data.get("language") or "",
+    )
+    return customer, False
+
+
+def _existing_lead(*, dealer: Dealer, source: str, external_id: str | None, idempotency_key: str | None) -> Lead | None:
+    if external_id:
+        lead = Lead.objects.filter(dealer=dealer, source=source, external_id=external_id).first()
+        if lead:
+            return lead
+    if idempotency_key:
+        row = (IdempotencyKey.objects.filter(dealer=dealer, source=source, key=idempotency_key,
+                                             created_at__gte=timezone.now() - IDEMPOTENCY_WINDOW)
+               .select_related("lead").first())
+        if row:
+            return row.lead
+    return None
+
+
+def _store_lead(*, dealer, source, data, idempotency_key, document, payload) -> Lead:
+    customer_data = data.get("customer") or {}
+    contact = assess_contact(email=customer_data.get("email"), phone=customer_data.get("phone"),
+                             first_name=customer_data.get("first_name"), last_name=customer_data.get("last_name"),
+                             region=dealer.country)
+    received_at, received_raw = parse_received_at(data.get("received_at"))
+    score = score_lead(data)
+    with transaction.atomic():
+        customer, known = _customer_for(dealer=dealer, email=contact.email, phone=contact.phone_e164, data=customer_data)
+        lead = Lead.objects.create(
+            dealer=dealer, customer=customer, source=source, external_id=data.get("external_id") or None,
+            channel=data.get("channel") or "web_form", reason=data.get("reason") or "",
+            received_at=received_at or timezone.now(), received_at_raw=received_raw[:100],
+            vehicle=data.get("vehicle") or {}, trade_in=data.get("trade_in") or {}, message=data.get("message") or "",
+            consent_marketing=(data.get("consent") or {}).get("marketing"), data_flags=list(contact.flags),
+            bant_budget=score.budget, bant_authority=score.authority, bant_need=score.need,
+            bant_timeline=score.timeline, score=score.total, returning_customer=known,
+            payload=payload if payload is not None else data, document=document,
+        )
+        if idempotency_key:
+            IdempotencyKey.objects.create(dealer=dealer, source=source, key=idempotency_key, lead=lead)
+        lead_event_add(lead=lead, type=EventType.RECEIVED, text=source,
+                       data={"flags": list(contact.flags), "returning_customer": known})
+    return lead
+
+
+def lead_intake(*, dealer: Dealer, source: str, data: dict, idempotency_key: str | None = None,
+                document: InboundDocument | None = None, payload: dict | None = None) -> IntakeResult:
+    """Store a portal's lead once. A retry (same external id, or Idempotency-Key within 24 h) returns the first lead.
+
+    The unique constraints decide, so concurrent retries are safe: the losers' inserts fail and find the winner.
+    """
+    external_id = data.get("external_id") or None
+    for _attempt in range(2):
+        try:
+            lead = _store_lead(dealer=dealer, source=source, data=data, idempotency_key=idempotency_key,
+                               document=document, payload=payload)
+            return IntakeResult(lead=lead, created=True, warnings=warnings_for(lead.data_flags))
+        except IntegrityError:
+            existing = _existing_lead(dealer=dealer, source=source, external_id=external_id, idempotency_key=idempotency_key)
+            if existing is not None:
+                lead_event_add(lead=existing, type=EventType.DUPLICATE, text=source,
+                               data={"external_id": external_id, "idempotency_key": idempotency_key})
+                return IntakeResult(lead=existing, created=False, warnings=warnings_for(existing.data_flags))
+            if not idempotency_key:
+                raise
+            # An Idempotency-Key older than the window may be used again: free it and store the new lead.
+            IdempotencyKey.objects.filter(dealer=dealer, source=source, key=idempotency_key,
+                                          created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW).delete()
+    raise IntegrityError("lead could not be stored")
+
+
+def document_store(*, dealer: Dealer, source: str, content_type: str, body: bytes) -> InboundDocument:
+    return InboundDocument.objects.create(dealer=dealer, source=source, content_type=content_type[:100], body=body)
+
+
+def notification_queue(*, dealer_id: int, recipient, kind: str, subject: str, body: str, lead: Lead | None = None) -> Notification:
+    """An in-app notice now; its e-mail goes out after commit. If the broker is down, the periodic flush sends it."""
+    notification = Notification.objects.create(dealer_id=dealer_id, recipient=recipient, lead=lead, kind=kind,
+                                               subject=subject[:200], body=body,
+                                               email_status=DeliveryStatus.PENDING if recipient.email else DeliveryStatus.SKIPPED)
+    if recipient.email:
+        transaction.on_commit(lambda: _enqueue_delivery(notification.pk))
+    return notification
+
+
+def _enqueue_delivery(notification_id: int) -> None:
+    from config.celery_app import app
+
+    try:
+        app.send_task("leads.tasks.notification_deliver", args=[notification_id])
+    except Exception as exc:  # broker outage: the row stays pending and outbox_flush delivers it later
+        logger.warning("Could not enqueue notification %s (%s); the outbox flush will send it", notification_id, exc)
+
+
+SENDING_STALE_AFTER = dt.timedelta(minutes=5)
+
+
+def notification_deliver(*, notification_id: int) -> str:
+    """Send one notice's e-mail exactly once: claim the row, send outside any transaction, record the result."""
+    now = timezone.now()
+    claimed = Notification.objects.filter(pk=notification_id, email_status=DeliveryStatus.PENDING).update(
+        email_status=DeliveryStatus.SENDING, email_attempts=F("email_attempts") + 1, email_sent_at=now)
+    if not claimed:
+        return "not pending"
+    n = Notification.objects.select_related("recipient").get(pk=notification_id)
+    try:
+        send_mail(n.subject, n.body, None, [n.recipient.email], fail_silently=False)
+    except Exception as exc:
+        status = DeliveryStatus.PENDING if n.email_attempts < 5 else DeliveryStatus.FAILED
+        Notification.objects.filter(pk=n.pk).update(email_status=status, email_error=str(exc)[:1000])
+        return status
+    Notification.objects.filter(pk=n.pk).update(email_status=DeliveryStatus.SENT, email_sent_at=timezone.now(), email_error="")
+    return DeliveryStatus.SENT
+
+
+def outbox_pending_ids(*, limit: int = 500) -> list[int]:
+    """Notices whose e-mail is still owed: pending ones, and ones stuck in sending after a crash."""
+    stale = timezone.now() - SENDING_STALE_AFTER
+    Notification.objects.filter(email_status=DeliveryStatus.SENDING, email_sent_at__lt=stale).update(
+        email_status=DeliveryStatus.PENDING)
+    return list(Notification.objects.filter(email_status=DeliveryStatus.PENDING).order_by("created_at")
+                .values_list("pk", flat=True)[:limit])

@@ -1,0 +1,1 @@
+# Reporting is read-only: it owns no tables.

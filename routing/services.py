@@ -1,0 +1,172 @@
+"""Classification (active/passive) and assignment: round-robin by load, the BDC queue and its atomic claim."""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from dealers.hours import OpeningSchedule
+from dealers.models import Dealer, Membership, Role, RoutingModel
+from dealers.services import policy_get
+from leads.models import Channel, EventType, Kind, Lead, NotificationKind, Queue
+from leads.services import lead_deadline_set, lead_event_add, notification_queue
+
+
+def lead_classify(*, channel: str, reason: str) -> str:
+    """Passive when the dealer takes the initiative: a reason, or an outbound channel."""
+    return Kind.PASSIVE if reason or channel == Channel.OUTBOUND else Kind.ACTIVE
+
+
+def queue_for(*, dealer: Dealer, kind: str) -> str:
+    if dealer.routing_model == RoutingModel.BDC_FIRST:
+        return Queue.BDC
+    if dealer.routing_model == RoutingModel.SALES_ONLY:
+        return Queue.SALES
+    return Queue.BDC if kind == Kind.PASSIVE else Queue.SALES
+
+
+@dataclass(frozen=True)
+class Deadline:
+    clock_started_at: object
+    due_at: object
+
+
+def first_response_deadline(*, lead: Lead, schedule: OpeningSchedule, policy) -> Deadline:
+    """Active: N open minutes from arrival (or the next opening); passive: the end of the next working day."""
+    start = schedule.next_opening(lead.received_at)
+    if lead.kind == Kind.ACTIVE:
+        return Deadline(start, schedule.add_open_minutes(start, policy.first_response_minutes))
+    return Deadline(start, schedule.end_of_working_day(lead.received_at, policy.passive_first_response_days))
+
+
+def _salespeople(dealer: Dealer):
+    return Membership.objects.filter(dealer=dealer, role=Role.SALESPERSON, is_active=True, on_duty=True)
+
+
+def salesperson_pick(*, dealer: Dealer, exclude_user_id=None, preferred_user_id=None) -> Membership | None:
+    """The on-duty salesperson with the fewest open leads, then the one assigned longest ago.
+
+    The caller holds the dealer's row lock, so two leads arriving at once never pick on stale counts.
+    """
+    candidates = _salespeople(dealer)
+    if exclude_user_id:
+        candidates = candidates.exclude(user_id=exclude_user_id)
+    if preferred_user_id:
+        preferred = candidates.filter(user_id=preferred_user_id).first()
+        if preferred:
+            return preferred
+    return (
+        candidates.annotate(open_leads=Count("user__assigned_leads", filter=Q(
+            user__assigned_leads__dealer=dealer, user__assigned_leads__closed_at__isnull=True)))
+        .order_by("open_leads", F("last_assigned_at").asc(nulls_first=True), "pk")
+        .first()
+    )
+
+
+def _fallback_manager(dealer: Dealer):
+    m = (Membership.objects.filter(dealer=dealer, role=Role.MANAGER, is_active=True)
+         .order_by("-on_duty", "pk").select_related("user").first())
+    return m.user if m else None
+
+
+def _previous_salesperson_id(lead: Lead):
+    return (Lead.objects.filter(dealer=lead.dealer, customer=lead.customer, assignee__isnull=False)
+            .exclude(pk=lead.pk).order_by("-received_at").values_list("assignee_id", flat=True).first())
+
+
+def assign_to_sales(*, lead: Lead, exclude_user_id=None, by=None, reason: str = "") -> None:
+    """Pick a salesperson for the lead (or the manager when nobody is on duty) and record it."""
+    Dealer.objects.select_for_update().filter(pk=lead.dealer_id).first()  # serialise round-robin per dealer
+    membership = salesperson_pick(dealer=lead.dealer, exclude_user_id=exclude_user_id,
+                                  preferred_user_id=_previous_salesperson_id(lead))
+    now = timezone.now()
+    if membership:
+        Membership.objects.filter(pk=membership.pk).update(last_assigned_at=now)
+        user = membership.user
+        text = reason or "round-robin"
+    else:
+        user = _fallback_manager(lead.dealer)
+        text = "nobody on duty: the manager" if user else "nobody on duty and no manager"
+    lead.queue = Queue.SALES
+    lead.assignee = user
+    lead.save(update_fields=["queue", "assignee"])
+    lead_event_add(lead=lead, type=EventType.ASSIGNED, actor=by, text=text,
+                   data={"assignee_id": user.pk if user else None})
+    if user is not None:
+        notify_assignee(lead=lead, user=user, kind=NotificationKind.ASSIGNED)
+
+
+def notify_assignee(*, lead: Lead, user, kind: str, note: str = "") -> None:
+    customer = lead.customer
+    subject = _("New lead: %(name)s") % {"name": customer}
+    vehicle = " ".join(str(lead.vehicle.get(k, "")) for k in ("make", "model")).strip()
+    body = "\n".join(filter(None, [
+        _("%(name)s is waiting for your call.") % {"name": customer},
+        vehicle, note, lead.message[:500],
+        _("Respond before %(due)s.") % {"due": timezone.localtime(lead.first_response_due_at).strftime("%d-%m-%Y %H:%M")}
+        if lead.first_response_due_at else "",
+    ]))
+    notification_queue(dealer_id=lead.dealer_id, recipient=user, lead=lead, kind=kind, subject=subject, body=body)
+
+
+def lead_route(*, lead: Lead) -> Lead:
+    """Classify, start the first-response clock and queue or assign the lead. Safe to call twice (the sweep retries)."""
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update(of=("self",)).select_related("dealer", "customer").get(pk=lead.pk)
+        if lead.routed_at is not None:
+            return lead
+        schedule = OpeningSchedule.for_dealer(lead.dealer)
+        lead.kind = lead_classify(channel=lead.channel, reason=lead.reason)
+        lead.queue = queue_for(dealer=lead.dealer, kind=lead.kind)
+        policy = policy_get(dealer=lead.dealer)
+        deadline = first_response_deadline(lead=lead, schedule=schedule, policy=policy)
+        lead.clock_started_at, lead.first_response_due_at = deadline.clock_started_at, deadline.due_at
+        lead_deadline_set(lead, deadline.due_at, first_step_minutes=policy.remind_after_minutes)
+        lead.routed_at = timezone.now()
+        lead.save(update_fields=["kind", "queue", "clock_started_at", "first_response_due_at", "deadline_at",
+                                 "escalation_level", "next_action_at", "routed_at"])
+        lead_event_add(lead=lead, type=EventType.CLASSIFIED, text=lead.kind)
+        lead_event_add(lead=lead, type=EventType.ROUTED, text=lead.queue,
+                       data={"clock_started_at": deadline.clock_started_at.isoformat(), "due_at": deadline.due_at.isoformat()})
+        if lead.queue == Queue.SALES:
+            assign_to_sales(lead=lead)
+    return lead
+
+
+def bdc_queue(*, dealer: Dealer):
+    """Unclaimed leads waiting in the dealer's BDC queue, the most urgent first."""
+    return (Lead.objects.open().filter(dealer=dealer, queue=Queue.BDC, assignee__isnull=True)
+            .order_by(F("next_action_at").asc(nulls_last=True), "-score", "received_at"))
+
+
+def bdc_claim_next(*, dealer: Dealer, agent) -> Lead | None:
+    """Claim the most urgent unclaimed BDC lead. Two agents pressing "next" at once never get the same lead."""
+    with transaction.atomic():
+        lead = bdc_queue(dealer=dealer).select_for_update(skip_locked=True, of=("self",)).first()
+        if lead is None:
+            return None
+        lead.assignee = agent
+        lead.save(update_fields=["assignee"])
+        lead_event_add(lead=lead, type=EventType.CLAIMED, actor=agent)
+    return lead
+
+
+def bdc_handover(*, lead: Lead, agent, salesperson=None, note: str = "") -> Lead:
+    """The BDC made the appointment: the lead moves to a salesperson's inbox with the agent's note."""
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().get(pk=lead.pk)
+        if salesperson is not None and not Membership.objects.filter(
+                dealer=lead.dealer, user=salesperson, role=Role.SALESPERSON, is_active=True).exists():
+            raise ValueError("not a salesperson of this dealer")
+        if salesperson is None:
+            assign_to_sales(lead=lead, by=agent, reason="hand-over from the BDC")
+        else:
+            lead.queue, lead.assignee = Queue.SALES, salesperson
+            lead.save(update_fields=["queue", "assignee"])
+            notify_assignee(lead=lead, user=salesperson, kind=NotificationKind.HANDOVER, note=note)
+        lead_event_add(lead=lead, type=EventType.HANDED_OVER, actor=agent, text=note,
+                       data={"to_user_id": lead.assignee_id})
+    return lead
+

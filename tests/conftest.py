@@ -1,0 +1,62 @@
+"""The fixed cast: dealer A's manager, salespeople and BDC agent, and dealer B's outsider."""
+
+from dataclasses import dataclass
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from dealers.models import Role
+
+from .factories import DealerFactory, MembershipFactory, UserFactory, api_key_for
+
+
+@dataclass
+class Cast:
+    dealer_a: object
+    dealer_b: object
+    manager_a: object
+    sales_a1: object
+    sales_a2: object
+    bdc_a: object
+    outsider_b: object
+
+
+@pytest.fixture
+def cast(db) -> Cast:
+    dealer_a = DealerFactory(slug="dealer-a", name="Autobedrijf A")
+    dealer_b = DealerFactory(slug="dealer-b", name="Autobedrijf B")
+
+    def member(dealer, role, email, **kwargs):
+        return MembershipFactory(dealer=dealer, role=role, user=UserFactory(email=email, **kwargs)).user
+
+    return Cast(
+        dealer_a=dealer_a,
+        dealer_b=dealer_b,
+        manager_a=member(dealer_a, Role.MANAGER, "manager@a.test", is_staff=True),
+        sales_a1=member(dealer_a, Role.SALESPERSON, "sales1@a.test"),
+        sales_a2=member(dealer_a, Role.SALESPERSON, "sales2@a.test"),
+        bdc_a=member(dealer_a, Role.BDC_AGENT, "bdc@a.test"),
+        outsider_b=member(dealer_b, Role.MANAGER, "manager@b.test", is_staff=True),
+    )
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Throttle counters and other cached state live in Redis: each test starts clean."""
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def portal(cast):
+    """An API client holding dealer A's `website` key."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key_for(cast.dealer_a)}")
+    return client
+
+
+def team_client(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client

@@ -1,0 +1,98 @@
+"""Factories chain to a dealer; names and numbers are Dutch."""
+
+import datetime as dt
+
+import factory
+from django.utils import timezone
+
+from dealers.models import Dealer, DealerGroup, Membership, OpeningHours, Role, User
+from dealers.services import api_key_create
+from leads.models import Customer, Lead
+
+factory.Faker._DEFAULT_LOCALE = "nl_NL"
+
+
+class DealerGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DealerGroup
+
+    name = factory.Faker("company")
+    slug = factory.Sequence(lambda n: f"groep-{n}")
+
+
+class DealerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Dealer
+
+    group = factory.SubFactory(DealerGroupFactory)
+    name = factory.LazyAttribute(lambda o: f"Autobedrijf {o.slug}")
+    slug = factory.Sequence(lambda n: f"dealer-{n}")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"medewerker{n}@dealer.test")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    password = factory.PostGenerationMethodCall("set_password", "geheim-wachtwoord-1")
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    dealer = factory.SubFactory(DealerFactory)
+    role = Role.SALESPERSON
+    on_duty = True
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    dealer = factory.SubFactory(DealerFactory)
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.Sequence(lambda n: f"klant{n}@example.nl")
+    phone = factory.Sequence(lambda n: f"+316{n:08d}")
+    phone_raw = factory.LazyAttribute(lambda o: o.phone)
+
+
+class LeadFactory(factory.django.DjangoModelFactory):
+    """A stored, routed lead, assigned as the test says (no routing logic runs)."""
+
+    class Meta:
+        model = Lead
+
+    dealer = factory.SubFactory(DealerFactory)
+    customer = factory.SubFactory(CustomerFactory, dealer=factory.SelfAttribute("..dealer"))
+    source = "website"
+    external_id = factory.Sequence(lambda n: f"EXT-{n}")
+    channel = "web_form"
+    kind = "active"
+    queue = "sales"
+    routed_at = factory.LazyFunction(timezone.now)
+    received_at = factory.LazyFunction(timezone.now)
+    clock_started_at = factory.SelfAttribute("received_at")
+    first_response_due_at = factory.LazyAttribute(lambda o: o.received_at + dt.timedelta(minutes=5))
+    deadline_at = factory.SelfAttribute("first_response_due_at")
+    next_action_at = factory.SelfAttribute("first_response_due_at")
+    vehicle = factory.LazyFunction(lambda: {"make": "Kia", "model": "Niro", "year": 2024})
+
+
+def open_all_week(dealer: Dealer) -> None:
+    for weekday in range(7):
+        OpeningHours.objects.create(dealer=dealer, weekday=weekday, opens=dt.time(0, 0), closes=dt.time(23, 59, 59))
+
+
+def api_key_for(dealer: Dealer, source: str = "website", **kwargs) -> str:
+    return api_key_create(dealer=dealer, source=source, **kwargs)[1]

@@ -10,8 +10,16 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/v1/", include("leads.urls")),
-    path("", include("dealers.urls")),
+    path("api/v1/", include("leads.urls")),  # portal API
+    path("api/v1/", include("dealers.api_urls")),  # auth token
+    path("api/v1/team/", include("followup.api_urls")),  # team API: leads, attempts, appointments, policy
+    path("api/v1/team/reports/", include("reporting.api_urls")),
+    path("api/v1/telephony/", include("followup.webhook_urls")),
+    path("", include("dealers.urls")),  # home, login, dealer switch
+    path("settings/", include("dealers.settings_urls")),  # manager's settings pages
+    path("", include("followup.urls")),  # /inbox/, lead pages
+    path("", include("routing.urls")),  # /bdc/
+    path("", include("reporting.urls")),  # /dashboard/
 ]
 
 handler404 = "config.errors.not_found"

@@ -14,6 +14,7 @@ class DealerAccess:
     """What one user may do in one dealer."""
 
     dealer: Dealer
+    user: object
     role: str
     via_bdc_company: bool = False
 
@@ -36,11 +37,11 @@ def dealer_accesses(user) -> list[DealerAccess]:
         return []
     accesses: dict[int, DealerAccess] = {}
     for m in Membership.objects.filter(user=user, is_active=True).select_related("dealer").order_by("dealer__name"):
-        accesses[m.dealer_id] = DealerAccess(dealer=m.dealer, role=m.role)
+        accesses[m.dealer_id] = DealerAccess(dealer=m.dealer, user=user, role=m.role)
     for dealer in Dealer.objects.filter(group__in=DealerGroup.objects.filter(admins=user)).order_by("name"):
-        accesses.setdefault(dealer.pk, DealerAccess(dealer=dealer, role=Role.GROUP_ADMIN))
+        accesses.setdefault(dealer.pk, DealerAccess(dealer=dealer, user=user, role=Role.GROUP_ADMIN))
     for dealer in Dealer.objects.filter(bdc_companies__in=BdcCompany.objects.filter(agents=user)).distinct().order_by("name"):
-        accesses.setdefault(dealer.pk, DealerAccess(dealer=dealer, role=Role.BDC_AGENT, via_bdc_company=True))
+        accesses.setdefault(dealer.pk, DealerAccess(dealer=dealer, user=user, role=Role.BDC_AGENT, via_bdc_company=True))
     return list(accesses.values())
 
 

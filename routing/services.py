@@ -170,3 +170,21 @@ def bdc_handover(*, lead: Lead, agent, salesperson=None, note: str = "") -> Lead
                        data={"to_user_id": lead.assignee_id})
     return lead
 
+
+
+def lead_reassign(*, lead: Lead, to_user, by) -> Lead:
+    """A manager moves a lead to another salesperson (or BDC agent) of the same dealer, in one action."""
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update(of=("self",)).select_related("dealer", "customer").get(pk=lead.pk)
+        membership = Membership.objects.filter(dealer=lead.dealer, user=to_user, is_active=True,
+                                               role__in=[Role.SALESPERSON, Role.BDC_AGENT, Role.MANAGER]).first()
+        if membership is None:
+            raise ValueError("The new assignee does not work for this dealer.")
+        previous = lead.assignee
+        lead.assignee = to_user
+        lead.queue = Queue.BDC if membership.role == Role.BDC_AGENT else Queue.SALES
+        lead.save(update_fields=["assignee", "queue"])
+        lead_event_add(lead=lead, type=EventType.ASSIGNED, actor=by, text="reassigned by the manager",
+                       data={"from_user_id": previous.pk if previous else None, "assignee_id": to_user.pk})
+        notify_assignee(lead=lead, user=to_user, kind=NotificationKind.REASSIGNED)
+    return lead

@@ -1,0 +1,30 @@
+"""Reads for working leads: who sees which leads, most urgent first."""
+
+from django.db.models import F, Prefetch, QuerySet
+
+from dealers.models import Role
+from dealers.scope import DealerAccess
+from leads.models import Lead, LeadEvent, Queue
+
+
+def lead_list(*, access: DealerAccess, include_closed: bool = False) -> QuerySet[Lead]:
+    """The leads this person may see in this dealer: a salesperson their own, a BDC agent the BDC queue, a manager all.
+
+    Most urgent first: the earliest deadline (overdue ones are the earliest), then the BANT score, then arrival.
+    """
+    qs = Lead.objects.filter(dealer=access.dealer)
+    if not include_closed:
+        qs = qs.filter(closed_at__isnull=True)
+    if access.role == Role.SALESPERSON:
+        qs = qs.filter(assignee=access.user)
+    elif access.role == Role.BDC_AGENT:
+        qs = qs.filter(queue=Queue.BDC)
+    return qs.select_related("customer", "assignee").order_by(F("deadline_at").asc(nulls_last=True), "-score", "received_at")
+
+
+def lead_detail_queryset(*, access: DealerAccess) -> QuerySet[Lead]:
+    """One lead with everything its page or API detail shows, without N+1 queries."""
+    return lead_list(access=access, include_closed=True).prefetch_related(
+        Prefetch("events", queryset=LeadEvent.objects.select_related("actor").order_by("at", "pk")),
+        "attempts__user", "appointments", "escalations",
+    )

@@ -1,0 +1,94 @@
+"""Headless Chromium from the OS packages, driven by Playwright against the live test server.
+
+Screenshots go to artifacts/screenshots/ (kept by CI as test artifacts).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1440, "height": 900}
+PASSWORD = "geheim-wachtwoord-1"  # tests.factories.UserFactory's password
+
+# Playwright's sync API runs an event loop in this thread; Django's async-safety check must not trip on it.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Chromium from the OS packages (apt-get install chromium).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+def new_page(browser, viewport: dict, **context_options):
+    context = browser.new_context(viewport=viewport, locale="nl-NL", timezone_id="Europe/Amsterdam", **context_options)
+    context.set_default_timeout(10_000)
+    return context.new_page()
+
+
+@pytest.fixture
+def phone_page(browser):
+    page = new_page(browser, PHONE, has_touch=True, is_mobile=True, device_scale_factor=2)
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def desktop_page(browser):
+    page = new_page(browser, DESKTOP)
+    yield page
+    page.context.close()
+
+
+def login(page, live_server, email: str, password: str = PASSWORD) -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", email)
+    page.fill("#id_password", password)
+    page.click("main form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def serious_accessibility_violations(page) -> list[dict]:
+    """axe-core (bundled by axe-playwright-python): the violations with impact serious or critical."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+
+
+def has_horizontal_scroll(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth")
+
+
+def small_tap_targets(page, minimum: int = 44) -> list[str]:
+    """Visible links, buttons and form controls smaller than minimum×minimum CSS pixels."""
+    return page.evaluate(
+        """(minimum) => [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary')]
+            .filter(el => { const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
+                            return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && !el.closest('.skip-link'); })
+            .filter(el => { const r = el.getBoundingClientRect(); return r.width < minimum || r.height < minimum; })
+            .map(el => `${el.tagName.toLowerCase()} "${(el.innerText || el.value || el.name || '').trim().slice(0, 30)}" `
+                       + `${Math.round(el.getBoundingClientRect().width)}x${Math.round(el.getBoundingClientRect().height)}`)""",
+        minimum,
+    )

@@ -100,7 +100,10 @@ class Command(BaseCommand):
         now = timezone.now()
         created = 0
         for i in range(count):
-            rng = random.Random(f"{dealer.slug}-{i}")  # each lead its own stream, so a rerun rebuilds the same lead
+            external_id = f"DEMO-{dealer.slug}-{i:04d}"
+            if Lead.objects.filter(dealer=dealer, external_id=external_id).exists():
+                continue  # seeded before: leave it as it is (and record no "duplicate received" on its timeline)
+            rng = random.Random(f"{dealer.slug}-{i}")  # each lead its own stream, independent of the others
             first, last = rng.choice(FIRST), rng.choice(LAST)
             make, model, price = rng.choice(CARS)
             passive = i % 5 == 4
@@ -109,7 +112,7 @@ class Command(BaseCommand):
             phone = rng.choice(["06 %08d" % rng.randrange(10**7, 10**8), "+31 6 %08d" % rng.randrange(10**7, 10**8),
                                 "020-%07d" % rng.randrange(10**6, 10**7), "0000000000"])
             data = {
-                "external_id": f"DEMO-{dealer.slug}-{i:04d}",
+                "external_id": external_id,
                 "channel": "outbound" if passive else rng.choice(["web_form", "web_form", "call", "chat", "whatsapp", "email"]),
                 "reason": rng.choice(["lease_end", "lost_sale", "data_mining", "service"]) if passive else None,
                 "received_at": received.isoformat(),
@@ -123,8 +126,6 @@ class Command(BaseCommand):
                 data["trade_in"] = {"make": rng.choice(CARS)[0], "model": "oud", "year": rng.randint(2008, 2018)}
             source = "lost-sale" if data["reason"] == "lost_sale" else SOURCES[i % len(SOURCES)]
             result = lead_intake(dealer=dealer, source=source, data=data)
-            if not result.created:
-                continue  # seeded before: leave it as it is
             created += 1
             lead = lead_route(lead=result.lead)
             if i >= 6:

@@ -60,7 +60,8 @@ class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
     def allow_request(self, request, view):
         if not isinstance(request.auth, ApiKey):
             return True
-        self.num_requests, self.duration = request.auth.rate_per_minute, 60
+        self.rate = f"{request.auth.rate_per_minute}/min"
+        self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request, view)
 
     def get_cache_key(self, request, view):

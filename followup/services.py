@@ -54,7 +54,7 @@ def attempts_owed(*, lead: Lead, policy: FollowUpPolicy) -> int:
 
 
 def _lock(lead: Lead) -> Lead:
-    locked = Lead.objects.select_for_update(of=("self",)).select_related("dealer", "customer").get(pk=lead.pk)
+    locked = Lead.objects.select_for_update(no_key=True, of=("self",)).select_related("dealer", "customer").get(pk=lead.pk)
     if locked.closed_at is not None:
         raise LeadClosed(_("This lead is already closed."))
     return locked
@@ -201,7 +201,7 @@ def _spawn_lost_sale_followup(*, lead: Lead, policy: FollowUpPolicy, now) -> Lea
 
 @transaction.atomic
 def score_update(*, lead: Lead, by, budget: int, authority: int, need: int, timeline: int) -> Lead:
-    lead = Lead.objects.select_for_update(of=("self",)).get(pk=lead.pk)
+    lead = Lead.objects.select_for_update(no_key=True, of=("self",)).get(pk=lead.pk)
     parts = {"bant_budget": budget, "bant_authority": authority, "bant_need": need, "bant_timeline": timeline}
     for name, value in parts.items():
         setattr(lead, name, max(0, min(25, int(value))))
@@ -219,7 +219,7 @@ POLICY_FIELDS = ("first_response_minutes", "passive_first_response_days", "min_a
 
 @transaction.atomic
 def policy_update(*, dealer, by, changes: dict) -> FollowUpPolicy:
-    policy = FollowUpPolicy.objects.select_for_update().get(pk=policy_get(dealer=dealer).pk)
+    policy = FollowUpPolicy.objects.select_for_update(no_key=True).get(pk=policy_get(dealer=dealer).pk)
     diff = {}
     for name, value in changes.items():
         if name in POLICY_FIELDS and getattr(policy, name) != value:
@@ -287,7 +287,7 @@ def _route_unrouted(now) -> None:
 @transaction.atomic
 def _process_due(*, lead_id, seen: dt.datetime, now: dt.datetime) -> SweepAction | None:
     # Claim: only the sweeper whose update moves this exact deadline acts; the others find nothing to update.
-    lead = (Lead.objects.select_for_update(of=("self",), skip_locked=True).select_related("dealer", "customer", "assignee")
+    lead = (Lead.objects.select_for_update(no_key=True, of=("self",), skip_locked=True).select_related("dealer", "customer", "assignee")
             .filter(pk=lead_id, next_action_at=seen, closed_at__isnull=True).first())
     if lead is None:
         return None

@@ -19,6 +19,7 @@ from .serializers import LeadInSerializer, LeadOutSerializer, LeadReadBackSerial
 from .services import IntakeResult, document_store, lead_intake
 
 logger = logging.getLogger(__name__)
+MAX_PROSPECTS = 500  # a 1 MiB document could otherwise carry ~90,000 empty prospects
 
 PROBLEM = OpenApiResponse(response=OpenApiTypes.OBJECT, description="application/problem+json (RFC 9457)")
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -127,6 +128,10 @@ class AdfLeadCreateView(PortalAPIView):
                 raise PayloadTooLarge() from None
             return problem_response(status_code=400, title="Unreadable ADF document", detail=refused.reason,
                                     problem_type=f"adf-{refused.code}")
+        if len(prospects) > MAX_PROSPECTS:
+            return problem_response(status_code=400, title="Too many prospects",
+                                    detail=f"A document may hold at most {MAX_PROSPECTS} prospects; split it and post the parts.",
+                                    problem_type="adf-too-many-prospects")
         valid, rejected = [], []
         for prospect in prospects:
             serializer = LeadInSerializer(data=prospect.data)

@@ -2,16 +2,18 @@
 
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dealers.hours import OpeningSchedule
 from dealers.models import Dealer, Membership, Role, RoutingModel
-from dealers.services import policy_get
-from leads.models import Channel, EventType, Kind, Lead, NotificationKind, Queue
+from dealers.services import audit_record, policy_get
+from leads.models import Channel, EventType, Kind, Lead, NotificationKind, Queue, Reason
 from leads.services import lead_deadline_set, lead_event_add, notification_queue
+
+from .models import CallScript
 
 
 def lead_classify(*, channel: str, reason: str) -> str:
@@ -78,7 +80,7 @@ def _previous_salesperson_id(lead: Lead):
 
 def assign_to_sales(*, lead: Lead, exclude_user_id=None, by=None, reason: str = "") -> None:
     """Pick a salesperson for the lead (or the manager when nobody is on duty) and record it."""
-    Dealer.objects.select_for_update().filter(pk=lead.dealer_id).first()  # serialise round-robin per dealer
+    Dealer.objects.select_for_update(no_key=True).filter(pk=lead.dealer_id).first()  # serialise round-robin per dealer
     membership = salesperson_pick(dealer=lead.dealer, exclude_user_id=exclude_user_id,
                                   preferred_user_id=_previous_salesperson_id(lead))
     now = timezone.now()
@@ -114,7 +116,7 @@ def notify_assignee(*, lead: Lead, user, kind: str, note: str = "") -> None:
 def lead_route(*, lead: Lead) -> Lead:
     """Classify, start the first-response clock and queue or assign the lead. Safe to call twice (the sweep retries)."""
     with transaction.atomic():
-        lead = Lead.objects.select_for_update(of=("self",)).select_related("dealer", "customer").get(pk=lead.pk)
+        lead = Lead.objects.select_for_update(no_key=True, of=("self",)).select_related("dealer", "customer").get(pk=lead.pk)
         if lead.routed_at is not None:
             return lead
         schedule = OpeningSchedule.for_dealer(lead.dealer)
@@ -144,7 +146,7 @@ def bdc_queue(*, dealer: Dealer):
 def bdc_claim_next(*, dealer: Dealer, agent) -> Lead | None:
     """Claim the most urgent unclaimed BDC lead. Two agents pressing "next" at once never get the same lead."""
     with transaction.atomic():
-        lead = bdc_queue(dealer=dealer).select_for_update(skip_locked=True, of=("self",)).first()
+        lead = bdc_queue(dealer=dealer).select_for_update(no_key=True, skip_locked=True, of=("self",)).first()
         if lead is None:
             return None
         lead.assignee = agent
@@ -156,7 +158,7 @@ def bdc_claim_next(*, dealer: Dealer, agent) -> Lead | None:
 def bdc_handover(*, lead: Lead, agent, salesperson=None, note: str = "") -> Lead:
     """The BDC made the appointment: the lead moves to a salesperson's inbox with the agent's note."""
     with transaction.atomic():
-        lead = Lead.objects.select_for_update().get(pk=lead.pk)
+        lead = Lead.objects.select_for_update(no_key=True).get(pk=lead.pk)
         if salesperson is not None and not Membership.objects.filter(
                 dealer=lead.dealer, user=salesperson, role=Role.SALESPERSON, is_active=True).exists():
             raise ValueError("not a salesperson of this dealer")
@@ -175,7 +177,7 @@ def bdc_handover(*, lead: Lead, agent, salesperson=None, note: str = "") -> Lead
 def lead_reassign(*, lead: Lead, to_user, by) -> Lead:
     """A manager moves a lead to another salesperson (or BDC agent) of the same dealer, in one action."""
     with transaction.atomic():
-        lead = Lead.objects.select_for_update(of=("self",)).select_related("dealer", "customer").get(pk=lead.pk)
+        lead = Lead.objects.select_for_update(no_key=True, of=("self",)).select_related("dealer", "customer").get(pk=lead.pk)
         membership = Membership.objects.filter(dealer=lead.dealer, user=to_user, is_active=True,
                                                role__in=[Role.SALESPERSON, Role.BDC_AGENT, Role.MANAGER]).first()
         if membership is None:
@@ -188,3 +190,31 @@ def lead_reassign(*, lead: Lead, to_user, by) -> Lead:
                        data={"from_user_id": previous.pk if previous else None, "assignee_id": to_user.pk})
         notify_assignee(lead=lead, user=to_user, kind=NotificationKind.REASSIGNED)
     return lead
+
+
+@transaction.atomic
+def call_script_save(*, dealer: Dealer, reason: str, body: str, by) -> CallScript | None:
+    """Set what the BDC says for passive leads of one reason. An empty script removes it."""
+    if reason not in Reason.values:
+        raise ValueError(f"unknown reason {reason!r}")
+    body = body.strip()
+    script = CallScript.objects.select_for_update().filter(dealer=dealer, reason=reason).first()
+    if script is None and body:
+        try:
+            with transaction.atomic():
+                script = CallScript.objects.create(dealer=dealer, reason=reason, body=body)
+            audit_record(dealer=dealer, actor=by, action="call_script.saved", target=reason, changes={"body": ["", body]})
+            return script
+        except IntegrityError:  # another manager created it a moment ago: edit theirs
+            script = CallScript.objects.select_for_update().get(dealer=dealer, reason=reason)
+    if script is None or script.body == body:
+        return script
+    old = script.body
+    if not body:
+        script.delete()
+        audit_record(dealer=dealer, actor=by, action="call_script.removed", target=reason, changes={"body": [old, ""]})
+        return None
+    script.body = body
+    script.save(update_fields=["body", "updated_at"])
+    audit_record(dealer=dealer, actor=by, action="call_script.saved", target=reason, changes={"body": [old, body]})
+    return script

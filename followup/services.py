@@ -12,7 +12,7 @@ from dealers.hours import OpeningSchedule
 from dealers.models import FollowUpPolicy, Membership, Role
 from dealers.services import audit_record, policy_get
 from leads.models import CLOSED_STATUSES, EventType, Kind, Lead, NotificationKind, Queue, Reason, Status
-from leads.services import lead_deadline_set, lead_event_add, notification_queue
+from leads.services import lead_deadline_set, lead_event_add, notification_queue, outbox_batch
 from routing.services import assign_to_sales, lead_route
 
 from .models import REAL_CONTACT_OUTCOMES, Appointment, ContactAttempt, Escalation, EscalationAction
@@ -69,7 +69,8 @@ def _next_attempt_deadline(*, lead: Lead, policy: FollowUpPolicy, schedule: Open
         if candidate > now:
             return candidate
     if lead.counted_attempts < policy.min_attempts:
-        return schedule.next_opening(max(now, (lead.last_attempt_at or now)) + dt.timedelta(minutes=max(policy.attempt_spacing_minutes, 60)))
+        gap = dt.timedelta(minutes=max(policy.attempt_spacing_minutes, 60))
+        return schedule.next_opening(max(now, lead.last_attempt_at or now) + gap)
     return None
 
 
@@ -88,8 +89,14 @@ def attempt_log(*, lead: Lead, by, channel: str, outcome: str, note: str = "", d
     attempt = ContactAttempt.objects.create(
         dealer_id=lead.dealer_id, lead=lead, user=by, channel=channel, outcome=outcome, note=note,
         duration_seconds=duration_seconds, at=at, verified=verified, external_ref=external_ref)
-    times = list(ContactAttempt.objects.filter(lead=lead).values_list("at", flat=True))
+    attempts = list(ContactAttempt.objects.filter(lead=lead).only("pk", "at", "counts_toward_minimum"))
+    times = [a.at for a in attempts]
     counted = counted_attempt_times(times, policy.attempt_spacing_minutes)
+    counted_set = set(counted)
+    changed = [a for a in attempts if a.counts_toward_minimum != (a.at in counted_set)]
+    for a in changed:
+        a.counts_toward_minimum = a.at in counted_set
+    ContactAttempt.objects.bulk_update(changed, ["counts_toward_minimum"])
     lead.attempt_count = len(times)
     lead.counted_attempts = len(counted)
     lead.first_contact_at = min(times)
@@ -151,7 +158,8 @@ def appointment_outcome_set(*, appointment: Appointment, by, showed: bool) -> Ap
 
 
 def _managers(dealer_id: int):
-    return [m.user for m in Membership.objects.filter(dealer_id=dealer_id, role=Role.MANAGER, is_active=True).select_related("user")]
+    managers = Membership.objects.filter(dealer_id=dealer_id, role=Role.MANAGER, is_active=True).select_related("user")
+    return [m.user for m in managers]
 
 
 @transaction.atomic
@@ -169,6 +177,7 @@ def lead_close(*, lead: Lead, by, outcome: str, reason: str = "") -> Lead:
             % {"owed": owed, "min": policy.min_attempts, "spacing": policy.attempt_spacing_minutes},
             attempts_owed=owed, min_attempts=policy.min_attempts, counted_attempts=lead.counted_attempts)
     now = timezone.now()
+    had_sales_conversation = bool(lead.first_connected_at) or lead.status == Status.APPOINTMENT
     lead.status, lead.closed_at, lead.close_reason = outcome, now, reason
     lead.deadline_at = lead.next_action_at = None
     if outcome == Status.NOT_INTERESTED and owed:
@@ -181,7 +190,7 @@ def lead_close(*, lead: Lead, by, outcome: str, reason: str = "") -> Lead:
     lead.save(update_fields=["status", "closed_at", "close_reason", "deadline_at", "next_action_at", "manager_flag"])
     _resolve_escalations(lead, now)
     lead_event_add(lead=lead, type=EventType.CLOSED, actor=by, text=reason, data={"outcome": outcome, "attempts_owed": owed})
-    if outcome == Status.LOST and (lead.first_connected_at or lead.status == Status.APPOINTMENT or lead.appointments.exists()):
+    if outcome == Status.LOST and (had_sales_conversation or lead.appointments.exists()):
         _spawn_lost_sale_followup(lead=lead, policy=policy, now=now)
     return lead
 
@@ -252,6 +261,14 @@ def followup_sweep(*, now: dt.datetime | None = None, batch_size: int = 500, max
     """One pass over everything due. Safe beside other sweepers: each lead is claimed by a conditional update."""
     now = now or timezone.now()
     done: list[SweepAction] = []
+    with outbox_batch():
+        _sweep_batches(now=now, batch_size=batch_size, max_batches=max_batches, done=done)
+        _route_unrouted(now)
+    return done
+
+
+def _sweep_batches(*, now, batch_size: int, max_batches: int, done: list) -> None:
+    policies: dict[int, FollowUpPolicy] = {}  # one policy read per dealer per sweep
     for _batch in range(max_batches):
         due = list(Lead.objects.filter(closed_at__isnull=True, next_action_at__lte=now)
                    .order_by("next_action_at").values_list("pk", "next_action_at")[:batch_size])
@@ -260,7 +277,7 @@ def followup_sweep(*, now: dt.datetime | None = None, batch_size: int = 500, max
         progressed = False
         for lead_id, seen_next_action_at in due:
             try:
-                action = _process_due(lead_id=lead_id, seen=seen_next_action_at, now=now)
+                action = _process_due(lead_id=lead_id, seen=seen_next_action_at, now=now, policies=policies)
             except Exception:
                 # One broken lead must not stop the others; its deadline stays, so the next pass retries it.
                 logger.exception("Follow-up sweep failed for lead %s", lead_id)
@@ -270,8 +287,6 @@ def followup_sweep(*, now: dt.datetime | None = None, batch_size: int = 500, max
                 progressed = True
         if not progressed:
             break
-    _route_unrouted(now)
-    return done
 
 
 def _route_unrouted(now) -> None:
@@ -285,13 +300,16 @@ def _route_unrouted(now) -> None:
 
 
 @transaction.atomic
-def _process_due(*, lead_id, seen: dt.datetime, now: dt.datetime) -> SweepAction | None:
+def _process_due(*, lead_id, seen: dt.datetime, now: dt.datetime, policies: dict) -> SweepAction | None:
     # Claim: only the sweeper whose update moves this exact deadline acts; the others find nothing to update.
-    lead = (Lead.objects.select_for_update(no_key=True, of=("self",), skip_locked=True).select_related("dealer", "customer", "assignee")
+    lead = (Lead.objects.select_for_update(no_key=True, of=("self",), skip_locked=True)
+            .select_related("dealer", "customer", "assignee")
             .filter(pk=lead_id, next_action_at=seen, closed_at__isnull=True).first())
     if lead is None:
         return None
-    policy = policy_get(dealer=lead.dealer)
+    if lead.dealer_id not in policies:
+        policies[lead.dealer_id] = policy_get(dealer=lead.dealer)
+    policy = policies[lead.dealer_id]
     level = lead.escalation_level
     if lead.deadline_at is None or level >= len(STEP_ACTIONS):
         Lead.objects.filter(pk=lead.pk).update(next_action_at=None)
@@ -334,7 +352,7 @@ def _act(*, lead: Lead, action: str, policy: FollowUpPolicy, now) -> None:
         for manager in _managers(lead.dealer_id):
             notification_queue(dealer_id=lead.dealer_id, recipient=manager, lead=lead, kind=NotificationKind.MANAGER_ALERT,
                                subject=_("Overdue lead: %(name)s") % {"name": lead.customer},
-                               body=overdue + " " + (_("Assigned to %(user)s.") % {"user": who} if who else _("Not claimed yet.")))
+                               body=f"{overdue} {_('Assigned to %(user)s.') % {'user': who} if who else _('Not claimed yet.')}")
     else:
         _reassign(lead=lead, policy=policy, now=now, overdue=overdue)
 

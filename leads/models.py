@@ -165,8 +165,8 @@ class Lead(models.Model):
             models.CheckConstraint(condition=models.Q(status__in=Status.values), name="lead_status_valid"),
             models.CheckConstraint(condition=models.Q(channel__in=Channel.values), name="lead_channel_valid"),
             models.CheckConstraint(
-                condition=models.Q(closed_at__isnull=True, status__in=list(OPEN_STATUSES))
-                | models.Q(closed_at__isnull=False, status__in=list(CLOSED_STATUSES)),
+                condition=models.Q(closed_at__isnull=True, status__in=sorted(OPEN_STATUSES))
+                | models.Q(closed_at__isnull=False, status__in=sorted(CLOSED_STATUSES)),
                 name="lead_closed_iff_closed_status"),
             models.CheckConstraint(condition=models.Q(score__lte=100), name="lead_score_range"),
         ]
@@ -176,6 +176,8 @@ class Lead(models.Model):
             models.Index(fields=["dealer", "customer"], name="lead_dealer_customer"),
             models.Index(fields=["dealer", "queue", "next_action_at"], name="lead_bdc_queue_open",
                          condition=models.Q(closed_at__isnull=True, assignee__isnull=True)),
+            models.Index(fields=["created_at"], name="lead_unrouted",
+                         condition=models.Q(routed_at__isnull=True, closed_at__isnull=True)),
             # The sweep's index: only open leads with a deadline, so "nothing due" stays cheap at any size.
             models.Index(fields=["next_action_at"], name="lead_due_open",
                          condition=models.Q(closed_at__isnull=True, next_action_at__isnull=False)),

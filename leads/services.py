@@ -1,5 +1,7 @@
 """Writes for leads: intake (idempotent), the timeline, and the notification outbox."""
 
+import contextlib
+import contextvars
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
@@ -151,23 +153,55 @@ def document_store(*, dealer: Dealer, source: str, content_type: str, body: byte
     return InboundDocument.objects.create(dealer=dealer, source=source, content_type=content_type[:100], body=body)
 
 
-def notification_queue(*, dealer_id: int, recipient, kind: str, subject: str, body: str, lead: Lead | None = None) -> Notification:
+_outbox_batch: contextvars.ContextVar[list | None] = contextvars.ContextVar("outbox_batch", default=None)
+
+
+def notification_queue(*, dealer_id: int, recipient, kind: str, subject: str, body: str,
+                       lead: Lead | None = None) -> Notification:
     """An in-app notice now; its e-mail goes out after commit. If the broker is down, the periodic flush sends it."""
     notification = Notification.objects.create(dealer_id=dealer_id, recipient=recipient, lead=lead, kind=kind,
                                                subject=subject[:200], body=body,
                                                email_status=DeliveryStatus.PENDING if recipient.email else DeliveryStatus.SKIPPED)
     if recipient.email:
-        transaction.on_commit(lambda: _enqueue_delivery(notification.pk))
+        batch = _outbox_batch.get()
+        if batch is not None:
+            batch.append(notification.pk)
+        else:
+            transaction.on_commit(lambda: _enqueue("leads.tasks.notification_deliver", notification.pk))
     return notification
 
 
-def _enqueue_delivery(notification_id: int) -> None:
+def notification_mark_read(*, dealer, recipient, ids: list[int] | None = None) -> int:
+    """Mark a person's notices in one dealer read (all of them, or the given ones); returns how many changed."""
+    unread = Notification.objects.filter(dealer=dealer, recipient=recipient, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=ids)
+    return unread.update(read_at=timezone.now())
+
+
+@contextlib.contextmanager
+def outbox_batch():
+    """Inside this block notices are not enqueued one by one; one outbox flush is enqueued at the end.
+
+    For bulk writers (the sweep, imports): one broker round-trip instead of thousands.
+    """
+    token = _outbox_batch.set([])
+    try:
+        yield
+    finally:
+        queued = _outbox_batch.get()
+        _outbox_batch.reset(token)
+        if queued:
+            _enqueue("leads.tasks.outbox_flush")
+
+
+def _enqueue(task_name: str, *args) -> None:
     from config.celery_app import app
 
     try:
-        app.send_task("leads.tasks.notification_deliver", args=[notification_id])
-    except Exception as exc:  # broker outage: the row stays pending and outbox_flush delivers it later
-        logger.warning("Could not enqueue notification %s (%s); the outbox flush will send it", notification_id, exc)
+        app.send_task(task_name, args=list(args))
+    except Exception as exc:  # broker outage: the rows stay pending and the periodic outbox_flush delivers them
+        logger.warning("Could not enqueue %s%s (%s); the outbox flush will send it", task_name, args, exc)
 
 
 SENDING_STALE_AFTER = dt.timedelta(minutes=5)

@@ -158,7 +158,9 @@ def bdc_claim_next(*, dealer: Dealer, agent) -> Lead | None:
 def bdc_handover(*, lead: Lead, agent, salesperson=None, note: str = "") -> Lead:
     """The BDC made the appointment: the lead moves to a salesperson's inbox with the agent's note."""
     with transaction.atomic():
-        lead = Lead.objects.select_for_update(no_key=True).get(pk=lead.pk)
+        lead = Lead.objects.select_for_update(no_key=True, of=("self",)).select_related("dealer", "customer").get(pk=lead.pk)
+        if lead.closed_at is not None:
+            raise ValueError("this lead is closed")
         if salesperson is not None and not Membership.objects.filter(
                 dealer=lead.dealer, user=salesperson, role=Role.SALESPERSON, is_active=True).exists():
             raise ValueError("not a salesperson of this dealer")

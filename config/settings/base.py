@@ -160,6 +160,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two enums are both called "channel": how the customer reached out, and how we tried to reach them.
+    "ENUM_NAME_OVERRIDES": {"LeadChannelEnum": "leads.models.Channel", "AttemptChannelEnum": "followup.models.AttemptChannel"},
 }
 
 # Requests that a portal sends are bounded; 1 MiB is the contract's limit for a lead document.

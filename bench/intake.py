@@ -1,0 +1,159 @@
+"""Intake throughput and latency over HTTP: gunicorn on PostgreSQL, 16 concurrent connections.
+
+Compares POST /api/v1/leads/ (validation, idempotency, customer matching, scoring, routing, outbox) with a bare DRF
+endpoint that only stores one row, on the same server in the same run; then measures how long it takes from the
+POST to the assignee's notice being sent by a running Celery worker.
+
+Run:  .venv/bin/python bench/intake.py [--seconds 20] [--concurrency 16] [--workers 4]
+"""
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.benchdb import ROOT, bench_database, bench_env, percentile, setup_django  # noqa: E402
+
+DB = "opvolger_bench_intake"
+PORT = 8765
+
+
+def lead_body(i: int) -> bytes:
+    return json.dumps({
+        "external_id": f"B-{uuid.uuid4().hex}",
+        "channel": "web_form",
+        "customer": {"first_name": "Jan", "last_name": f"de Vries {i}", "email": f"jan{uuid.uuid4().hex[:12]}@example.nl",
+                     "phone": f"06 {10_000_000 + i % 89_999_999}"},
+        "vehicle": {"make": "Hyundai", "model": "Tucson", "year": 2023, "price": 32950},
+        "message": "Is deze auto nog beschikbaar?",
+    }).encode()
+
+
+def load(path: str, headers: dict, seconds: float, concurrency: int) -> dict:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+    counter = iter(range(10**9))
+
+    def worker():
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        mine, codes = [], {}
+        while time.monotonic() < stop_at:
+            body = lead_body(next(counter))
+            start = time.perf_counter()
+            conn.request("POST", path, body=body, headers={"Content-Type": "application/json", **headers})
+            response = conn.getresponse()
+            response.read()
+            mine.append(time.perf_counter() - start)
+            codes[response.status] = codes.get(response.status, 0) + 1
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            for code, n in codes.items():
+                statuses[code] = statuses.get(code, 0) + n
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    began = time.monotonic()
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    elapsed = time.monotonic() - began
+    return {"requests": len(latencies), "per_second": len(latencies) / elapsed, "statuses": statuses,
+            "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000}
+
+
+def wait_until_up(timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("gunicorn did not come up")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+
+    with bench_database(DB):
+        setup_django(DB)
+        from django.db import connection
+
+        from dealers.models import Membership, Role
+        from dealers.services import api_key_create
+        from tests.factories import DealerFactory, UserFactory, open_all_week
+
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE bench_row (id bigserial PRIMARY KEY, body text, created_at timestamptz DEFAULT now())")
+        dealer = DealerFactory(slug="bench-dealer")
+        open_all_week(dealer)
+        for i in range(5):
+            Membership.objects.create(dealer=dealer, user=UserFactory(email=f"verkoper{i}@bench.test"), role=Role.SALESPERSON)
+        raw_key = api_key_create(dealer=dealer, source="website", rate_per_minute=10**7)[1]
+        connection.close()
+
+        env = bench_env(DB, DJANGO_SETTINGS_MODULE="bench.settings", CELERY_BROKER_URL="redis://127.0.0.1:6379/8")
+        import redis
+
+        redis.Redis.from_url("redis://127.0.0.1:6379/8").flushdb()
+        web = subprocess.Popen([sys.executable, "-m", "gunicorn", "bench.settings_wsgi:application", "--bind", f"127.0.0.1:{PORT}",
+                                "--workers", str(args.workers), "--log-level", "warning"], cwd=ROOT, env=env)
+        worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING",
+                                   "--concurrency=1", "--without-gossip", "--without-mingle"], cwd=ROOT, env=env)
+        try:
+            wait_until_up()
+            load("/bench/bare/", {}, 2, args.concurrency)  # warm-up
+            load("/api/v1/leads/", {"Authorization": f"Api-Key {raw_key}"}, 2, args.concurrency)
+            started = time.time()
+            leads = load("/api/v1/leads/", {"Authorization": f"Api-Key {raw_key}"}, args.seconds, args.concurrency)
+            bare = load("/bench/bare/", {}, args.seconds, args.concurrency)
+            notice = notice_latency(started)
+        finally:
+            for process in (web, worker):
+                process.send_signal(signal.SIGTERM)
+            for process in (web, worker):
+                process.wait(timeout=30)
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"gunicorn workers: {args.workers}, concurrency: {args.concurrency}, {args.seconds:.0f} s per target")
+    for name, r in (("POST /api/v1/leads/", leads), ("bare DRF one-row insert", bare)):
+        print(f"{name:<26} {r['per_second']:8.1f} req/s   p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms   {r['statuses']}")
+    print(f"lead throughput / bare throughput: {leads['per_second'] / bare['per_second']:.0%}")
+    print(f"POST -> assignee's notice sent (worker running): p50 {notice['p50']:.2f} s, p99 {notice['p99']:.2f} s "
+          f"over {notice['n']} notices, {notice['pending']} still pending")
+
+
+def notice_latency(started: float) -> dict:
+    """Seconds from the lead being stored to its assignment notice's e-mail being sent, read from the outbox rows."""
+    from django.db import connection
+
+    from leads.models import DeliveryStatus, Notification
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and Notification.objects.filter(email_status=DeliveryStatus.PENDING).exists():
+        time.sleep(1)
+    rows = Notification.objects.filter(kind="assigned").values_list("lead__created_at", "email_sent_at", "email_status")
+    delays = [(sent - created).total_seconds() for created, sent, status in rows if status == DeliveryStatus.SENT]
+    pending = sum(1 for *_x, status in rows if status != DeliveryStatus.SENT)
+    connection.close()
+    return {"n": len(delays), "p50": percentile(delays, 50), "p99": percentile(delays, 99), "pending": pending}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Team sign-in for scripts and the native app: e-mail and password in, a DRF token out."""
+
+import hashlib
+import time
+
+from django.contrib.auth import authenticate
+from django.core.cache import cache
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import permissions, serializers, throttling
+from rest_framework.authtoken.models import Token
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .api import problem_response
+
+PROBLEM = OpenApiResponse(response=OpenApiTypes.OBJECT, description="application/problem+json (RFC 9457)")
+
+
+class LoginAttemptThrottle(throttling.BaseThrottle):
+    """A brute-force guard: at most `failures_allowed` failed logins per e-mail address in a window.
+
+    Every attempt is counted up front with an atomic Redis increment (so parallel guesses cannot slip past a
+    read-then-write count) and a successful login wipes the count, so only failures accumulate.
+    """
+
+    scope = "login"
+    failures_allowed = 10
+    window_seconds = 15 * 60
+    cache = cache
+
+    def _key(self, request) -> str | None:
+        data = request.data if isinstance(request.data, dict) else {}
+        email = data.get("email")
+        if not isinstance(email, str) or not email.strip():
+            return None  # nothing to guess against; the serializer refuses the body
+        digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()  # no addresses in the cache's key space
+        return f"throttle:{self.scope}:{digest}"
+
+    def allow_request(self, request, view) -> bool:
+        key = self._key(request)
+        if key is None:
+            return True
+        now = time.time()
+        if self.cache.add(key, 0, timeout=self.window_seconds):
+            self.cache.set(f"{key}:start", now, timeout=self.window_seconds)
+        try:
+            attempts = self.cache.incr(key)
+        except ValueError:  # the window expired between add and incr
+            self.cache.set(key, 1, timeout=self.window_seconds)
+            self.cache.set(f"{key}:start", now, timeout=self.window_seconds)
+            attempts = 1
+        self._started = self.cache.get(f"{key}:start", now)
+        self._now = now
+        return attempts <= self.failures_allowed
+
+    def wait(self) -> float:
+        return max(1.0, self._started + self.window_seconds - self._now)
+
+    def reset(self, request) -> None:
+        key = self._key(request)
+        if key:
+            self.cache.delete_many([key, f"{key}:start"])
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=254, help_text=gettext_lazy("The e-mail address you sign in with."))
+    password = serializers.CharField(max_length=1024, trim_whitespace=False, style={"input_type": "password"})
+
+
+class TokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text=gettext_lazy("Send it as `Authorization: Token <token>`."))
+
+
+class TokenObtainView(APIView):
+    """POST e-mail and password, get the user's API token."""
+
+    authentication_classes = []  # a stale token or session must not get in the way of signing in
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [LoginAttemptThrottle]
+
+    @extend_schema(
+        operation_id="auth_token_create", summary="Sign in: get an API token", tags=["team"],
+        request=TokenRequestSerializer,
+        responses={200: TokenResponseSerializer, 400: PROBLEM, 429: PROBLEM},
+        description="Wrong credentials are a 400; repeated failures for one e-mail address are throttled (429 with "
+                    "Retry-After).",
+    )
+    def post(self, request):
+        serializer = TokenRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(request._request, email=serializer.validated_data["email"].strip().lower(),
+                            password=serializer.validated_data["password"])
+        if user is None:
+            return problem_response(status_code=400, title=_("Sign-in failed"),
+                                    detail=_("The e-mail address or password is not correct."),
+                                    problem_type="invalid-credentials")
+        LoginAttemptThrottle().reset(request)
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response(TokenResponseSerializer({"token": token.key}).data)

@@ -3,7 +3,8 @@
 import json
 
 from django.http import HttpResponse
-from django.views.defaults import page_not_found, server_error as html_server_error
+from django.views.defaults import page_not_found
+from django.views.defaults import server_error as html_server_error
 
 
 def _problem(status: int, title: str) -> HttpResponse:

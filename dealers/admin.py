@@ -19,7 +19,8 @@ def managed_dealers(user):
 
 
 def _admin_has_permission(request):
-    return request.user.is_active and (request.user.is_superuser or (request.user.is_staff and managed_dealers(request.user).exists()))
+    user = request.user
+    return user.is_active and (user.is_superuser or (user.is_staff and managed_dealers(user).exists()))
 
 
 admin.site.has_permission = _admin_has_permission

@@ -1,9 +1,33 @@
 """Writes for tenancy: API keys and the audit trail."""
 
-from django.db import transaction
-from django.utils import timezone
+from collections.abc import Iterable
 
-from .models import ApiKey, AuditEntry, Dealer, FollowUpPolicy, hash_api_key
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext as _
+
+from .hours import Period
+from .models import (
+    ApiKey,
+    AuditEntry,
+    Dealer,
+    DealerGroup,
+    FollowUpPolicy,
+    Membership,
+    OpeningHours,
+    Role,
+    RoutingModel,
+    User,
+    hash_api_key,
+)
+from .scope import MANAGING_ROLES
 
 
 def audit_record(*, dealer: Dealer, actor, action: str, target: str = "", changes: dict | None = None) -> AuditEntry:
@@ -34,3 +58,181 @@ def policy_get(*, dealer: Dealer) -> FollowUpPolicy:
     """The dealer's follow-up policy, created with the domain's defaults on first use."""
     policy, _created = FollowUpPolicy.objects.get_or_create(dealer=dealer)
     return policy
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The manager's settings pages: routing model, opening hours, the team. Every change leaves an audit entry whose
+# `changes` maps a field to [old, new] in language-neutral values; the audit page translates them for display.
+
+WEEKDAY_KEYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _lock_dealer(dealer: Dealer) -> Dealer:
+    # Settings edits of one dealer are serialised on its row, so two managers saving at once can't interleave.
+    return Dealer.objects.select_for_update().get(pk=dealer.pk)
+
+
+@transaction.atomic
+def dealer_routing_model_set(*, dealer: Dealer, routing_model: str, by) -> Dealer:
+    """Choose how new leads are routed (split, BDC first, sales only). Leads already routed stay where they are."""
+    if routing_model not in RoutingModel.values:
+        raise ValidationError(_("Unknown routing model."))
+    locked = _lock_dealer(dealer)
+    old = locked.routing_model
+    if old != routing_model:
+        locked.routing_model = routing_model
+        locked.save(update_fields=["routing_model"])
+        audit_record(dealer=locked, actor=by, action="dealer.routing_model_changed", target=locked.name,
+                     changes={"routing_model": [old, routing_model]})
+    dealer.routing_model = routing_model
+    return locked
+
+
+def opening_periods_problems(periods: Iterable[Period]) -> list[str]:
+    """What is wrong with a week of opening periods (empty when it can be saved)."""
+    problems = []
+    by_day: dict[int, list[Period]] = {}
+    for period in periods:
+        if not 0 <= period.weekday <= 6:
+            problems.append(_("Unknown weekday."))
+            continue
+        if period.closes <= period.opens:
+            problems.append(_("%(day)s: the closing time must be after the opening time.")
+                            % {"day": OpeningHours(weekday=period.weekday).get_weekday_display()})
+        by_day.setdefault(period.weekday, []).append(period)
+    for day, day_periods in by_day.items():
+        day_periods.sort(key=lambda p: p.opens)
+        for earlier, later in zip(day_periods, day_periods[1:], strict=False):
+            if later.opens < earlier.closes:
+                problems.append(_("%(day)s: opening periods overlap.") % {"day": OpeningHours(weekday=day).get_weekday_display()})
+    return problems
+
+
+def _week_text(rows) -> dict[int, str]:
+    """Per weekday the periods as "09:00-12:00, 13:00-18:00"; a closed day is the empty string."""
+    days: dict[int, list[str]] = {d: [] for d in range(7)}
+    for row in sorted(rows, key=lambda r: (r.weekday, r.opens)):
+        days[row.weekday].append(f"{row.opens:%H:%M}-{row.closes:%H:%M}")
+    return {d: ", ".join(texts) for d, texts in days.items()}
+
+
+@transaction.atomic
+def opening_hours_replace(*, dealer: Dealer, periods: Iterable[Period], by) -> list[OpeningHours]:
+    """Replace the dealer's whole week of opening periods in one go: nobody ever sees a half-saved week."""
+    periods = sorted(periods, key=lambda p: (p.weekday, p.opens))
+    problems = opening_periods_problems(periods)
+    if problems:
+        raise ValidationError(problems)
+    _lock_dealer(dealer)
+    before = _week_text(OpeningHours.objects.filter(dealer=dealer))
+    OpeningHours.objects.filter(dealer=dealer).delete()
+    rows = OpeningHours.objects.bulk_create(
+        [OpeningHours(dealer=dealer, weekday=p.weekday, opens=p.opens, closes=p.closes) for p in periods])
+    after = _week_text(rows)
+    diff = {WEEKDAY_KEYS[d]: [before[d], after[d]] for d in range(7) if before[d] != after[d]}
+    if diff:
+        audit_record(dealer=dealer, actor=by, action="opening_hours.replaced", target="opening hours", changes=diff)
+    return rows
+
+
+def acts_as_group_admin(*, dealer: Dealer, user) -> bool:
+    """Group admins of the dealer's group (or with a group-admin membership) may hand out and change that role."""
+    if user is None or not user.is_authenticated:
+        return False
+    return (DealerGroup.objects.filter(pk=dealer.group_id, admins=user).exists()
+            or Membership.objects.filter(dealer=dealer, user=user, role=Role.GROUP_ADMIN, is_active=True).exists())
+
+
+def _check_role_change(*, dealer: Dealer, by, old_role: str | None, new_role: str) -> None:
+    if Role.GROUP_ADMIN in (old_role, new_role) and old_role != new_role and not acts_as_group_admin(dealer=dealer, user=by):
+        raise ValidationError(_("Only a group admin can give or take away the group-admin role."))
+
+
+@transaction.atomic
+def membership_update(*, membership: Membership, by, role: str | None = None, on_duty: bool | None = None,
+                      is_active: bool | None = None) -> Membership:
+    """Change a team member's role, on-duty state or whether they still work here. None leaves a field as it is."""
+    locked = Membership.objects.select_for_update(of=("self",)).select_related("user", "dealer").get(pk=membership.pk)
+    wanted = {"role": role, "on_duty": on_duty, "is_active": is_active}
+    diff = {name: [getattr(locked, name), value] for name, value in wanted.items()
+            if value is not None and getattr(locked, name) != value}
+    if not diff:
+        return locked
+    if role is not None and role not in Role.values:
+        raise ValidationError(_("Unknown role."))
+    if "role" in diff:
+        _check_role_change(dealer=locked.dealer, by=by, old_role=locked.role, new_role=role)
+    if locked.role == Role.GROUP_ADMIN and "is_active" in diff and not acts_as_group_admin(dealer=locked.dealer, user=by):
+        raise ValidationError(_("Only a group admin can remove a group admin."))
+    loses_management = (("role" in diff and role not in MANAGING_ROLES) or diff.get("is_active", [None, True])[1] is False)
+    if by is not None and locked.user_id == by.pk and locked.role in MANAGING_ROLES and loses_management:
+        # A manager locking themselves out is nearly always a slip; another manager or the group admin can do it.
+        raise ValidationError(_("You can't take away your own manager role or deactivate yourself. "
+                                "Ask another manager or the group admin."))
+    for name in diff:
+        setattr(locked, name, wanted[name])
+    locked.save(update_fields=list(diff))
+    audit_record(dealer=locked.dealer, actor=by, action="membership.updated", target=locked.user.email, changes=diff)
+    return locked
+
+
+def user_invite_send(*, user, dealer: Dealer, site_url: str) -> None:
+    """Mail a person a link to choose their password (Django's password-reset token and confirm page)."""
+    context = {
+        "user": user,
+        "dealer": dealer,
+        "link": site_url.rstrip("/") + reverse("password_reset_confirm", kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user)}),
+    }
+    subject = "".join(render_to_string("dealers/settings/invite_subject.txt", context).splitlines())
+    body = render_to_string("dealers/settings/invite_email.txt", context)
+    send_mail(subject, body, None, [user.email])
+
+
+@transaction.atomic
+def membership_add(*, dealer: Dealer, email: str, role: str, by, site_url: str, first_name: str = "",
+                   last_name: str = "") -> Membership:
+    """Put a person on the dealer's team: an existing user by e-mail, or a new user who gets a set-password e-mail."""
+    if role not in Role.values:
+        raise ValidationError(_("Unknown role."))
+    _check_role_change(dealer=dealer, by=by, old_role=None, new_role=role)
+    email = User.objects.normalize_email(email).strip().lower()
+    user = User.objects.filter(email__iexact=email).first()
+    if user is None:
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(email, password=None, first_name=first_name, last_name=last_name)
+        except IntegrityError:  # added at the same moment by someone else
+            user = User.objects.get(email__iexact=email)
+    membership = Membership.objects.select_for_update(of=("self",)).filter(dealer=dealer, user=user).first()
+    if membership is not None and membership.is_active:
+        raise ValidationError(_("%(email)s is already on the team.") % {"email": email})
+    if membership is not None:
+        changes = {"is_active": [False, True]}
+        if membership.role != role:
+            changes["role"] = [membership.role, role]
+        membership.is_active, membership.role = True, role
+        membership.save(update_fields=["is_active", "role"])
+        action = "membership.reactivated"
+    else:
+        try:
+            with transaction.atomic():
+                membership = Membership.objects.create(dealer=dealer, user=user, role=role)
+        except IntegrityError:
+            raise ValidationError(_("%(email)s is already on the team.") % {"email": email})
+        changes = {"role": [None, role]}
+        action = "membership.added"
+    audit_record(dealer=dealer, actor=by, action=action, target=email, changes=changes)
+    if not user.has_usable_password():
+        # The mail goes out after commit: slow I/O never holds the transaction, and a rollback sends nothing.
+        transaction.on_commit(lambda: user_invite_send(user=user, dealer=dealer, site_url=site_url))
+    return membership
+
+
+def membership_invite_resend(*, membership: Membership, by, site_url: str) -> None:
+    """Send the set-password e-mail again to a member who has not chosen a password yet."""
+    user = membership.user
+    if user.has_usable_password():
+        raise ValidationError(_("%(email)s has already chosen a password.") % {"email": user.email})
+    audit_record(dealer=membership.dealer, actor=by, action="membership.invited", target=user.email)
+    user_invite_send(user=user, dealer=membership.dealer, site_url=site_url)

@@ -33,7 +33,8 @@ REAL_CONTACT_OUTCOMES = frozenset({AttemptOutcome.CONNECTED, AttemptOutcome.REPL
 class ContactAttempt(models.Model):
     dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="+")
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="attempts")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="contact_attempts")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="contact_attempts")
     channel = models.CharField(_("channel"), max_length=16, choices=AttemptChannel.choices)
     outcome = models.CharField(_("outcome"), max_length=16, choices=AttemptOutcome.choices)
     note = models.TextField(_("note"), blank=True)
@@ -56,6 +57,9 @@ class ContactAttempt(models.Model):
             models.CheckConstraint(condition=models.Q(outcome__in=AttemptOutcome.values), name="attempt_outcome_valid"),
         ]
 
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_channel_display()}: {self.get_outcome_display()}"
 
 class AppointmentKind(models.TextChoices):
     SHOWROOM = "showroom", _("Showroom visit")
@@ -81,6 +85,9 @@ class Appointment(models.Model):
         constraints = [models.CheckConstraint(condition=models.Q(kind__in=AppointmentKind.values), name="appointment_kind_valid")]
 
 
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.scheduled_at:%Y-%m-%d %H:%M}"
+
 class EscalationAction(models.TextChoices):
     REMIND = "remind", _("Reminded the assignee")
     ALERT_MANAGER = "alert_manager", _("Alerted the sales manager")
@@ -105,8 +112,92 @@ class Escalation(models.Model):
         ]
 
 
+    def __str__(self):
+        return f"{self.level}: {self.get_action_display()}"
+
 class SchedulerHeartbeat(models.Model):
     """The last tick of each periodic task; /healthz reads it to tell whether beat is alive."""
 
     name = models.CharField(max_length=64, primary_key=True)
     at = models.DateTimeField()
+
+
+    def __str__(self):
+        return f"{self.name} {self.at:%Y-%m-%d %H:%M:%S}"
+
+class TelephonyEndpoint(models.Model):
+    """A dealer's call-tracking webhook: the public id a provider names, and the secret that signs every event.
+
+    The secret is kept as given (not hashed): an HMAC can only be checked with the secret itself.
+    """
+
+    dealer = models.OneToOneField(Dealer, on_delete=models.CASCADE, related_name="telephony_endpoint")
+    public_id = models.CharField(_("endpoint id"), max_length=40, unique=True, editable=False)
+    secret = models.CharField(_("signing secret"), max_length=128, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    rotated_at = models.DateTimeField(_("secret rotated"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("telephony endpoint")
+        verbose_name_plural = _("telephony endpoints")
+
+    def __str__(self):
+        return f"{self.dealer} · {self.public_id}"
+
+
+class TelephonyEventType(models.TextChoices):
+    STARTED = "started", _("Call started")
+    ANSWERED = "answered", _("Call answered")
+    ENDED = "ended", _("Call ended")
+
+
+class TelephonyEvent(models.Model):
+    """One call event as a provider posted it. Unique per dealer and event id, so a replay changes nothing."""
+
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="+")
+    event_id = models.CharField(_("event id"), max_length=200)
+    call_id = models.CharField(_("call id"), max_length=150)
+    type = models.CharField(_("type"), max_length=16, choices=TelephonyEventType.choices)
+    call_started_at = models.DateTimeField(_("call started"))
+    payload = models.JSONField(_("payload as received"), default=dict)
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="telephony_events")
+    attempt = models.ForeignKey(ContactAttempt, null=True, blank=True, on_delete=models.SET_NULL, related_name="telephony_events")
+
+    class Meta:
+        verbose_name = _("telephony event")
+        verbose_name_plural = _("telephony events")
+        ordering = ["-received_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["dealer", "event_id"], name="telephony_event_once"),
+            models.CheckConstraint(condition=models.Q(type__in=TelephonyEventType.values), name="telephony_event_type_valid"),
+        ]
+        indexes = [models.Index(fields=["dealer", "-received_at"], name="telephony_event_dealer_recv")]
+
+    def __str__(self):
+        return f"{self.event_id} · {self.type}"
+
+
+class LeadImport(models.Model):
+    """One CSV import of passive leads from the dealer's own data (lease ends, service customers, lost quotes)."""
+
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="+")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    filename = models.CharField(_("file name"), max_length=255, blank=True)
+    file_sha256 = models.CharField(_("file SHA-256"), max_length=64)
+    default_reason = models.CharField(_("reason for rows without one"), max_length=16, blank=True)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    created_leads = models.PositiveIntegerField(_("new leads"), default=0)
+    known_leads = models.PositiveIntegerField(_("already imported"), default=0,
+                                              help_text=_("Rows that were imported before (or twice in the file): nothing new."))
+    counts_by_reason = models.JSONField(_("new leads per reason"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("imported"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("lead import")
+        verbose_name_plural = _("lead imports")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["dealer", "-created_at"], name="leadimport_dealer_created")]
+
+    def __str__(self):
+        return f"{self.filename} · {self.created_at:%Y-%m-%d %H:%M}"

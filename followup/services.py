@@ -378,3 +378,38 @@ def _reassign(*, lead: Lead, policy: FollowUpPolicy, now, overdue: str) -> None:
                            subject=_("Lead reassigned: %(name)s") % {"name": lead.customer},
                            body=overdue + " " + _("From %(old)s to %(new)s.") % {
                                "old": previous or "-", "new": lead.assignee or _("the BDC queue")})
+
+
+def manager_digest_send(*, now: dt.datetime | None = None) -> int:
+    """Every manager gets one digest a day per dealer listing the open leads nobody has tried to contact yet.
+
+    A unique constraint on (dealer, recipient, day) makes a repeated or doubled run send nothing twice.
+    """
+    now = now or timezone.now()
+    sent = 0
+    managers_by_dealer: dict[int, list] = {}
+    for m in Membership.objects.filter(role=Role.MANAGER, is_active=True).select_related("user", "dealer"):
+        managers_by_dealer.setdefault(m.dealer_id, []).append(m)
+    with outbox_batch():
+        for dealer_id, memberships in managers_by_dealer.items():
+            dealer = memberships[0].dealer
+            waiting = list(Lead.objects.open().filter(dealer_id=dealer_id, routed_at__isnull=False, first_contact_at__isnull=True)
+                           .select_related("customer", "assignee").order_by("received_at")[:51])
+            if not waiting:
+                continue
+            day = timezone.localdate(now, dealer.tz)
+            lines = [f"- {lead.customer} · {lead.source} · "
+                     f"{timezone.localtime(lead.received_at, dealer.tz):%d-%m %H:%M} · {lead.assignee or _('BDC queue')}"
+                     for lead in waiting[:50]]
+            if len(waiting) > 50:
+                lines.append(_("… and more on the dashboard."))
+            subject = _("%(dealer)s: %(n)s lead(s) without contact") % {"dealer": dealer.name, "n": len(waiting[:50])}
+            for membership in memberships:
+                try:
+                    with transaction.atomic():
+                        notification_queue(dealer_id=dealer_id, recipient=membership.user, kind=NotificationKind.DIGEST,
+                                           subject=subject, body="\n".join(lines), digest_date=day)
+                except IntegrityError:
+                    continue  # today's digest already went out
+                sent += 1
+    return sent

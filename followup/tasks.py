@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from .models import SchedulerHeartbeat
 from .services import followup_sweep as run_sweep
+from .services import manager_digest_send
 
 
 @shared_task
@@ -16,3 +17,8 @@ def heartbeat():
 def followup_sweep() -> int:
     """The scheduled pass of the follow-up timers (the same code as `manage.py followup_sweep`)."""
     return len(run_sweep())
+
+
+@shared_task
+def manager_digest() -> int:
+    return manager_digest_send()

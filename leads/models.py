@@ -273,9 +273,14 @@ class Notification(models.Model):
     email_attempts = models.PositiveSmallIntegerField(default=0)
     email_sent_at = models.DateTimeField(null=True, blank=True)
     email_error = models.TextField(blank=True)
+    digest_date = models.DateField(null=True, blank=True, help_text="For daily digests: the day it covers (one per person).")
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["dealer", "recipient", "digest_date"], condition=models.Q(digest_date__isnull=False),
+                                    name="notification_one_digest_per_day"),
+        ]
         indexes = [
             models.Index(fields=["dealer", "recipient", "-created_at"], name="notification_inbox"),
             models.Index(fields=["created_at"], name="notification_pending",

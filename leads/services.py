@@ -157,10 +157,10 @@ _outbox_batch: contextvars.ContextVar[list | None] = contextvars.ContextVar("out
 
 
 def notification_queue(*, dealer_id: int, recipient, kind: str, subject: str, body: str,
-                       lead: Lead | None = None) -> Notification:
+                       lead: Lead | None = None, digest_date=None) -> Notification:
     """An in-app notice now; its e-mail goes out after commit. If the broker is down, the periodic flush sends it."""
     notification = Notification.objects.create(dealer_id=dealer_id, recipient=recipient, lead=lead, kind=kind,
-                                               subject=subject[:200], body=body,
+                                               subject=subject[:200], body=body, digest_date=digest_date,
                                                email_status=DeliveryStatus.PENDING if recipient.email else DeliveryStatus.SKIPPED)
     if recipient.email:
         batch = _outbox_batch.get()

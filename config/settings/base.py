@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -127,7 +128,9 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "followup.tasks.heartbeat", "schedule": 60.0},
     "followup-sweep": {"task": "followup.tasks.followup_sweep", "schedule": float(FOLLOWUP_SWEEP_SECONDS)},
     "outbox-flush": {"task": "leads.tasks.outbox_flush", "schedule": 30.0},
+    "manager-digest": {"task": "followup.tasks.manager_digest", "schedule": crontab(hour=7, minute=30)},
 }
+CELERY_TIMEZONE = TIME_ZONE
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")

@@ -127,3 +127,14 @@ def test_policy_changes_are_audited(cast):
 def test_a_closed_lead_is_never_escalated(lead):
     lead_close(lead=lead, by=lead.assignee, outcome="sold")
     assert followup_sweep(now=T0 + dt.timedelta(days=30)) == []
+
+
+def test_managers_get_one_daily_digest_of_leads_without_contact(lead, cast):
+    from followup.services import manager_digest_send
+
+    LeadFactory(dealer=cast.dealer_a, assignee=cast.sales_a2)
+    assert manager_digest_send(now=T0) == 1
+    assert manager_digest_send(now=T0 + dt.timedelta(hours=2)) == 0  # the same day: nothing twice
+    digest = Notification.objects.get(kind="digest")
+    assert digest.recipient == cast.manager_a and "2 lead(s)" in digest.subject
+    assert manager_digest_send(now=T0 + dt.timedelta(days=1)) == 1

@@ -109,8 +109,8 @@ class Command(BaseCommand):
             passive = i % 5 == 4
             hours_ago = rng.uniform(0.05, 24 * 21) if i >= 6 else rng.uniform(0.01, 0.5)
             received = now - dt.timedelta(hours=hours_ago)
-            phone = rng.choice(["06 %08d" % rng.randrange(10**7, 10**8), "+31 6 %08d" % rng.randrange(10**7, 10**8),
-                                "020-%07d" % rng.randrange(10**6, 10**7), "0000000000"])
+            phone = rng.choice([f"06 {rng.randrange(10**7, 10**8):08d}", f"+31 6 {rng.randrange(10**7, 10**8):08d}",
+                                f"020-{rng.randrange(10**6, 10**7):07d}", "0000000000"])
             data = {
                 "external_id": external_id,
                 "channel": "outbound" if passive else rng.choice(["web_form", "web_form", "call", "chat", "whatsapp", "email"]),
@@ -149,7 +149,8 @@ class Command(BaseCommand):
             for n in range(rng.choice([4, 5])):
                 when = at + dt.timedelta(days=n, minutes=n * 7)
                 if when < now:
-                    attempt_log(lead=lead, by=worker, channel="call", outcome=rng.choice(["no_answer", "voicemail", "busy"]), at=when)
+                    outcome = rng.choice(["no_answer", "voicemail", "busy"])
+                    attempt_log(lead=lead, by=worker, channel="call", outcome=outcome, at=when)
             if Lead.objects.get(pk=lead.pk).counted_attempts >= 4:
                 lead_close(lead=lead, by=worker, outcome=Status.UNREACHABLE, reason="Niet bereikbaar na vier pogingen")
             return

@@ -55,6 +55,7 @@ def salesperson_pick(*, dealer: Dealer, exclude_user_id=None, preferred_user_id=
     candidates = _salespeople(dealer)
     if exclude_user_id:
         candidates = candidates.exclude(user_id=exclude_user_id)
+    candidates = candidates.select_related("user")
     if preferred_user_id:
         preferred = candidates.filter(user_id=preferred_user_id).first()
         if preferred:
@@ -81,8 +82,9 @@ def _previous_salesperson_id(lead: Lead):
 def assign_to_sales(*, lead: Lead, exclude_user_id=None, by=None, reason: str = "") -> None:
     """Pick a salesperson for the lead (or the manager when nobody is on duty) and record it."""
     Dealer.objects.select_for_update(no_key=True).filter(pk=lead.dealer_id).first()  # serialise round-robin per dealer
-    membership = salesperson_pick(dealer=lead.dealer, exclude_user_id=exclude_user_id,
-                                  preferred_user_id=_previous_salesperson_id(lead))
+    # A returning customer goes back to the salesperson they know (unless this is a reassignment away from them).
+    preferred = _previous_salesperson_id(lead) if lead.returning_customer and not exclude_user_id else None
+    membership = salesperson_pick(dealer=lead.dealer, exclude_user_id=exclude_user_id, preferred_user_id=preferred)
     now = timezone.now()
     if membership:
         Membership.objects.filter(pk=membership.pk).update(last_assigned_at=now)

@@ -1,1 +1,22 @@
-urlpatterns = []
+"""The salesperson's pages, mounted at /: the inbox, its feed, the lead page and the lead's actions (all POST)."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("inbox/", views.InboxView.as_view(), name="inbox"),
+    path("inbox/feed/", views.InboxFeedView.as_view(), name="inbox_feed"),
+    path("notices/read/", views.NoticesReadView.as_view(), name="notices_read"),
+    path("leads/<uuid:pk>/", views.LeadDetailView.as_view(), name="lead_detail"),
+    path("leads/<uuid:pk>/attempts/", views.AttemptLogView.as_view(), name="lead_attempt"),
+    path("leads/<uuid:pk>/appointments/", views.AppointmentSetView.as_view(), name="lead_appointment"),
+    path("leads/<uuid:pk>/appointments/<int:appointment_id>/move/", views.AppointmentMoveView.as_view(),
+         name="lead_appointment_move"),
+    path("leads/<uuid:pk>/appointments/<int:appointment_id>/outcome/", views.AppointmentOutcomeView.as_view(),
+         name="lead_appointment_outcome"),
+    path("leads/<uuid:pk>/close/", views.LeadCloseView.as_view(), name="lead_close"),
+    path("leads/<uuid:pk>/score/", views.ScoreUpdateView.as_view(), name="lead_score"),
+    path("leads/<uuid:pk>/notes/", views.NoteAddView.as_view(), name="lead_note"),
+    path("leads/<uuid:pk>/email/", views.CustomerEmailView.as_view(), name="lead_email"),
+]

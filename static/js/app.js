@@ -1,0 +1,122 @@
+/* Opvolger, on every page: live countdowns and the "log the outcome after the contact" helper.
+   Progressive enhancement only: every action is a plain form that works without this file. No libraries. */
+(function () {
+  "use strict";
+  var root = document.documentElement;
+  root.classList.remove("no-js");
+  root.classList.add("js");
+  var STORE_KEY = "opvolger.lastContact";
+  var CONTACT_MEMORY_MS = 30 * 60 * 1000;
+
+  function ready(fn) {
+    if (document.readyState !== "loading") { fn(); } else { document.addEventListener("DOMContentLoaded", fn); }
+  }
+
+  /* ---- countdowns: the same text the server renders ("4:12 left", "12:03 late", "3 d left") ---- */
+  function two(n) { return n < 10 ? "0" + n : String(n); }
+
+  function countdownText(seconds, labels) {
+    var late = seconds < 0, s = Math.abs(seconds), digits;
+    if (s >= 48 * 3600) {
+      digits = labels.days.replace("{days}", String(Math.floor(s / 86400)));
+    } else {
+      var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+      digits = h ? h + ":" + two(m) + ":" + two(sec) : m + ":" + two(sec);
+    }
+    return { late: late, text: (late ? labels.late : labels.left).replace("{time}", digits) };
+  }
+
+  function tick(labels) {
+    var now = Date.now();
+    document.querySelectorAll(".countdown[data-deadline]").forEach(function (el) {
+      var due = Date.parse(el.getAttribute("data-deadline"));
+      if (isNaN(due)) { return; }
+      var result = countdownText(Math.trunc((due - now) / 1000), labels);
+      if (el.textContent !== result.text) { el.textContent = result.text; }
+      el.classList.toggle("late", result.late);
+      var item = el.closest(".lead-item");
+      if (item) { item.classList.toggle("overdue", result.late); }
+    });
+  }
+
+  /* ---- after tapping Call / WhatsApp / SMS / E-mail, the outcome buttons for that channel are ready ---- */
+  function showOutcomes(container, channel) {
+    var isMessage = channel !== "call";
+    container.querySelectorAll("button[data-for]").forEach(function (button) {
+      button.hidden = (button.getAttribute("data-for") === "message") !== isMessage;
+    });
+  }
+
+  function prepareCardOutcome(form, channel) {
+    var input = form.querySelector("input[name=channel]");
+    if (input) { input.value = channel; }
+    showOutcomes(form, channel);
+    form.classList.add("after-contact");
+  }
+
+  function prepareLeadPageOutcome(form, channel) {
+    var radio = form.querySelector("input[name=channel][value='" + channel + "']");
+    if (radio) { radio.checked = true; }
+    showOutcomes(form, channel);
+  }
+
+  function remember(leadId, channel) {
+    try {
+      sessionStorage.setItem(STORE_KEY, JSON.stringify({ lead: leadId, channel: channel, at: Date.now() }));
+    } catch (e) { /* private mode: the buttons are still there */ }
+  }
+
+  function restore() {
+    var saved;
+    try { saved = JSON.parse(sessionStorage.getItem(STORE_KEY) || "null"); } catch (e) { saved = null; }
+    if (!saved || Date.now() - saved.at > CONTACT_MEMORY_MS) { return; }
+    var card = document.getElementById("lead-" + saved.lead);
+    var form = card && card.querySelector("[data-outcome-form]");
+    if (form) { prepareCardOutcome(form, saved.channel); }
+  }
+
+  ready(function () {
+    var body = document.body;
+    var labels = {
+      left: body.getAttribute("data-i18n-left") || "{time}",
+      late: body.getAttribute("data-i18n-late") || "-{time}",
+      days: body.getAttribute("data-i18n-days") || "{days} d"
+    };
+    document.querySelectorAll("[data-js-only]").forEach(function (el) { el.hidden = false; });
+    tick(labels);
+    window.setInterval(function () { tick(labels); }, 1000);
+
+    document.addEventListener("click", function (event) {
+      var link = event.target.closest && event.target.closest("a[data-contact]");
+      if (!link) { return; }
+      var channel = link.getAttribute("data-contact");
+      var card = link.closest("[data-lead]");
+      if (card) {
+        var form = card.querySelector("[data-outcome-form]");
+        if (form) { prepareCardOutcome(form, channel); }
+        remember(card.getAttribute("data-lead"), channel);
+        return;
+      }
+      var pageForm = document.querySelector("[data-attempt-form]");
+      if (pageForm) { prepareLeadPageOutcome(pageForm, channel); }
+    });
+
+    var attemptForm = document.querySelector("[data-attempt-form]");
+    if (attemptForm) {
+      var checked = attemptForm.querySelector("input[name=channel]:checked");
+      showOutcomes(attemptForm, checked ? checked.value : "call");
+      attemptForm.addEventListener("change", function (event) {
+        if (event.target.name === "channel") { showOutcomes(attemptForm, event.target.value); }
+      });
+    }
+
+    document.addEventListener("submit", function (event) {
+      if (event.target.matches && event.target.matches("[data-outcome-form]")) {
+        try { sessionStorage.removeItem(STORE_KEY); } catch (e) { /* nothing to forget */ }
+      }
+    });
+    restore();
+  });
+
+  window.Opvolger = { countdownText: countdownText, prepareCardOutcome: prepareCardOutcome, showOutcomes: showOutcomes };
+})();

@@ -8,5 +8,5 @@ def dealer_scope(request):
         return {}
     return {
         "dealer_access": getattr(request, "dealer_access", None),
-        "dealer_accesses": lambda: dealer_accesses(user),
+        "dealer_accesses": getattr(request, "dealer_accesses_list", None) or (lambda: dealer_accesses(user)),
     }

@@ -45,9 +45,10 @@ def dealer_accesses(user) -> list[DealerAccess]:
     return list(accesses.values())
 
 
-def resolve_dealer_access(user, slug: str | None = None) -> DealerAccess:
+def resolve_dealer_access(user, slug: str | None = None, *, accesses: list[DealerAccess] | None = None) -> DealerAccess:
     """The access for the named dealer (or the user's first). A dealer the user has no access to is a 404."""
-    accesses = dealer_accesses(user)
+    if accesses is None:
+        accesses = dealer_accesses(user)
     if not accesses:
         raise Http404("No dealer")
     if not slug:

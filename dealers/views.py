@@ -9,23 +9,26 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from .models import Role
-from .scope import DealerAccess, ScopedQuerysetMixin, resolve_dealer_access
+from .scope import DealerAccess, ScopedQuerysetMixin, dealer_accesses, resolve_dealer_access
 
 SESSION_DEALER_KEY = "dealer_slug"
 
 
 def access_for_page(request) -> DealerAccess:
     """Resolve the dealer once per request: `?dealer=` first, else the one chosen earlier in the session."""
+    accesses = dealer_accesses(request.user)
+    request.dealer_accesses_list = accesses  # the menu's dealer switch reuses it
     slug = request.GET.get("dealer")
     if slug is None:
         slug = request.session.get(SESSION_DEALER_KEY)
         try:
-            access = resolve_dealer_access(request.user, slug)
+            access = resolve_dealer_access(request.user, slug, accesses=accesses)
         except Http404:
-            access = resolve_dealer_access(request.user)  # a stale session choice falls back to the first dealer
+            access = resolve_dealer_access(request.user, accesses=accesses)  # a stale choice falls back to the first
     else:
-        access = resolve_dealer_access(request.user, slug)
-    request.session[SESSION_DEALER_KEY] = access.dealer.slug
+        access = resolve_dealer_access(request.user, slug, accesses=accesses)
+    if request.session.get(SESSION_DEALER_KEY) != access.dealer.slug:
+        request.session[SESSION_DEALER_KEY] = access.dealer.slug  # write the session only when the choice changes
     request.dealer_access = access
     return access
 

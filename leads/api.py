@@ -3,8 +3,8 @@
 import logging
 
 from django.conf import settings
-from django.http.request import RawPostDataException
 from django.core.exceptions import RequestDataTooBig
+from django.http.request import RawPostDataException
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, parsers, serializers, status
@@ -14,6 +14,7 @@ from dealers.api import PayloadTooLarge, PortalAPIView, flatten_errors, problem_
 from routing.services import lead_route
 
 from . import adf
+from .quality import storable
 from .selectors import lead_readback_queryset
 from .serializers import LeadInSerializer, LeadOutSerializer, LeadReadBackSerializer
 from .services import IntakeResult, document_store, lead_intake
@@ -84,10 +85,11 @@ class LeadCreateView(PortalAPIView):
     )
     def post(self, request):
         _check_size(request)
-        serializer = LeadInSerializer(data=request.data)
+        body = storable(request.data)  # a stray NUL or lone surrogate is dropped, not a reason to refuse the lead
+        serializer = LeadInSerializer(data=body)
         serializer.is_valid(raise_exception=True)
         result = lead_intake(dealer=self.api_key.dealer, source=self.api_key.source, data=serializer.validated_data,
-                             idempotency_key=_idempotency_key(request), payload=request.data)
+                             idempotency_key=_idempotency_key(request), payload=body)
         lead = _route_new_lead(result)
         return Response(_lead_body(result, lead), status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
@@ -134,7 +136,7 @@ class AdfLeadCreateView(PortalAPIView):
                                     problem_type="adf-too-many-prospects")
         valid, rejected = [], []
         for prospect in prospects:
-            serializer = LeadInSerializer(data=prospect.data)
+            serializer = LeadInSerializer(data=storable(prospect.data))
             if serializer.is_valid():
                 valid.append((prospect, serializer.validated_data))
             else:

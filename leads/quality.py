@@ -354,3 +354,17 @@ def warnings_for(flags: Iterable[str]) -> list[str]:
     Raises ``KeyError`` for an unknown code.
     """
     return [_WARNINGS[code] for code in flags]
+
+
+def storable(value):
+    """What PostgreSQL can store: no NUL characters and no lone UTF-16 surrogates, in strings and keys alike.
+
+    Portals do send such bytes; the lead is kept with them replaced rather than refused.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value

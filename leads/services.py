@@ -24,7 +24,7 @@ from .models import (
     LeadEvent,
     Notification,
 )
-from .quality import assess_contact, warnings_for
+from .quality import assess_contact, storable, warnings_for
 from .scoring import score_lead
 
 logger = logging.getLogger(__name__)
@@ -129,6 +129,7 @@ def lead_intake(*, dealer: Dealer, source: str, data: dict, idempotency_key: str
 
     The unique constraints decide, so concurrent retries are safe: the losers' inserts fail and find the winner.
     """
+    data, payload, idempotency_key = storable(data), storable(payload), storable(idempotency_key)
     external_id = data.get("external_id") or None
     for _attempt in range(2):
         try:

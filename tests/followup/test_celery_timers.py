@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from dealers.services import policy_get
-from followup.models import Escalation, SchedulerHeartbeat
+from followup.models import Escalation
 from leads.models import DeliveryStatus, Notification
 from tests.factories import LeadFactory, open_all_week
 
@@ -74,7 +74,6 @@ def test_beat_and_worker_escalate_once_and_deliver_the_notice(cast, celery_proce
     assert Escalation.objects.filter(lead=lead, at__lt=due).count() == 0  # nothing early
     time.sleep(4)  # several more beat ticks: still each step exactly once
     assert sorted(Escalation.objects.filter(lead=lead).values_list("level", flat=True)) == [1, 2, 3]
-    assert SchedulerHeartbeat.objects.filter(name="heartbeat").exists()
     reminder = Notification.objects.get(lead=lead, kind="reminder")
     assert wait_for(lambda: Notification.objects.get(pk=reminder.pk).email_status == DeliveryStatus.SENT), (
         (logs / "worker.log").read_text()[-3000:])

@@ -237,3 +237,11 @@ def test_a_lead_survives_a_routing_failure_and_the_sweep_routes_it(portal, open_
     followup_sweep(now=timezone.now() + timezone.timedelta(seconds=30))
     lead.refresh_from_db()
     assert lead.routed_at is not None and lead.assignee is not None
+
+
+def test_nul_characters_and_lone_surrogates_are_stored_not_refused(portal, open_dealer):
+    body = '{"customer": {"email": "jan\\u0000@example.nl", "first_name": "J\\ud800an"}, "extra\\u0000": {"k\\u0000": 1}}'
+    response = portal.post("/api/v1/leads/", body, content_type="application/json")
+    assert response.status_code == 201, response.content
+    lead = Lead.objects.get(pk=response.json()["id"])
+    assert lead.customer.email == "jan@example.nl" and lead.customer.first_name == "J?an"

@@ -38,7 +38,8 @@ PASSIVE_SOURCES = [("lease-einde", "lease_end"), ("lost-sale", "lost_sale"), ("d
 LEAD_COLUMNS = [
     "id", "dealer_id", "customer_id", "source", "external_id", "channel", "reason", "kind", "status", "queue", "routed_at",
     "assignee_id", "received_at", "received_at_raw", "created_at", "clock_started_at", "first_response_due_at",
-    "first_contact_at", "first_connected_at", "attempt_count", "counted_attempts", "last_attempt_at", "deadline_at",
+    "first_contact_at", "first_connected_at", "attempt_count", "counted_attempts", "verified_attempts",
+    "attempts_to_contact", "last_attempt_at", "deadline_at",
     "next_action_at", "escalation_level", "closed_at", "close_reason", "manager_flag", "vehicle", "trade_in", "message",
     "consent_marketing", "data_flags", "bant_budget", "bant_authority", "bant_need", "bant_timeline", "score",
     "returning_customer", "payload",
@@ -251,9 +252,13 @@ def _one_lead(s: Staff, received: dt.datetime, customer_id: int, now: dt.datetim
 
     lead_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     verified_p = 0.55 if skill > 1 else 0.25
-    for at, outcome in attempts:
+    verified_count, to_contact = 0, None
+    for n, (at, outcome) in enumerate(sorted(attempts), start=1):
         ch = "email" if outcome == "sent" else rng.choice(["call", "call", "call", "whatsapp"])
         verified = ch == "call" and rng.random() < verified_p
+        verified_count += verified
+        if to_contact is None and outcome in ("connected", "replied"):
+            to_contact = n
         out["attempt"].write(f"{s.dealer_id}\t{lead_id}\t{assignee}\t{ch}\t{outcome}\t\t"
                              f"{rng.randint(20, 400) if ch == 'call' else NULL}\t{_ts(at)}\t{'t' if verified else 'f'}\tt\t\n")
     result.attempts += len(attempts)
@@ -291,7 +296,8 @@ def _one_lead(s: Staff, received: dt.datetime, customer_id: int, now: dt.datetim
     row = [
         lead_id, str(s.dealer_id), str(customer_id), source, f"{source.upper()}-{customer_id}", channel, reason, kind, status,
         queue, _ts(received), str(assignee), _ts(received), "", _ts(received), _ts(clock), _ts(due), _ts(first_attempt),
-        _ts(connected_at), str(len(attempts)), str(counted), _ts(last_attempt), _ts(deadline), _ts(next_action), str(level),
+        _ts(connected_at), str(len(attempts)), str(counted), str(verified_count), NULL if to_contact is None else str(to_contact),
+        _ts(last_attempt), _ts(deadline), _ts(next_action), str(level),
         _ts(closed_at), "", "", _esc(vehicle), "{}", _esc(message), "f", "[]", "0", "0", "0", "0", str(score), "f",
         _esc(payload),
     ]

@@ -89,7 +89,8 @@ def attempt_log(*, lead: Lead, by, channel: str, outcome: str, note: str = "", d
     attempt = ContactAttempt.objects.create(
         dealer_id=lead.dealer_id, lead=lead, user=by, channel=channel, outcome=outcome, note=note,
         duration_seconds=duration_seconds, at=at, verified=verified, external_ref=external_ref)
-    attempts = list(ContactAttempt.objects.filter(lead=lead).only("pk", "at", "counts_toward_minimum"))
+    attempts = sorted(ContactAttempt.objects.filter(lead=lead).only("pk", "at", "counts_toward_minimum", "verified", "outcome"),
+                      key=lambda a: (a.at, a.pk))
     times = [a.at for a in attempts]
     counted = counted_attempt_times(times, policy.attempt_spacing_minutes)
     counted_set = set(counted)
@@ -99,6 +100,8 @@ def attempt_log(*, lead: Lead, by, channel: str, outcome: str, note: str = "", d
     ContactAttempt.objects.bulk_update(changed, ["counts_toward_minimum"])
     lead.attempt_count = len(times)
     lead.counted_attempts = len(counted)
+    lead.verified_attempts = sum(a.verified for a in attempts)
+    lead.attempts_to_contact = next((i + 1 for i, a in enumerate(attempts) if a.outcome in REAL_CONTACT_OUTCOMES), None)
     lead.first_contact_at = min(times)
     lead.last_attempt_at = max(times)
     real_contact = outcome in REAL_CONTACT_OUTCOMES
@@ -111,10 +114,12 @@ def attempt_log(*, lead: Lead, by, channel: str, outcome: str, note: str = "", d
     if lead.first_connected_at:
         deadline = None  # the customer has been reached: the next step is theirs and the appointment's
     else:
-        deadline = _next_attempt_deadline(lead=lead, policy=policy, schedule=OpeningSchedule.for_dealer(lead.dealer), now=now)
+        schedule = OpeningSchedule.for_dealer(lead.dealer)
+        deadline = _next_attempt_deadline(lead=lead, policy=policy, schedule=schedule, now=now)
     lead_deadline_set(lead, deadline, first_step_minutes=policy.remind_after_minutes)
-    lead.save(update_fields=["attempt_count", "counted_attempts", "first_contact_at", "last_attempt_at",
-                             "first_connected_at", "status", "deadline_at", "escalation_level", "next_action_at"])
+    lead.save(update_fields=["attempt_count", "counted_attempts", "verified_attempts", "attempts_to_contact",
+                             "first_contact_at", "last_attempt_at", "first_connected_at", "status", "deadline_at",
+                             "escalation_level", "next_action_at"])
     _resolve_escalations(lead, now)
     lead_event_add(lead=lead, type=EventType.ATTEMPT, actor=by, at=at, text=note,
                    data={"channel": channel, "outcome": outcome, "verified": verified, "attempt_id": attempt.pk,

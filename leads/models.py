@@ -127,6 +127,8 @@ class Lead(models.Model):
     first_connected_at = models.DateTimeField(_("first real contact"), null=True, blank=True)
     attempt_count = models.PositiveIntegerField(_("contact attempts"), default=0)
     counted_attempts = models.PositiveIntegerField(_("attempts counted toward the minimum"), default=0)
+    verified_attempts = models.PositiveIntegerField(_("verified attempts"), default=0)
+    attempts_to_contact = models.PositiveIntegerField(_("attempts up to the first real contact"), null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(_("next step due"), null=True, blank=True,
                                        help_text=_("The deadline the lead is working towards: first response, or the next attempt."))

@@ -45,7 +45,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from dealers.models import ApiKey, Dealer, FollowUpPolicy, Membership, Role, User
-from followup.models import Appointment, ContactAttempt, Escalation
+from followup.models import Appointment, Escalation
 from leads.models import Kind, Lead, Queue, Status
 
 from .expressions import ElapsedSeconds, PercentileCont, Ratio, ShareOfTotal
@@ -62,7 +62,6 @@ SPEED_BUCKETS: tuple[tuple[int | None, str], ...] = (
     (None, gettext_lazy("over 3 days")),
 )
 NO_ATTEMPT_BUCKET = -1
-ATTEMPT_PACK = 10_000  # more attempts than this on one lead do not happen
 
 
 @dataclass(frozen=True)
@@ -155,14 +154,6 @@ def cohort_queryset(*, scope: ReportScope, filters: ReportFilters) -> QuerySet:
     attempted = Q(first_contact_at__isnull=False, clock_started_at__isnull=False)
     reached = Q(first_connected_at__isnull=False, clock_started_at__isnull=False)
     to_first_attempt = ElapsedSeconds("clock_started_at", "first_contact_at")
-    # One probe of the lead's attempts gives both counts, packed in one number (a scalar subquery returns one value,
-    # and a second probe per lead cost a group's report a tenth of a second): verified × ATTEMPT_PACK + up to contact.
-    attempt_pack = Subquery(
-        ContactAttempt.objects.filter(dealer_id=OuterRef("dealer_id"), lead_id=OuterRef("pk")).order_by().values("lead_id")
-        .annotate(pack=Count("lead_id", filter=Q(verified=True)) * ATTEMPT_PACK
-                  + Count("lead_id", filter=Q(at__lte=OuterRef("first_connected_at"))))
-        .values("pack")[:1])
-
     return leads_in_period(scope=scope, filters=filters).order_by().annotate(
         attempt_seconds=Case(When(attempted, then=to_first_attempt), default=Value(None), output_field=FloatField()),
     ).values(
@@ -184,7 +175,8 @@ def cohort_queryset(*, scope: ReportScope, filters: ReportFilters) -> QuerySet:
         seconds_to_contact=Case(When(reached, then=ElapsedSeconds("clock_started_at", "first_connected_at")),
                                 default=Value(None), output_field=FloatField()),
         n_attempts=F("attempt_count"),
-        attempt_pack=Coalesce(attempt_pack, 0),
+        n_verified=F("verified_attempts"),  # both kept on the lead by followup.services.attempt_log
+        n_to_contact=F("attempts_to_contact"),
     )
 
 
@@ -199,7 +191,7 @@ COUNTS = {
     "attempted": _count("is_attempted"), "within_deadline": _count("is_within_deadline"),
     "closed_unreachable": _count("is_unreachable"), "closed_unreachable_below_minimum": _count("is_below_minimum"),
     "attempts_total": Coalesce(Cast(Sum("n_attempts"), BigIntegerField()), 0),
-    "attempts_verified": Coalesce(Cast(Sum(F("attempt_pack") / ATTEMPT_PACK), BigIntegerField()), 0),
+    "attempts_verified": Coalesce(Cast(Sum("n_verified"), BigIntegerField()), 0),
 }
 RATES = {
     "contact_rate": Ratio(F("contacted"), F("leads")),
@@ -212,7 +204,7 @@ RATES = {
     "attempts_self_reported": F("attempts_total") - F("attempts_verified"),
     "attempts_verified_rate": Ratio(F("attempts_verified"), F("attempts_total")),
     # Attempts up to and including the first real contact, over the contacted leads ("how many tries to reach them").
-    "attempts_to_contact": Ratio(Sum(F("attempt_pack") % ATTEMPT_PACK, filter=Q(is_contacted=True)), F("contacted"), 2),
+    "attempts_to_contact": Ratio(Sum("n_to_contact", filter=Q(is_contacted=True)), F("contacted"), 2),
 }
 MEDIAN = {"first_attempt_median": Round(PercentileCont("seconds_to_attempt", 0.5))}
 SPEED = {

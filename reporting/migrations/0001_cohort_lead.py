@@ -33,7 +33,8 @@ class Migration(migrations.Migration):
                 ('seconds_to_attempt', models.FloatField(null=True)),
                 ('seconds_to_contact', models.FloatField(null=True)),
                 ('n_attempts', models.IntegerField()),
-                ('attempt_pack', models.IntegerField(help_text='verified attempts × 10,000 + attempts up to the first real contact')),
+                ('n_verified', models.IntegerField()),
+                ('n_to_contact', models.IntegerField(null=True)),
             ],
             options={
                 'db_table': 'report_cohort',

@@ -106,6 +106,7 @@ def domain_figures(cast) -> list[Lead]:
             queue="sales", routed_at=received, assignee=cast.sales_a1, received_at=received, clock_started_at=received,
             first_response_due_at=received + dt.timedelta(minutes=5), first_contact_at=first,
             first_connected_at=first if reached else None, attempt_count=1, counted_attempts=1, last_attempt_at=first,
+            verified_attempts=int(i % 4 == 0), attempts_to_contact=1 if reached else None,
             status=Status.APPOINTMENT if i < 534 else (Status.CONTACTED if reached else Status.ATTEMPTED)))
     Lead.objects.bulk_create(leads, batch_size=1000)
     for i, lead in enumerate(leads):

@@ -112,7 +112,8 @@ def main():
         import redis
 
         redis.Redis.from_url("redis://127.0.0.1:6379/8").flushdb()
-        web = subprocess.Popen([sys.executable, "-m", "gunicorn", "bench.settings_wsgi:application", "--bind", f"127.0.0.1:{PORT}",
+        web = subprocess.Popen([sys.executable, "-m", "gunicorn", "bench.settings_wsgi:application",
+                                "--bind", f"127.0.0.1:{PORT}",
                                 "--workers", str(args.workers), "--log-level", "warning"], cwd=ROOT, env=env)
         worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING",
                                    "--concurrency=1", "--without-gossip", "--without-mingle"], cwd=ROOT, env=env)
@@ -133,7 +134,8 @@ def main():
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"gunicorn workers: {args.workers}, concurrency: {args.concurrency}, {args.seconds:.0f} s per target")
     for name, r in (("POST /api/v1/leads/", leads), ("bare DRF one-row insert", bare)):
-        print(f"{name:<26} {r['per_second']:8.1f} req/s   p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms   {r['statuses']}")
+        print(f"{name:<26} {r['per_second']:8.1f} req/s   p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms   "
+              f"{r['statuses']}")
     print(f"lead throughput / bare throughput: {leads['per_second'] / bare['per_second']:.0%}")
     print(f"POST -> assignee's notice sent (worker running): p50 {notice['p50']:.2f} s, p99 {notice['p99']:.2f} s "
           f"over {notice['n']} notices, {notice['pending']} still pending")

@@ -62,7 +62,8 @@ def populate(total: int, due: int) -> None:
                  LATERAL (SELECT CASE WHEN g <= %(due)s THEN now() - interval '1 minute'
                                       ELSE now() + (g %% 7 + 1) * interval '1 day' END AS deadline) AS d
             """,
-            {"dealers": dealer_ids, "customers": customer_ids, "sales": salesperson_ids, "n": DEALERS, "total": total, "due": due},
+            {"dealers": dealer_ids, "customers": customer_ids, "sales": salesperson_ids, "n": DEALERS, "total": total,
+             "due": due},
         )
         cursor.execute("ANALYZE leads_lead")
 

@@ -84,7 +84,8 @@ class Dealer(models.Model):
     group = models.ForeignKey(DealerGroup, on_delete=models.PROTECT, related_name="dealers", verbose_name=_("group"))
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(_("slug"), unique=True)
-    country = models.CharField(_("country"), max_length=2, default="NL", help_text=_("ISO 3166 code; default region for phone numbers."))
+    country = models.CharField(_("country"), max_length=2, default="NL",
+                               help_text=_("ISO 3166 code; default region for phone numbers."))
     time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Amsterdam")
     routing_model = models.CharField(_("routing model"), max_length=16, choices=RoutingModel.choices, default=RoutingModel.SPLIT)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -232,7 +233,8 @@ class FollowUpPolicy(models.Model):
     """A dealer's follow-up rules. Defaults come from the domain (5 minutes, four attempts, the 36% MAP)."""
 
     dealer = models.OneToOneField(Dealer, on_delete=models.CASCADE, related_name="followup_policy")
-    first_response_minutes = models.PositiveIntegerField(_("first response for active leads (minutes, in opening hours)"), default=5)
+    first_response_minutes = models.PositiveIntegerField(
+        _("first response for active leads (minutes, in opening hours)"), default=5)
     passive_first_response_days = models.PositiveIntegerField(_("first response for passive leads (working days)"), default=1)
     min_attempts = models.PositiveSmallIntegerField(_("minimum attempts before unreachable"), default=4)
     attempt_spacing_minutes = models.PositiveIntegerField(
@@ -245,7 +247,8 @@ class FollowUpPolicy(models.Model):
     lost_sale_followup_days = models.PositiveIntegerField(_("lost-sale follow-up after (days)"), default=30)
     map_target = models.DecimalField(_("MAP: appointments per lead"), max_digits=4, decimal_places=3, default=0.36)
     contact_target = models.DecimalField(_("target share reached"), max_digits=4, decimal_places=3, default=0.6)
-    appointment_of_contacted_target = models.DecimalField(_("target appointments of reached"), max_digits=4, decimal_places=3, default=0.6)
+    appointment_of_contacted_target = models.DecimalField(_("target appointments of reached"), max_digits=4, decimal_places=3,
+                                                          default=0.6)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

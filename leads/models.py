@@ -96,6 +96,9 @@ class InboundDocument(models.Model):
     class Meta:
         indexes = [models.Index(fields=["dealer", "received_at"])]
 
+    def __str__(self):
+        return f"{self.source} {self.received_at:%Y-%m-%d %H:%M}"
+
 
 class LeadQuerySet(models.QuerySet):
     def open(self):
@@ -107,7 +110,8 @@ class Lead(models.Model):
     dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="leads")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="leads")
     source = models.CharField(_("source"), max_length=64)
-    external_id = models.CharField(_("external id"), max_length=200, null=True, blank=True)
+    # NULL, not "", when absent: the unique constraint (dealer, source, external_id) must not match leads without one.
+    external_id = models.CharField(_("external id"), max_length=200, null=True, blank=True)  # noqa: DJ001
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, default=Channel.WEB_FORM)
     reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices, blank=True)
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, blank=True)
@@ -131,7 +135,8 @@ class Lead(models.Model):
     attempts_to_contact = models.PositiveIntegerField(_("attempts up to the first real contact"), null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(_("next step due"), null=True, blank=True,
-                                       help_text=_("The deadline the lead is working towards: first response, or the next attempt."))
+                                       help_text=_("The deadline the lead is working towards: first response, "
+                                                   "or the next attempt."))
     next_action_at = models.DateTimeField(_("next escalation check"), null=True, blank=True,
                                           help_text=_("When the sweep acts next: the deadline plus the escalation step's delay."))
     escalation_level = models.PositiveSmallIntegerField(default=0)
@@ -204,6 +209,9 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["dealer", "source", "key"], name="idempotency_key_unique")]
+
+    def __str__(self):
+        return self.key
 
 
 class EventType(models.TextChoices):
@@ -288,3 +296,6 @@ class Notification(models.Model):
             models.Index(fields=["created_at"], name="notification_pending",
                          condition=models.Q(email_status="pending")),
         ]
+
+    def __str__(self):
+        return self.subject

@@ -55,7 +55,8 @@ class LeadInSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=Channel.choices, required=False, default=Channel.WEB_FORM)
     reason = serializers.ChoiceField(choices=Reason.choices, required=False, allow_null=True, allow_blank=True)
     received_at = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=100,
-                                        help_text="ISO 8601. Other formats are kept as sent; the lead then counts from its arrival.")
+                                        help_text="ISO 8601. Other formats are kept as sent; "
+                                                  "the lead then counts from its arrival.")
     customer = CustomerInSerializer()
     vehicle = VehicleInSerializer(required=False, allow_null=True)
     trade_in = TradeInSerializer(required=False, allow_null=True)

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 
 
 def counts():
-    return {m.__name__: m.objects.count() for m in (Dealer, User, Membership, Customer, Lead, LeadEvent, ContactAttempt, Appointment)}
+    models = (Dealer, User, Membership, Customer, Lead, LeadEvent, ContactAttempt, Appointment)
+    return {m.__name__: m.objects.count() for m in models}
 
 
 def test_seed_demo_is_idempotent_and_lived_in():

@@ -110,7 +110,8 @@ def test_contract_example_warning_for_a_placeholder_phone(portal, open_dealer):
     assert "phone looks like a placeholder; follow up by e-mail" in body["warnings"]
 
 
-def test_same_external_id_is_a_duplicate_that_creates_and_notifies_nothing(portal, open_dealer, django_capture_on_commit_callbacks):
+def test_same_external_id_is_a_duplicate_that_creates_and_notifies_nothing(portal, open_dealer,
+                                                                           django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         first = post(portal, LEAD)
         second = post(portal, LEAD)

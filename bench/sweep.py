@@ -51,12 +51,12 @@ def populate(total: int, due: int) -> None:
             """
             INSERT INTO leads_lead (id, dealer_id, customer_id, source, channel, reason, kind, status, queue, routed_at,
                 assignee_id, received_at, received_at_raw, created_at, clock_started_at, first_response_due_at,
-                attempt_count, counted_attempts, deadline_at, next_action_at, escalation_level, close_reason, manager_flag,
+                attempt_count, counted_attempts, verified_attempts, deadline_at, next_action_at, escalation_level, close_reason, manager_flag,
                 vehicle, trade_in, message, data_flags, bant_budget, bant_authority, bant_need, bant_timeline, score,
                 returning_customer, payload)
             SELECT gen_random_uuid(), (%(dealers)s)[1 + g %% %(n)s], (%(customers)s)[1 + g %% %(n)s], 'website', 'web_form', '',
                 'active', 'attempted', 'sales', now(), (%(sales)s)[1 + g %% %(n)s], now() - interval '1 day', '', now(),
-                now() - interval '1 day', now() - interval '1 day', 1, 1, d.deadline, d.deadline, 0, '', '',
+                now() - interval '1 day', now() - interval '1 day', 1, 1, 0, d.deadline, d.deadline, 0, '', '',
                 '{}', '{}', '', '[]', 0, 0, 0, 0, 0, false, '{}'
             FROM generate_series(1, %(total)s) AS g,
                  LATERAL (SELECT CASE WHEN g <= %(due)s THEN now() - interval '1 minute'

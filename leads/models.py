@@ -178,7 +178,11 @@ class Lead(models.Model):
             models.CheckConstraint(condition=models.Q(score__lte=100), name="lead_score_range"),
         ]
         indexes = [
-            models.Index(fields=["dealer", "received_at"], name="lead_dealer_received"),
+            # Covers the reports' per-lead columns, so a period's leads are read from the index, not a scattered heap.
+            models.Index(fields=["dealer", "received_at"], name="lead_dealer_received",
+                         include=["assignee", "queue", "source", "kind", "status", "closed_at", "clock_started_at",
+                                  "first_contact_at", "first_connected_at", "first_response_due_at", "counted_attempts",
+                                  "attempt_count", "verified_attempts", "attempts_to_contact"]),
             models.Index(fields=["dealer", "assignee", "closed_at"], name="lead_dealer_assignee"),
             models.Index(fields=["dealer", "customer"], name="lead_dealer_customer"),
             models.Index(fields=["dealer", "queue", "next_action_at"], name="lead_bdc_queue_open",

@@ -51,7 +51,8 @@ def populate(total: int, due: int) -> None:
             """
             INSERT INTO leads_lead (id, dealer_id, customer_id, source, channel, reason, kind, status, queue, routed_at,
                 assignee_id, received_at, received_at_raw, created_at, clock_started_at, first_response_due_at,
-                attempt_count, counted_attempts, verified_attempts, deadline_at, next_action_at, escalation_level, close_reason, manager_flag,
+                attempt_count, counted_attempts, verified_attempts, deadline_at, next_action_at, escalation_level,
+                close_reason, manager_flag,
                 vehicle, trade_in, message, data_flags, bant_budget, bant_authority, bant_need, bant_timeline, score,
                 returning_customer, payload)
             SELECT gen_random_uuid(), (%(dealers)s)[1 + g %% %(n)s], (%(customers)s)[1 + g %% %(n)s], 'website', 'web_form', '',

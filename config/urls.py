@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/v1/telephony/", include("followup.webhook_urls")),
     path("", include("dealers.urls")),  # home, login, dealer switch
     path("settings/", include("dealers.settings_urls")),  # manager's settings pages
+    path("settings/", include("followup.import_urls")),  # lead import, telephony secret
     path("", include("followup.urls")),  # /inbox/, lead pages
     path("", include("routing.urls")),  # /bdc/
     path("", include("reporting.urls")),  # /dashboard/

@@ -37,6 +37,7 @@ At most one phone flag and at most one e-mail flag is set. ``flags`` is sorted.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -162,6 +163,7 @@ def normalise_email(value: str | None) -> str:
     return _clean(value).lower()
 
 
+@functools.lru_cache(maxsize=256)  # assess_contact parses one number three times; callers only read the result
 def _parse_phone(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
     if not raw:
         return None

@@ -1,0 +1,711 @@
+"""Passive leads from the dealer's own data: a CSV of lease contracts ending, service customers or lost quotes.
+
+`import_preview` checks every row and writes nothing. `import_run` checks them again and imports, all rows in one
+transaction that is rolled back if any row has an error. A row's lead is identified by its `external_id` (or, without
+one, a hash of its contact, reason and date) under the source "import", so re-importing a file creates nothing new:
+the unique constraint on (dealer, source, external_id) decides. See docs/imports.md for the columns.
+"""
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+import multiprocessing
+import os
+import re
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+import django
+from django.db import connection, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from dealers.hours import OpeningSchedule
+from dealers.models import Dealer
+from dealers.services import audit_record, policy_get
+from leads.models import Channel, Customer, EventType, Kind, Lead, LeadEvent, Queue, Reason
+from leads.quality import NormalisedContact, assess_contact
+from leads.scoring import score_lead
+from leads.services import lead_deadline_set, lead_intake, outbox_batch, parse_received_at
+from routing.services import first_response_deadline, lead_classify, lead_route, queue_for
+
+from .models import LeadImport
+
+logger = logging.getLogger(__name__)
+
+IMPORT_SOURCE = "import"
+MAX_ROWS = 200_000
+MAX_ERRORS_KEPT = 1000  # a file with thousands of bad rows has one problem; the first thousand show it
+EXTERNAL_ID_MAX = 150
+SAMPLE_ROWS = 10
+
+
+def _key(text: str) -> str:
+    """A header or reason as a lookup key: "E-mail adres" → "e_mail_adres"."""
+    return re.sub(r"[\s\-./]+", "_", (text or "").strip().lstrip("\ufeff").lower()).strip("_")
+
+
+# The columns, each with the names Dutch and English exports use for it.
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "external_id": ("external_id", "externe_id", "extern_id", "referentie", "contractnummer", "dossiernummer", "offertenummer"),
+    "first_name": ("first_name", "firstname", "voornaam", "roepnaam"),
+    "infix": ("tussenvoegsel", "tussenvoegsels", "infix"),
+    "last_name": ("last_name", "lastname", "surname", "achternaam"),
+    "email": ("email", "e_mail", "emailadres", "e_mailadres", "e_mail_adres", "mail"),
+    "phone": ("phone", "telephone", "telefoon", "telefoonnummer", "tel", "mobiel", "mobile", "gsm", "mobiele_nummer"),
+    "reason": ("reason", "reden", "soort"),
+    "due_date": ("due_date", "datum", "date", "einddatum", "vervaldatum", "einddatum_contract", "streefdatum"),
+    "make": ("make", "merk", "brand"),
+    "model": ("model",),
+    "year": ("year", "bouwjaar", "jaar"),
+    "license_plate": ("license_plate", "kenteken", "registration"),
+    "note": ("note", "notes", "opmerking", "opmerkingen", "notitie", "toelichting"),
+}
+_COLUMN_BY_KEY = {_key(alias): column for column, aliases in COLUMN_ALIASES.items() for alias in aliases}
+
+REASON_ALIASES: dict[str, tuple[str, ...]] = {
+    Reason.LEASE_END: ("lease_end", "lease", "leaseeinde", "lease_einde", "einde_lease", "leasecontract"),
+    Reason.LOST_SALE: ("lost_sale", "lost", "verloren", "verloren_offerte", "offerte", "gemiste_verkoop"),
+    Reason.SERVICE: ("service", "onderhoud", "werkplaats", "servicekl ant", "serviceklant", "apk"),
+    Reason.DATA_MINING: ("data_mining", "datamining"),
+    Reason.CALLBACK: ("callback", "call_back", "terugbellen", "terugbelverzoek", "bel_terug"),
+    Reason.OTHER: ("other", "overig", "overige", "anders"),
+}
+_REASON_BY_KEY = {_key(alias): str(reason) for reason, aliases in REASON_ALIASES.items() for alias in aliases}
+
+MAX_LENGTHS = {"external_id": EXTERNAL_ID_MAX, "first_name": 150, "infix": 30, "last_name": 150, "email": 254, "phone": 64,
+               "make": 100, "model": 100, "license_plate": 16, "note": 5000}
+
+_DMY = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$")
+_YMD = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+
+
+def parse_reason(value: str) -> str | None:
+    return _REASON_BY_KEY.get(_key(value))
+
+
+def parse_date(value: str) -> dt.date | None:
+    """31-12-2026, 31/12/2026, 31.12.2026 (Dutch Excel) or 2026-12-31; None when it is none of them."""
+    value = value.strip()
+    try:
+        if m := _YMD.match(value):
+            return dt.date(int(m[1]), int(m[2]), int(m[3]))
+        if m := _DMY.match(value):
+            return dt.date(int(m[3]), int(m[2]), int(m[1]))
+    except ValueError:
+        return None
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- reading the file
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # as the spreadsheet numbers it: the header is row 1
+    messages: tuple[str, ...]
+
+    def __str__(self):
+        return _("row %(row)s: %(errors)s") % {"row": self.row, "errors": "; ".join(self.messages)}
+
+
+@dataclass
+class ImportRow:
+    row: int
+    external_id: str
+    reason: str
+    data: dict  # the lead in the intake's shape, without received_at (set when the import runs)
+    contact: NormalisedContact
+    id_from_file: bool  # False: the id is a hash of contact, reason and date
+
+    @property
+    def reason_label(self) -> str:
+        return Reason(self.reason).label
+
+
+@dataclass
+class ImportPreview:
+    """What a file holds and what importing it would do. Counts only: 100,000 rows need not sit in memory."""
+
+    filename: str
+    sha256: str
+    default_reason: str
+    encoding: str = ""
+    delimiter: str = ""
+    columns: dict[str, str] = field(default_factory=dict)  # our column → the header as written in the file
+    ignored_columns: list[str] = field(default_factory=list)
+    file_errors: list[str] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    error_rows: int = 0  # every row with an error, also beyond the ones kept in `errors`
+    data_rows: int = 0  # non-empty rows below the header
+    leads_in_file: int = 0  # valid rows, one per lead (a row repeated in the file counts once)
+    new_leads: int = 0  # of those, the ones not imported before
+    duplicates_in_file: int = 0
+    new_by_reason: Counter = field(default_factory=Counter)
+    sample: list[ImportRow] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.file_errors and not self.error_rows and self.leads_in_file > 0
+
+    @property
+    def already_imported(self) -> int:
+        return self.leads_in_file - self.new_leads
+
+    @property
+    def counts_by_reason(self) -> dict[str, int]:
+        return {str(reason): self.new_by_reason[reason] for reason in Reason.values if self.new_by_reason[reason]}
+
+
+def _decode(content: bytes) -> tuple[str, str]:
+    """UTF-8 (with or without BOM) or UTF-16 with BOM; else Windows-1252, which Dutch Excel writes."""
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return content.decode("utf-16", "replace"), "utf-16"
+    try:
+        return content.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return content.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return content.decode("latin-1"), "latin-1"
+
+
+def _sniff_delimiter(header_line: str) -> str:
+    """Dutch Excel separates with `;`, most other tools with `,`; "Unicode text" uses tabs. The header decides."""
+    counts = {d: header_line.count(d) for d in (";", ",", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _cell(record: list[str], index: int | None) -> str:
+    if index is None or index >= len(record):
+        return ""
+    return record[index].strip()
+
+
+def _stable_id(*, contact: NormalisedContact, reason: str, due_date: dt.date | None) -> str:
+    """Without an external_id, the same customer, reason and date is the same passive lead."""
+    phone = contact.phone_e164 or re.sub(r"\D", "", contact.phone_raw)
+    basis = f"{contact.email}|{phone}|{reason}|{due_date.isoformat() if due_date else ''}"
+    return "#" + hashlib.sha256(basis.encode()).hexdigest()[:32]
+
+
+def _row(*, number: int, record: list[str], index: dict[str, int], header_len: int, default_reason: str,
+         region: str) -> ImportRow | RowError:
+    messages: list[str] = []
+    values = {column: _cell(record, index.get(column)) for column in COLUMN_ALIASES}
+    extra = [v for v in record[header_len:] if v.strip()]
+    if extra:
+        messages.append(_("has %(cells)s cells where the header has %(columns)s (a separator inside an unquoted cell?)")
+                        % {"cells": len(record), "columns": header_len})
+    for column, limit in MAX_LENGTHS.items():
+        if len(values[column]) > limit:
+            messages.append(_("%(column)s is longer than %(max)s characters") % {"column": column, "max": limit})
+    if not values["email"] and not values["phone"]:
+        messages.append(_("no e-mail or phone"))
+    reason = default_reason
+    if values["reason"]:
+        reason = parse_reason(values["reason"])
+        if reason is None:
+            messages.append(_("unknown reason “%(value)s” (use one of: %(choices)s)")
+                            % {"value": values["reason"][:40], "choices": ", ".join(Reason.values)})
+    elif not default_reason:
+        messages.append(_("no reason (fill in the reason column or choose a reason for the whole file)"))
+    due_date = None
+    if values["due_date"]:
+        due_date = parse_date(values["due_date"])
+        if due_date is None:
+            messages.append(_("date “%(value)s” is not a date (write 31-12-2026 or 2026-12-31)")
+                            % {"value": values["due_date"][:40]})
+    year = None
+    if values["year"]:
+        year = int(values["year"]) if values["year"].isdigit() else None
+        if year is None or not 1886 <= year <= 2100:
+            messages.append(_("year “%(value)s” is not a year") % {"value": values["year"][:40]})
+    if messages:
+        return RowError(row=number, messages=tuple(messages))
+
+    last_name = " ".join(filter(None, [values["infix"], values["last_name"]]))[:150]
+    contact = assess_contact(email=values["email"], phone=values["phone"], first_name=values["first_name"],
+                             last_name=last_name, region=region)
+    external_id = f"{reason}:{values['external_id']}" if values["external_id"] else \
+        f"{reason}:{_stable_id(contact=contact, reason=reason, due_date=due_date)}"
+    vehicle = {k: v for k, v in (("make", values["make"]), ("model", values["model"]), ("year", year),
+                                 ("license_plate", values["license_plate"].upper())) if v}
+    # The date goes into the message as text, not the reason's label: "lease" in a message would read as
+    # financing interest to the BANT score.
+    message = "\n".join(filter(None, [
+        _("Date from the file: %(date)s") % {"date": due_date.strftime("%d-%m-%Y")} if due_date else "",
+        values["note"]]))
+    data = {
+        "external_id": external_id,
+        "channel": Channel.OUTBOUND.value,
+        "reason": reason,
+        "customer": {"first_name": values["first_name"], "last_name": last_name, "email": values["email"],
+                     "phone": values["phone"]},
+        "vehicle": vehicle,
+        "message": message,
+        "due_date": due_date.isoformat() if due_date else None,
+        "import_row": number,
+    }
+    return ImportRow(row=number, external_id=external_id, reason=reason, data=data, contact=contact,
+                     id_from_file=bool(values["external_id"]))
+
+
+def _known_external_ids(*, dealer: Dealer, external_ids: list[str]) -> set[str]:
+    """The ids among these (a chunk) that the dealer imported before."""
+    if not external_ids:
+        return set()
+    if connection.vendor == "postgresql":  # one array parameter: the ORM's `__in` costs more than the query here
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT external_id FROM {Lead._meta.db_table} "
+                           "WHERE dealer_id = %s AND source = %s AND external_id = ANY(%s)",
+                           [dealer.pk, IMPORT_SOURCE, external_ids])
+            return {row[0] for row in cursor.fetchall()}
+    return set(Lead.objects.filter(dealer=dealer, source=IMPORT_SOURCE, external_id__in=external_ids)
+               .values_list("external_id", flat=True))
+
+
+CHUNK_ROWS = 5000
+PARALLEL_MIN_ROWS = 20_000  # below this, starting worker processes costs more than it saves
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How to read the rows: which cell is which column, and what applies to every row."""
+
+    index: dict[str, int]
+    header_len: int
+    default_reason: str
+    region: str
+    language: str | None
+
+
+def _validate_chunk(task: tuple[_Layout, list[tuple[int, list[str]]]]) -> list[ImportRow | RowError]:
+    """Check one chunk of rows. Runs in a worker process for large files, so it only computes (no database)."""
+    layout, records = task
+    with translation.override(layout.language):
+        return [_row(number=number, record=record, index=layout.index, header_len=layout.header_len,
+                     default_reason=layout.default_reason, region=layout.region) for number, record in records]
+
+
+def _open(preview: ImportPreview, content: bytes):
+    """Decode the file and read its header; None (with a file error on the preview) when it cannot be imported."""
+    if preview.default_reason and preview.default_reason not in Reason.values:
+        preview.file_errors.append(_("Unknown reason for the whole file."))
+        return None
+    if content.startswith(b"PK\x03\x04"):
+        preview.file_errors.append(_("This is an Excel workbook, not a CSV file: in Excel choose Save as → CSV."))
+        return None
+    text, preview.encoding = _decode(content)
+    if not text.strip():
+        preview.file_errors.append(_("The file is empty."))
+        return None
+    preview.delimiter = _sniff_delimiter(text.split("\n", 1)[0])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=preview.delimiter)
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        preview.file_errors.append(_("The file cannot be read as CSV near line %(line)s: %(error)s")
+                                   % {"line": reader.line_num, "error": exc})
+        return None
+    index: dict[str, int] = {}
+    for i, name in enumerate(header):
+        column = _COLUMN_BY_KEY.get(_key(name))
+        if column and column not in index:
+            index[column] = i
+            preview.columns[column] = name.strip().lstrip("\ufeff")
+        elif name.strip():
+            preview.ignored_columns.append(name.strip().lstrip("\ufeff"))
+    if "email" not in index and "phone" not in index:
+        preview.file_errors.append(_("The file has no column for e-mail or phone. Columns found: %(columns)s")
+                                   % {"columns": ", ".join(h.strip() for h in header if h.strip())[:300] or "-"})
+        return None
+    return reader, index, len(header)
+
+
+def _record_chunks(preview: ImportPreview, reader):
+    """The non-empty rows with their spreadsheet row number (the header is row 1), CHUNK_ROWS at a time."""
+    chunk: list[tuple[int, list[str]]] = []
+    number = 1
+    try:
+        for number, record in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in record):
+                continue
+            preview.data_rows += 1
+            if preview.data_rows > MAX_ROWS:
+                preview.file_errors.append(_("The file has more than %(max)s rows; split it.") % {"max": MAX_ROWS})
+                return
+            chunk.append((number, record))
+            if len(chunk) == CHUNK_ROWS:
+                yield chunk
+                chunk = []
+    except csv.Error as exc:
+        preview.file_errors.append(_("The file cannot be read as CSV near row %(row)s: %(error)s")
+                                   % {"row": number + 1, "error": exc})
+        return
+    if chunk:
+        yield chunk
+
+
+def _checked_chunks(*, preview: ImportPreview, content: bytes, dealer: Dealer, workers: int | None, writing: bool):
+    """Every row checked, in file order, a chunk at a time: yields each chunk's valid rows (one per lead).
+
+    Errors are collected on the preview. A large file is checked by `workers` worker processes (0: in this process;
+    None: for large files one per core, less one while writing) — phone-number parsing is most of the work — so the
+    caller can write one chunk while the next ones are being checked.
+    """
+    opened = _open(preview, content)
+    if opened is None:
+        return
+    reader, index, header_len = opened
+    layout = _Layout(index=index, header_len=header_len, default_reason=preview.default_reason, region=dealer.country,
+                     language=translation.get_language())
+    tasks = ((layout, chunk) for chunk in _record_chunks(preview, reader))
+    if workers is None and content.count(b"\n") < PARALLEL_MIN_ROWS:
+        workers = 0
+    elif workers is None:
+        # While importing, one core stays for this process (it writes) and PostgreSQL; the others check rows.
+        workers = min(max((os.cpu_count() or 1) - (1 if writing else 0), 1), 4)
+    if multiprocessing.current_process().daemon:
+        workers = 0  # e.g. inside a Celery worker: a daemonic process may not start processes of its own
+    seen: dict[str, int] = {}
+    pool = None
+    if workers > 0:
+        # spawn, not fork: forking a web server's process (threads, an open database connection) is not safe.
+        pool = multiprocessing.get_context("spawn").Pool(workers, initializer=django.setup)
+    try:
+        results = pool.imap(_validate_chunk, tasks) if pool else map(_validate_chunk, tasks)
+        for checked in results:
+            accepted: list[ImportRow] = []
+            for result in checked:
+                if isinstance(result, ImportRow) and result.external_id in seen:
+                    if not result.id_from_file:
+                        preview.duplicates_in_file += 1  # the same customer, reason and date twice: one lead
+                        continue
+                    result = RowError(row=result.row, messages=(
+                        _("external id “%(value)s” is also on row %(row)s")
+                        % {"value": result.external_id.split(":", 1)[1][:60], "row": seen[result.external_id]},))
+                if isinstance(result, RowError):
+                    preview.error_rows += 1
+                    if len(preview.errors) < MAX_ERRORS_KEPT:
+                        preview.errors.append(result)
+                    continue
+                seen[result.external_id] = result.row
+                accepted.append(result)
+            preview.leads_in_file += len(accepted)
+            if len(preview.sample) < SAMPLE_ROWS:
+                preview.sample.extend(accepted[:SAMPLE_ROWS - len(preview.sample)])
+            yield accepted
+    finally:
+        if pool is not None:
+            pool.terminate()
+    if not preview.data_rows and not preview.file_errors:
+        preview.file_errors.append(_("The file has no rows below its header."))
+
+
+def _scan(*, dealer: Dealer, content: bytes, filename: str, default_reason: str, workers: int | None,
+          write=None) -> ImportPreview:
+    """Check the whole file; while no error has turned up, hand each chunk's new rows to `write`."""
+    preview = ImportPreview(filename=filename, sha256=hashlib.sha256(content).hexdigest(), default_reason=default_reason)
+    for rows in _checked_chunks(preview=preview, content=content, dealer=dealer, workers=workers, writing=write is not None):
+        known = _known_external_ids(dealer=dealer, external_ids=[r.external_id for r in rows])
+        new = [r for r in rows if r.external_id not in known]
+        preview.new_leads += len(new)
+        preview.new_by_reason.update(r.reason for r in new)
+        if write is not None and not preview.error_rows and not preview.file_errors:
+            write(new)
+    return preview
+
+
+def import_preview(*, dealer: Dealer, content: bytes, filename: str = "", default_reason: str = "",
+                   workers: int | None = None) -> ImportPreview:
+    """Read and check the whole file. Nothing is written; `.ok` says whether it may be imported."""
+    return _scan(dealer=dealer, content=content, filename=filename, default_reason=default_reason, workers=workers)
+
+
+# ---------------------------------------------------------------------------------------------- importing
+
+class ImportInvalid(Exception):
+    """The file has errors; nothing was imported. `.preview` lists them."""
+
+    def __init__(self, preview: ImportPreview):
+        super().__init__("the file has errors")
+        self.preview = preview
+
+
+def _lock_dealer_imports(dealer: Dealer) -> None:
+    """Two imports for one dealer run one after the other, so "already imported" is decided on committed data.
+
+    An advisory lock, not a row lock on the dealer: routing locks that row for every active lead, and a long
+    import must not hold up the portals.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x4F50_494D, dealer.pk])  # "OPIM"
+
+
+class _RowByRowWriter:
+    """Each row through the same intake and routing as a portal's lead."""
+
+    def __init__(self, *, dealer: Dealer, received_at: str):
+        self.dealer, self.received_at, self.created = dealer, received_at, 0
+
+    def __call__(self, rows: list[ImportRow]) -> None:
+        for row in rows:
+            result = lead_intake(dealer=self.dealer, source=IMPORT_SOURCE, data={**row.data, "received_at": self.received_at})
+            if not result.created:
+                continue
+            self.created += 1
+            try:
+                lead_route(lead=result.lead)
+            except Exception:
+                logger.exception("Routing failed for imported lead %s; the follow-up sweep will retry", result.lead.pk)
+
+def _customers_by_contact(*, dealer: Dealer, emails: set[str], phones: set[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """The dealer's earliest customer per e-mail and per phone: the ones `lead_intake` would link to."""
+    by_email: dict[str, int] = {}
+    by_phone: dict[str, int] = {}
+    if not emails and not phones:
+        return by_email, by_phone
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT email, phone, id FROM {Customer._meta.db_table} "
+                       "WHERE dealer_id = %s AND (email = ANY(%s) OR phone = ANY(%s)) ORDER BY id",
+                       [dealer.pk, list(emails), list(phones)])
+        known = cursor.fetchall()
+    for email, phone, pk in known:
+        if email in emails:
+            by_email.setdefault(email, pk)
+        if phone in phones:
+            by_phone.setdefault(phone, pk)
+    return by_email, by_phone
+
+
+def _copy_escape(text: str) -> str:
+    if "\\" in text:
+        text = text.replace("\\", "\\\\")
+    if "\t" in text:
+        text = text.replace("\t", "\\t")
+    if "\n" in text:
+        text = text.replace("\n", "\\n")
+    if "\r" in text:
+        text = text.replace("\r", "\\r")
+    return text
+
+
+class _Rendered(str):
+    """A value already in COPY text format (rendered once for values that many rows share)."""
+
+
+def _copy_text(value) -> str:
+    """One value in PostgreSQL's COPY text format (called ~40 times a row: the common cases first)."""
+    kind = type(value)
+    if kind is str:
+        return _copy_escape(value)
+    if kind is _Rendered:
+        return value
+    if value is None:
+        return "\\N"
+    if kind is bool:
+        return "t" if value else "f"
+    if kind is int:
+        return str(value)
+    if kind is dict or kind is list:
+        return json.dumps(value).replace("\\", "\\\\")  # JSON escapes control characters itself
+    if kind is dt.datetime:
+        return value.isoformat()
+    if kind is uuid.UUID:
+        return str(value)
+    return _copy_escape(str(value))
+
+
+class _CopyStream:
+    """A file for COPY that renders its lines only as PostgreSQL asks for more, so the server stores one batch
+    while Python renders the next (two processes, two cores) instead of waiting for each other.
+    """
+
+    def __init__(self, lines):
+        self._lines = iter(lines)
+        self._rest = ""
+
+    def read(self, size: int = -1) -> str:
+        parts, length = [self._rest], len(self._rest)
+        for line in self._lines:
+            parts.append(line)
+            length += len(line)
+            if 0 < size <= length:
+                break
+        text = "".join(parts)
+        if 0 < size < len(text):
+            text, self._rest = text[:size], text[size:]
+        else:
+            self._rest = ""
+        return text
+
+    readline = read
+
+
+def _insert(model, rows: list[dict], *, common: dict | None = None) -> None:
+    """Insert plain rows (attname → value) with COPY on PostgreSQL; `common` holds the values every row shares,
+    the model's defaults fill the rest. COPY skips the ORM's per-object work, most of the time at 100,000 rows.
+    """
+    common = common or {}
+    if not rows:
+        return
+    per_row = list(rows[0])
+    shared = dict(common)
+    for f in model._meta.concrete_fields:
+        if f.attname in per_row or f.attname in shared or f.primary_key:
+            continue  # an id not given is numbered by the database
+        if f.has_default() and callable(f.default) and f.default not in (dict, list):
+            raise ValueError(f"{model.__name__}.{f.attname} needs a value per row")
+        shared[f.attname] = f.get_default()
+    column_of = {f.attname: f.column for f in model._meta.concrete_fields}
+    columns = ", ".join(connection.ops.quote_name(column_of[name]) for name in [*per_row, *shared])
+    sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
+    suffix = "".join("\t" + _copy_text(value) for value in shared.values()) + "\n"
+    lines = ("\t".join([_copy_text(row[name]) for name in per_row]) + suffix for row in rows)
+    with connection.cursor() as cursor:
+        cursor.copy_expert(sql, _CopyStream(lines), size=64 * 1024)
+
+
+def _new_customer_ids(count: int) -> list[int]:
+    """Ids from the customer table's own sequence, so leads can point at customers inserted in the same COPY run."""
+    if not count:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                       [Customer._meta.db_table, count])
+        return [row[0] for row in cursor.fetchall()]
+
+
+class _BulkWriter:
+    """The same customers, leads and timeline as `_RowByRowWriter`, for passive leads that wait unassigned in the BDC
+    queue, with a few COPY statements per chunk instead of ~20 queries a row (PostgreSQL only).
+    tests/followup/test_import.py compares the two field by field.
+    """
+
+    def __init__(self, *, dealer: Dealer, received_at: str):
+        self.dealer, self.received_at, self.created = dealer, received_at, 0
+        self.now = timezone.now()
+        self.received, self.received_raw = parse_received_at(received_at)
+        policy = policy_get(dealer=dealer)
+        # Routing, as routing.services.lead_route does it. Every row arrives at the same moment: one deadline for all.
+        self.kind = lead_classify(channel=Channel.OUTBOUND, reason=Reason.OTHER)
+        self.queue = queue_for(dealer=dealer, kind=self.kind)
+        probe = Lead(dealer=dealer, received_at=self.received, kind=self.kind)
+        deadline = first_response_deadline(lead=probe, schedule=OpeningSchedule.for_dealer(dealer), policy=policy)
+        lead_deadline_set(probe, deadline.due_at, first_step_minutes=policy.remind_after_minutes)
+        self.routing = {"kind": self.kind, "queue": self.queue, "routed_at": self.now,
+                        "clock_started_at": deadline.clock_started_at, "first_response_due_at": deadline.due_at,
+                        "deadline_at": probe.deadline_at, "escalation_level": probe.escalation_level,
+                        "next_action_at": probe.next_action_at}
+        self.routed_event = {"clock_started_at": deadline.clock_started_at.isoformat(), "due_at": deadline.due_at.isoformat()}
+        # Customers this import created, so a later row of the same person joins them (as lead_intake would).
+        self.pending_by_email: dict[str, dict] = {}
+        self.pending_by_phone: dict[str, dict] = {}
+
+    def _customers(self, rows: list[ImportRow]) -> list[tuple[ImportRow, int | dict, bool]]:
+        dealer = self.dealer
+        by_email, by_phone = _customers_by_contact(dealer=dealer, emails={r.contact.email for r in rows if r.contact.email},
+                                                   phones={r.contact.phone_e164 for r in rows if r.contact.phone_e164})
+        links: list[tuple[ImportRow, int | dict, bool]] = []
+        new_customers: list[dict] = []
+        for row in rows:  # in file order: a customer created for an earlier row is known to the later ones
+            email, phone = row.contact.email, row.contact.phone_e164
+            known = (by_email.get(email) or self.pending_by_email.get(email)) if email else None
+            if known is None and phone:
+                known = by_phone.get(phone) or self.pending_by_phone.get(phone)
+            if known is not None:
+                links.append((row, known, True))
+                continue
+            customer_data = row.data["customer"]
+            customer = {"dealer_id": dealer.pk, "first_name": (customer_data.get("first_name") or "")[:150],
+                        "last_name": (customer_data.get("last_name") or "")[:150], "email": email[:254], "phone": phone,
+                        "phone_raw": (customer_data.get("phone") or "")[:64], "preferred_contact": "", "language": "",
+                        "created_at": self.now}
+            new_customers.append(customer)
+            if email:
+                self.pending_by_email.setdefault(email, customer)
+            if phone:
+                self.pending_by_phone.setdefault(phone, customer)
+            links.append((row, customer, False))
+        for customer, pk in zip(new_customers, _new_customer_ids(len(new_customers)), strict=True):
+            customer["id"] = pk
+        _insert(Customer, new_customers)
+        return links
+
+    def __call__(self, rows: list[ImportRow]) -> None:
+        if not rows:
+            return
+        dealer_id, now = self.dealer.pk, self.now
+        leads: list[dict] = []
+        events: list[dict] = []
+        links = self._customers(rows)
+        random = os.urandom(16 * len(links))  # one system call for the chunk's uuid4 ids instead of one per lead
+        rendered: dict = {}  # a handful of distinct flag lists, each rendered once
+        classified, routed = _Rendered(_copy_text({})), _Rendered(_copy_text(self.routed_event))
+        for i, (row, customer, known) in enumerate(links):
+            data = {**row.data, "received_at": self.received_at}
+            score = score_lead(data)
+            lead_id = _Rendered(uuid.UUID(bytes=random[16 * i:16 * i + 16], version=4))
+            flags = row.contact.flags
+            if (flags, known) not in rendered:
+                rendered[flags, known] = (_Rendered(_copy_text(list(flags))),
+                                          _Rendered(_copy_text({"flags": list(flags), "returning_customer": known})))
+            flags_text, received_data = rendered[flags, known]
+            leads.append({
+                "id": lead_id, "customer_id": customer if isinstance(customer, int) else customer["id"],
+                "external_id": row.external_id, "channel": data["channel"], "reason": data["reason"],
+                "vehicle": data.get("vehicle") or {}, "message": data.get("message") or "", "data_flags": flags_text,
+                "bant_budget": score.budget, "bant_authority": score.authority, "bant_need": score.need,
+                "bant_timeline": score.timeline, "score": score.total, "returning_customer": known, "payload": data,
+            })
+            events.append({"lead_id": lead_id, "type": EventType.RECEIVED, "text": IMPORT_SOURCE, "data": received_data})
+            events.append({"lead_id": lead_id, "type": EventType.CLASSIFIED, "text": self.kind, "data": classified})
+            events.append({"lead_id": lead_id, "type": EventType.ROUTED, "text": self.queue, "data": routed})
+        _insert(Lead, leads, common={
+            "dealer_id": dealer_id, "source": IMPORT_SOURCE, "received_at": self.received,
+            "received_at_raw": self.received_raw[:100], "created_at": now, "trade_in": {}, "consent_marketing": None,
+            **self.routing})
+        _insert(LeadEvent, events, common={"dealer_id": dealer_id, "actor_id": None, "at": now})
+        self.created += len(leads)
+
+
+def _bulk_fits(dealer: Dealer) -> bool:
+    """The bulk path covers leads that wait unassigned in the BDC queue (a sales-only dealer's go to salespeople),
+    on PostgreSQL (COPY); the embedded SQLite of the quick start takes the row-by-row path.
+    """
+    kind = lead_classify(channel=Channel.OUTBOUND, reason=Reason.OTHER)
+    return connection.vendor == "postgresql" and kind == Kind.PASSIVE and queue_for(dealer=dealer, kind=kind) == Queue.BDC
+
+
+def import_run(*, dealer: Dealer, by, content: bytes, filename: str = "", default_reason: str = "",
+               bulk: bool = True, workers: int | None = None) -> LeadImport:
+    """Check every row and import each new one as a passive lead, all in one transaction.
+
+    Rows are written while the rest of the file is still being checked; the first bad row stops the writing and
+    the transaction is rolled back, so a file with any error imports nothing (ImportInvalid lists the errors).
+    Rows imported before create nothing.
+    """
+    # Notices (sales-only dealers' salespeople) go out in one outbox flush once the transaction has committed.
+    with outbox_batch(), transaction.atomic():
+        _lock_dealer_imports(dealer)
+        received_at = timezone.now().isoformat()
+        writer_class = _BulkWriter if bulk and _bulk_fits(dealer) else _RowByRowWriter
+        writer = writer_class(dealer=dealer, received_at=received_at)
+        preview = _scan(dealer=dealer, content=content, filename=filename, default_reason=default_reason,
+                        workers=workers, write=writer)
+        if not preview.ok:
+            raise ImportInvalid(preview)  # rolls back whatever was written before the bad row turned up
+        lead_import = LeadImport.objects.create(
+            dealer=dealer, uploaded_by=by, filename=filename[:255], file_sha256=preview.sha256,
+            default_reason=default_reason, rows=preview.data_rows, created_leads=writer.created,
+            known_leads=preview.data_rows - writer.created, counts_by_reason=preview.counts_by_reason)
+        audit_record(dealer=dealer, actor=by, action="leads.imported", target=filename[:200],
+                     changes={"rows": preview.data_rows, "created": writer.created, "sha256": preview.sha256})
+    return lead_import

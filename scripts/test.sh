@@ -9,6 +9,10 @@ ensure_services
 ensure_chromium
 compile_translations
 
+# The whole suite runs on both cores unless options are given (e.g. one file: ./scripts/test.sh tests/leads).
+if [ "$#" -eq 0 ]; then
+  set -- -n 2
+fi
 set +e
 python -m pytest "$@"
 status=$?

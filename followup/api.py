@@ -268,7 +268,7 @@ class BdcNextView(TeamLeadAPIView):
                               401: PROBLEM, 403: PROBLEM, 404: PROBLEM},
                    description="Claims the most urgent unclaimed lead of the BDC queue; two agents never get the same lead.")
     def post(self, request):
-        lead = bdc_claim_next(dealer=self.access.dealer, agent=request.user)
+        lead = bdc_claim_next(dealer=self.access.dealer, agent=request.user, passive_only=self.access.via_bdc_company)
         if lead is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(self.lead_detail(lead))

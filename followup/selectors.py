@@ -4,7 +4,7 @@ from django.db.models import F, Prefetch, QuerySet
 
 from dealers.models import Role
 from dealers.scope import DealerAccess
-from leads.models import Lead, LeadEvent, Queue
+from leads.models import Kind, Lead, LeadEvent, Queue
 
 
 def lead_list(*, access: DealerAccess, include_closed: bool = False) -> QuerySet[Lead]:
@@ -19,6 +19,8 @@ def lead_list(*, access: DealerAccess, include_closed: bool = False) -> QuerySet
         qs = qs.filter(assignee=access.user)
     elif access.role == Role.BDC_AGENT:
         qs = qs.filter(queue=Queue.BDC)
+        if access.via_bdc_company:  # an outsourced BDC sees the dealer's passive leads and nothing else
+            qs = qs.filter(kind=Kind.PASSIVE)
     return qs.select_related("customer", "assignee").order_by(F("deadline_at").asc(nulls_last=True), "-score", "received_at")
 
 

@@ -139,16 +139,22 @@ def lead_route(*, lead: Lead) -> Lead:
     return lead
 
 
-def bdc_queue(*, dealer: Dealer):
-    """Unclaimed leads waiting in the dealer's BDC queue, the most urgent first."""
-    return (Lead.objects.open().filter(dealer=dealer, queue=Queue.BDC, assignee__isnull=True)
-            .order_by(F("next_action_at").asc(nulls_last=True), "-score", "received_at"))
+def bdc_queue(*, dealer: Dealer, passive_only: bool = False):
+    """Unclaimed leads waiting in the dealer's BDC queue, the most urgent first.
+
+    `passive_only` for an outsourced BDC company's agents: they work the dealer's passive leads and nothing else.
+    """
+    qs = Lead.objects.open().filter(dealer=dealer, queue=Queue.BDC, assignee__isnull=True)
+    if passive_only:
+        qs = qs.filter(kind=Kind.PASSIVE)
+    return qs.order_by(F("next_action_at").asc(nulls_last=True), "-score", "received_at")
 
 
-def bdc_claim_next(*, dealer: Dealer, agent) -> Lead | None:
+def bdc_claim_next(*, dealer: Dealer, agent, passive_only: bool = False) -> Lead | None:
     """Claim the most urgent unclaimed BDC lead. Two agents pressing "next" at once never get the same lead."""
     with transaction.atomic():
-        lead = bdc_queue(dealer=dealer).select_for_update(no_key=True, skip_locked=True, of=("self",)).first()
+        lead = (bdc_queue(dealer=dealer, passive_only=passive_only)
+                .select_for_update(no_key=True, skip_locked=True, of=("self",)).first())
         if lead is None:
             return None
         lead.assignee = agent

@@ -81,7 +81,7 @@ class BdcDeskView(DealerPage, TemplateView):
     allowed_roles = BDC_ROLES
 
     def get_scoped_queryset(self):
-        return bdc_queue(dealer=self.access.dealer).select_related("customer")
+        return bdc_queue(dealer=self.access.dealer, passive_only=self.access.via_bdc_company).select_related("customer")
 
     def get_context_data(self, **kwargs):
         queue = self.get_queryset()
@@ -115,7 +115,7 @@ class BdcClaimNextView(DealerPage, View):
     allowed_roles = BDC_ROLES
 
     def post(self, request):
-        lead = bdc_claim_next(dealer=self.access.dealer, agent=self.access.user)
+        lead = bdc_claim_next(dealer=self.access.dealer, agent=self.access.user, passive_only=self.access.via_bdc_company)
         if lead is None:
             messages.info(request, _("The queue is empty. Well done."))
             return HttpResponseRedirect(reverse("bdc"))

@@ -161,3 +161,24 @@ def test_two_agents_pressing_next_at_once_never_get_the_same_lead():
     [t.join() for t in threads]
     ids = [pk for pk, _agent in claimed]
     assert len(ids) == 10 and len(set(ids)) == 10
+
+
+def test_an_outsourced_bdc_works_only_the_passive_leads_of_contracting_dealers(cast):
+    from dealers.models import BdcCompany
+    from dealers.scope import resolve_dealer_access
+    from followup.selectors import lead_list
+
+    open_all_week(cast.dealer_a)
+    cast.dealer_a.routing_model = RoutingModel.BDC_FIRST  # active leads enter the BDC queue too
+    cast.dealer_a.save()
+    active = new_lead(cast.dealer_a, 1)
+    passive = new_lead(cast.dealer_a, 2, reason="lease_end")
+    agent = UserFactory(email="agent@belteam.test")
+    company = BdcCompany.objects.create(name="Belteam", slug="belteam")
+    company.agents.add(agent)
+    company.dealers.add(cast.dealer_a)
+    access = resolve_dealer_access(agent, "dealer-a")
+    assert list(lead_list(access=access)) == [passive]
+    assert bdc_claim_next(dealer=cast.dealer_a, agent=agent, passive_only=access.via_bdc_company) == passive
+    assert bdc_claim_next(dealer=cast.dealer_a, agent=agent, passive_only=True) is None
+    assert active.queue == "bdc"

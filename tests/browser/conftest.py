@@ -34,8 +34,9 @@ def browser():
         browser.close()
 
 
-def new_page(browser, viewport: dict, **context_options):
-    context = browser.new_context(viewport=viewport, locale="nl-NL", timezone_id="Europe/Amsterdam", **context_options)
+def new_page(browser, viewport: dict, locale: str = "en-GB", **context_options):
+    """A page in a fresh context. The tests read English; test_login_e2e checks that a Dutch browser gets Dutch."""
+    context = browser.new_context(viewport=viewport, locale=locale, timezone_id="Europe/Amsterdam", **context_options)
     context.set_default_timeout(10_000)
     return context.new_page()
 

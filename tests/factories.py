@@ -12,6 +12,13 @@ from leads.models import Customer, Lead
 factory.Faker._DEFAULT_LOCALE = "nl_NL"
 
 
+class DutchName(factory.Faker):
+    """A Dutch name without apostrophes ("d'Heripon"), so tests can look for it in HTML without escaping it."""
+
+    def evaluate(self, instance, step, extra):
+        return super().evaluate(instance, step, extra).replace("'", "")
+
+
 class DealerGroupFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = DealerGroup
@@ -35,8 +42,8 @@ class UserFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"medewerker{n}@dealer.test")
-    first_name = factory.Faker("first_name")
-    last_name = factory.Faker("last_name")
+    first_name = DutchName("first_name")
+    last_name = DutchName("last_name")
     password = factory.PostGenerationMethodCall("set_password", "geheim-wachtwoord-1")
 
     @factory.post_generation
@@ -60,8 +67,8 @@ class CustomerFactory(factory.django.DjangoModelFactory):
         model = Customer
 
     dealer = factory.SubFactory(DealerFactory)
-    first_name = factory.Faker("first_name")
-    last_name = factory.Faker("last_name")
+    first_name = DutchName("first_name")
+    last_name = DutchName("last_name")
     email = factory.Sequence(lambda n: f"klant{n}@example.nl")
     phone = factory.Sequence(lambda n: f"+316{n:08d}")
     phone_raw = factory.LazyAttribute(lambda o: o.phone)

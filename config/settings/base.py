@@ -126,7 +126,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 FOLLOWUP_SWEEP_SECONDS = env.int("FOLLOWUP_SWEEP_SECONDS", default=30)
 CELERY_BEAT_SCHEDULE = {
-    "heartbeat": {"task": "followup.tasks.heartbeat", "schedule": 60.0},
+    "heartbeat": {"task": "followup.tasks.heartbeat", "schedule": 15.0},
     "followup-sweep": {"task": "followup.tasks.followup_sweep", "schedule": float(FOLLOWUP_SWEEP_SECONDS)},
     "outbox-flush": {"task": "leads.tasks.outbox_flush", "schedule": 30.0},
     "manager-digest": {"task": "followup.tasks.manager_digest", "schedule": crontab(hour=7, minute=30)},

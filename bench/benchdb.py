@@ -12,12 +12,29 @@ ROOT = Path(__file__).resolve().parents[1]
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 
 
-def _admin(sql: str) -> None:
+def _admin(sql: str, params=None):
     conn = psycopg2.connect(dbname="postgres", **PG)
     conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql)
-    conn.close()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchone() if cur.description else None
+    finally:
+        conn.close()
+
+
+def database_exists(name: str) -> bool:
+    return _admin("SELECT 1 FROM pg_database WHERE datname = %s", [name]) is not None
+
+
+def database_recreate(name: str) -> None:
+    """An empty database of this name (a leftover from an interrupted run is dropped first)."""
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin(f'CREATE DATABASE "{name}"')
+
+
+def database_drop(name: str) -> None:
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def database_url(name: str) -> str:
@@ -42,13 +59,12 @@ def bench_env(name: str, **extra) -> dict:
 
 @contextlib.contextmanager
 def bench_database(name: str):
-    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    _admin(f'CREATE DATABASE "{name}"')
+    database_recreate(name)
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=bench_env(name), check=True)
         yield name
     finally:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        database_drop(name)
 
 
 def setup_django(name: str) -> None:

@@ -15,29 +15,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 BENCH_DB = "opvolger_bench_import"
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-
-def _server_url() -> str:
-    base = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/opvolger")
-    return urlunparse(urlparse(base)._replace(path=f"/{BENCH_DB}"))
-
-
-def _admin(sql: str) -> None:
-    import psycopg2
-
-    url = urlparse(_server_url())
-    conn = psycopg2.connect(host=url.hostname, port=url.port or 5432, user=url.username or "postgres",
-                            password=url.password or None, dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cursor:
-        cursor.execute(sql)
-    conn.close()
-
+from bench.benchdb import database_drop, database_recreate, database_url  # noqa: E402
 
 FIRST = ["Jan", "Sanne", "Pieter", "Fleur", "Daan", "Emma", "Bram", "Lotte", "Sem", "Julia", "Thijs", "Noor", "Ruben", "Anouk"]
 INFIX = ["", "", "", "de", "van", "van der", "van den", "ter"]
@@ -75,9 +57,8 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
-    os.environ["TEST_DATABASE_URL"] = _server_url()
-    _admin(f'DROP DATABASE IF EXISTS "{BENCH_DB}"')
-    _admin(f'CREATE DATABASE "{BENCH_DB}"')
+    os.environ["TEST_DATABASE_URL"] = database_url(BENCH_DB)
+    database_recreate(BENCH_DB)
     try:
         import django
 
@@ -95,7 +76,7 @@ def main() -> None:
             connections.close_all()
         except Exception:  # django may not have been set up
             pass
-        _admin(f'DROP DATABASE IF EXISTS "{BENCH_DB}"')
+        database_drop(BENCH_DB)
 
 
 def run(args) -> None:

@@ -17,34 +17,18 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg2
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.benchdb import database_drop, database_recreate, database_url, percentile  # noqa: E402
+
 BENCH_DB = "opvolger_bench_inbox"
-SERVER = "postgres://postgres@127.0.0.1:5432"
 TARGET_MS = 50
-
-
-def _admin(sql: str) -> None:
-    conn = psycopg2.connect(f"{SERVER}/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql)
-    conn.close()
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
-    os.environ["TEST_DATABASE_URL"] = f"{SERVER}/{BENCH_DB}"
+    os.environ["TEST_DATABASE_URL"] = database_url(BENCH_DB)
     os.environ.setdefault("TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
@@ -124,8 +108,7 @@ def main() -> int:
     parser.add_argument("--leads", type=int, default=500)
     args = parser.parse_args()
 
-    _admin(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    _admin(f'CREATE DATABASE "{BENCH_DB}"')
+    database_recreate(BENCH_DB)
     try:
         setup_django()
         from django.core.management import call_command
@@ -153,7 +136,7 @@ def main() -> int:
         connections.close_all()
         return 0 if ok else 1
     finally:
-        _admin(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        database_drop(BENCH_DB)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg2
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.benchdb import database_drop, database_exists, database_recreate, database_url  # noqa: E402
+
 BENCH_DB = "opvolger_bench_reporting"
 # Proposed for leads/models.py and followup/models.py (see docs/bench/reporting.md): with them every column a report
 # reads comes from an index, so a group's year is read from ~10 MB of index instead of ~250 MB of scattered rows.
@@ -31,34 +32,6 @@ PROPOSED_INDEXES = {
     "report_attempt_cover": "CREATE INDEX report_attempt_cover ON followup_contactattempt (dealer_id, lead_id, at) "
                             "INCLUDE (verified)",
 }
-SERVER = "postgres://postgres@127.0.0.1:5432"
-
-
-def admin_connection():
-    conn = psycopg2.connect(f"{SERVER}/postgres")
-    conn.autocommit = True
-    return conn
-
-
-def database_exists(name: str) -> bool:
-    with admin_connection() as conn, conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        return cur.fetchone() is not None
-
-
-def database_create(name: str) -> None:
-    conn = admin_connection()
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-
-
-def database_drop(name: str) -> None:
-    conn = admin_connection()
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
 
 
 def backend_cpu_seconds(pid: int) -> float:
@@ -106,8 +79,8 @@ def main() -> None:
 
     reuse = args.reuse and database_exists(BENCH_DB)
     if not reuse:
-        database_create(BENCH_DB)
-    os.environ["TEST_DATABASE_URL"] = f"{SERVER}/{BENCH_DB}"
+        database_recreate(BENCH_DB)
+    os.environ["TEST_DATABASE_URL"] = database_url(BENCH_DB)
     os.environ.setdefault("TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
     sys.path.insert(0, str(ROOT))

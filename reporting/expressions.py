@@ -8,6 +8,14 @@ reporting/apps.py.
 from django.db.models import Aggregate, FloatField, Func
 
 
+def rounded_division_sql(connection, numerator: str, denominator: str, places: int) -> str:
+    """numerator / denominator rounded to `places`, NULL when the denominator is 0."""
+    if connection.vendor == "postgresql":
+        # numeric division, so 0.66665 rounds half away from zero exactly as written, not as a binary float.
+        return f"ROUND(({numerator})::numeric / NULLIF({denominator}, 0), {places})::double precision"
+    return f"ROUND(CAST({numerator} AS REAL) / NULLIF({denominator}, 0), {places})"
+
+
 class Ratio(Func):
     """numerator / denominator, rounded to `places` decimals; NULL when the denominator is zero."""
 
@@ -20,12 +28,7 @@ class Ratio(Func):
 
     def as_sql(self, compiler, connection, **extra_context):
         (num_sql, num_params), (den_sql, den_params) = (compiler.compile(e) for e in self.source_expressions)
-        if connection.vendor == "postgresql":
-            # numeric division, so 0.66665 rounds half away from zero exactly as written, not as a binary float.
-            sql = f"ROUND(({num_sql})::numeric / NULLIF({den_sql}, 0), {self.places})::double precision"
-        else:
-            sql = f"ROUND(CAST({num_sql} AS REAL) / NULLIF({den_sql}, 0), {self.places})"
-        return sql, (*num_params, *den_params)
+        return rounded_division_sql(connection, num_sql, den_sql, self.places), (*num_params, *den_params)
 
 
 class ShareOfTotal(Func):
@@ -37,11 +40,7 @@ class ShareOfTotal(Func):
 
     def as_sql(self, compiler, connection, **extra_context):
         sql, params = compiler.compile(self.source_expressions[0])
-        if connection.vendor == "postgresql":
-            text = f"ROUND(({sql})::numeric / NULLIF(SUM({sql}) OVER (), 0), 4)::double precision"
-        else:
-            text = f"ROUND(CAST({sql} AS REAL) / NULLIF(SUM({sql}) OVER (), 0), 4)"
-        return text, (*params, *params)
+        return rounded_division_sql(connection, sql, f"SUM({sql}) OVER ()", 4), (*params, *params)
 
 
 class ElapsedSeconds(Func):

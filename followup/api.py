@@ -49,7 +49,6 @@ from .services import (
     appointment_outcome_set,
     appointment_set,
     attempt_log,
-    counted_attempt_times,
     lead_close,
     policy_update,
     score_update,
@@ -167,10 +166,8 @@ class AttemptCreateView(TeamLeadAPIView):
         data.is_valid(raise_exception=True)
         attempt = attempt_log(lead=lead, by=request.user, **data.validated_data)
         lead = self.get_queryset().get(pk=lead.pk)
-        context = self.team_context(lead=lead)
-        context["counted_times"] = set(counted_attempt_times(list(lead.attempts.values_list("at", flat=True)),
-                                                             context["policy"].attempt_spacing_minutes))
-        return Response(AttemptOutSerializer(attempt, context=context).data, status=status.HTTP_201_CREATED)
+        return Response(AttemptOutSerializer(attempt, context=self.team_context(lead=lead)).data,
+                        status=status.HTTP_201_CREATED)
 
 
 class AppointmentCreateView(TeamLeadAPIView):

@@ -14,7 +14,6 @@ from leads.models import Notification
 from leads.quality import flag_hint
 
 from .models import AppointmentKind, AttemptChannel, AttemptOutcome
-from .services import counted_attempt_times
 
 CLOSE_OUTCOMES = [
     ("sold", _("Sold")),
@@ -116,15 +115,11 @@ class AttemptSerializer(serializers.Serializer):
     at = serializers.SerializerMethodField()
     by = PersonSerializer(source="user", allow_null=True)
     verified = serializers.BooleanField(help_text="True only when the system can prove the attempt (telephony, a mail it sent).")
-    counts_toward_minimum = serializers.SerializerMethodField(
+    counts_toward_minimum = serializers.BooleanField(
         help_text="False for an attempt closer than the policy's spacing to the previous counted one.")
 
     def get_at(self, attempt) -> str:
         return _local(attempt.at, self.context)
-
-    def get_counts_toward_minimum(self, attempt) -> bool:
-        counted = self.context.get("counted_times")
-        return attempt.at in counted if counted is not None else True
 
 
 class AppointmentSerializer(serializers.Serializer):
@@ -198,10 +193,7 @@ class LeadDetailSerializer(LeadItemSerializer):
 
     @extend_schema_field(AttemptSerializer(many=True))
     def get_contact_attempts(self, lead):
-        attempts = list(lead.attempts.all())
-        spacing = self.context["policy"].attempt_spacing_minutes
-        context = {**self.context, "counted_times": set(counted_attempt_times([a.at for a in attempts], spacing))}
-        return AttemptSerializer(attempts, many=True, context=context).data
+        return AttemptSerializer(lead.attempts.all(), many=True, context=self.context).data
 
     @extend_schema_field(AppointmentSerializer(many=True))
     def get_appointments(self, lead):

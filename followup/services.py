@@ -98,6 +98,7 @@ def attempt_log(*, lead: Lead, by, channel: str, outcome: str, note: str = "", d
     for a in changed:
         a.counts_toward_minimum = a.at in counted_set
     ContactAttempt.objects.bulk_update(changed, ["counts_toward_minimum"])
+    attempt.counts_toward_minimum = attempt.at in counted_set  # the instance returned to the caller, kept in step
     lead.attempt_count = len(times)
     lead.counted_attempts = len(counted)
     lead.verified_attempts = sum(a.verified for a in attempts)

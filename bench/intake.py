@@ -71,6 +71,43 @@ def load(path: str, headers: dict, seconds: float, concurrency: int) -> dict:
             "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000}
 
 
+def _processes() -> dict[int, tuple[int, str, float]]:
+    """pid -> (parent pid, command name, user + system CPU seconds), read from Linux /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                head, tail = (entry / "stat").read_text().rsplit(")", 1)
+            except OSError:
+                continue
+            fields = tail.split()
+            table[int(entry.name)] = (int(fields[1]), head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / ticks)
+    return table
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU used so far by the web server, the worker, PostgreSQL and this load generator (with their children)."""
+    table = _processes()
+
+    def tree(root: int) -> float:
+        total, todo = 0.0, [root]
+        while todo:
+            pid = todo.pop()
+            total += table[pid][2]
+            todo.extend(child for child, (parent, _name, _cpu) in table.items() if parent == pid)
+        return total
+
+    postmaster = next((pid for pid, (parent, name, _cpu) in table.items()
+                       if name == "postgres" and table.get(parent, (0, ""))[1] != "postgres"), None)
+    own = os.times()
+    return {"web": tree(WEB_PID[0]), "worker": tree(WEB_PID[1]), "postgres": tree(postmaster) if postmaster else 0.0,
+            "load generator": own.user + own.system}
+
+
+WEB_PID: list[int] = []
+
+
 def wait_until_up(timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -119,10 +156,13 @@ def main():
                                    "--concurrency=1", "--without-gossip", "--without-mingle"], cwd=ROOT, env=env)
         try:
             wait_until_up()
+            WEB_PID[:] = [web.pid, worker.pid]
             load("/bench/bare/", {}, 2, args.concurrency)  # warm-up
             load("/api/v1/leads/", {"Authorization": f"Api-Key {raw_key}"}, 2, args.concurrency)
             started = time.time()
+            before = cpu_seconds()
             leads = load("/api/v1/leads/", {"Authorization": f"Api-Key {raw_key}"}, args.seconds, args.concurrency)
+            after = cpu_seconds()
             bare = load("/bench/bare/", {}, args.seconds, args.concurrency)
             notice = notice_latency(started)
         finally:
@@ -137,6 +177,8 @@ def main():
         print(f"{name:<26} {r['per_second']:8.1f} req/s   p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms   "
               f"{r['statuses']}")
     print(f"lead throughput / bare throughput: {leads['per_second'] / bare['per_second']:.0%}")
+    print("CPU per lead during the lead run: " + ", ".join(
+        f"{name} {(after[name] - before[name]) / leads['requests'] * 1000:.1f} ms" for name in before))
     print(f"POST -> assignee's notice sent (worker running): p50 {notice['p50']:.2f} s, p99 {notice['p99']:.2f} s "
           f"over {notice['n']} notices, {notice['pending']} still pending")
 

@@ -11,7 +11,7 @@ from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.response import Response
 
 from dealers.api import PayloadTooLarge, PortalAPIView, flatten_errors, problem_response
-from routing.services import lead_route
+from routing.services import lead_route_new
 
 from . import adf
 from .quality import storable
@@ -49,19 +49,8 @@ def _read_body(request) -> bytes:
     return body
 
 
-def _route_new_lead(result: IntakeResult):
-    """Route a freshly stored lead. If routing fails the lead is safe: the sweep routes it on its next pass."""
-    if not result.created:
-        return result.lead
-    try:
-        return lead_route(lead=result.lead)
-    except Exception:
-        logger.exception("Routing failed for lead %s; the follow-up sweep will retry", result.lead.pk)
-        return result.lead
-
-
-def _lead_body(result: IntakeResult, lead) -> dict:
-    return LeadOutSerializer(lead, context={"duplicate": not result.created}).data
+def _lead_body(result: IntakeResult) -> dict:
+    return LeadOutSerializer(result.lead, context={"duplicate": not result.created}).data
 
 
 def _idempotency_key(request) -> str | None:
@@ -89,9 +78,8 @@ class LeadCreateView(PortalAPIView):
         serializer = LeadInSerializer(data=body)
         serializer.is_valid(raise_exception=True)
         result = lead_intake(dealer=self.api_key.dealer, source=self.api_key.source, data=serializer.validated_data,
-                             idempotency_key=_idempotency_key(request), payload=body)
-        lead = _route_new_lead(result)
-        return Response(_lead_body(result, lead), status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+                             idempotency_key=_idempotency_key(request), payload=body, route=lead_route_new)
+        return Response(_lead_body(result), status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
 class XmlBodyParser(parsers.BaseParser):
@@ -152,8 +140,9 @@ class AdfLeadCreateView(PortalAPIView):
         for prospect, data in valid:
             prospect_key = f"{key}#{prospect.index}" if key else None
             result = lead_intake(dealer=dealer, source=source, data=data, idempotency_key=prospect_key,
-                                 document=document, payload={"adf": prospect.data, "extras": prospect.extras})
-            leads.append(_lead_body(result, _route_new_lead(result)))
+                                 document=document, payload={"adf": prospect.data, "extras": prospect.extras},
+                                 route=lead_route_new)
+            leads.append(_lead_body(result))
         return Response({"leads": leads, "rejected": rejected}, status=status.HTTP_201_CREATED)
 
 

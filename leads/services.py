@@ -4,11 +4,12 @@ import contextlib
 import contextvars
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Q, When
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -67,12 +68,14 @@ def parse_received_at(value) -> tuple[dt.datetime | None, str]:
 
 
 def _customer_for(*, dealer: Dealer, email: str, phone: str, data: dict) -> tuple[Customer, bool]:
-    """The dealer's known customer with this e-mail or phone, or a new one."""
+    """The dealer's known customer with this e-mail (first) or phone, or a new one."""
+    match = Q(email=email) if email else Q()
+    if phone:
+        match |= Q(phone=phone)
     known = None
-    if email:
-        known = Customer.objects.filter(dealer=dealer, email=email).order_by("pk").first()
-    if known is None and phone:
-        known = Customer.objects.filter(dealer=dealer, phone=phone).order_by("pk").first()
+    if match:
+        known = (Customer.objects.filter(match, dealer=dealer)
+                 .order_by(Case(When(email=email, then=0), default=1) if email else "pk", "pk").first())
     if known is not None:
         return known, True
     customer = Customer.objects.create(
@@ -98,43 +101,58 @@ def _existing_lead(*, dealer: Dealer, source: str, external_id: str | None, idem
 
 
 def _store_lead(*, dealer, source, data, idempotency_key, document, payload) -> Lead:
+    """Insert the customer (when new), the lead, its idempotency key and its first event. The caller's transaction."""
     customer_data = data.get("customer") or {}
     contact = assess_contact(email=customer_data.get("email"), phone=customer_data.get("phone"),
                              first_name=customer_data.get("first_name"), last_name=customer_data.get("last_name"),
                              region=dealer.country)
     received_at, received_raw = parse_received_at(data.get("received_at"))
     score = score_lead(data)
-    with transaction.atomic():
-        customer, known = _customer_for(dealer=dealer, email=contact.email, phone=contact.phone_e164, data=customer_data)
-        lead = Lead.objects.create(
-            dealer=dealer, customer=customer, source=source, external_id=data.get("external_id") or None,
-            channel=data.get("channel") or "web_form", reason=data.get("reason") or "",
-            received_at=received_at or timezone.now(), received_at_raw=received_raw[:100],
-            vehicle=data.get("vehicle") or {}, trade_in=data.get("trade_in") or {}, message=data.get("message") or "",
-            consent_marketing=(data.get("consent") or {}).get("marketing"), data_flags=list(contact.flags),
-            bant_budget=score.budget, bant_authority=score.authority, bant_need=score.need,
-            bant_timeline=score.timeline, score=score.total, returning_customer=known,
-            payload=payload if payload is not None else data, document=document,
-        )
-        if idempotency_key:
-            IdempotencyKey.objects.create(dealer=dealer, source=source, key=idempotency_key, lead=lead)
-        lead_event_add(lead=lead, type=EventType.RECEIVED, text=source,
-                       data={"flags": list(contact.flags), "returning_customer": known})
+    customer, known = _customer_for(dealer=dealer, email=contact.email, phone=contact.phone_e164, data=customer_data)
+    lead = Lead.objects.create(
+        dealer=dealer, customer=customer, source=source, external_id=data.get("external_id") or None,
+        channel=data.get("channel") or "web_form", reason=data.get("reason") or "",
+        received_at=received_at or timezone.now(), received_at_raw=received_raw[:100],
+        vehicle=data.get("vehicle") or {}, trade_in=data.get("trade_in") or {}, message=data.get("message") or "",
+        consent_marketing=(data.get("consent") or {}).get("marketing"), data_flags=list(contact.flags),
+        bant_budget=score.budget, bant_authority=score.authority, bant_need=score.need,
+        bant_timeline=score.timeline, score=score.total, returning_customer=known,
+        payload=payload if payload is not None else data, document=document,
+    )
+    if idempotency_key:
+        IdempotencyKey.objects.create(dealer=dealer, source=source, key=idempotency_key, lead=lead)
+    lead_event_add(lead=lead, type=EventType.RECEIVED, text=source,
+                   data={"flags": list(contact.flags), "returning_customer": known})
     return lead
 
 
+def _route_or_leave_for_the_sweep(lead: Lead, route: Callable[..., None]) -> None:
+    try:
+        with transaction.atomic():  # a savepoint: if routing fails, the stored lead still commits
+            route(lead=lead)
+    except Exception:
+        logger.exception("Routing failed for lead %s; the follow-up sweep will retry", lead.pk)
+        lead.refresh_from_db()  # forget the routing fields the savepoint rolled back
+
+
 def lead_intake(*, dealer: Dealer, source: str, data: dict, idempotency_key: str | None = None,
-                document: InboundDocument | None = None, payload: dict | None = None) -> IntakeResult:
+                document: InboundDocument | None = None, payload: dict | None = None,
+                route: Callable[..., None] | None = None) -> IntakeResult:
     """Store a portal's lead once. A retry (same external id, or Idempotency-Key within 24 h) returns the first lead.
 
     The unique constraints decide, so concurrent retries are safe: the losers' inserts fail and find the winner.
+    `route(lead=...)`, when given, runs in the same transaction (one commit per lead); if it fails the lead is
+    stored unrouted and the follow-up sweep routes it.
     """
     data, payload, idempotency_key = storable(data), storable(payload), storable(idempotency_key)
     external_id = data.get("external_id") or None
     for _attempt in range(2):
         try:
-            lead = _store_lead(dealer=dealer, source=source, data=data, idempotency_key=idempotency_key,
-                               document=document, payload=payload)
+            with transaction.atomic():
+                lead = _store_lead(dealer=dealer, source=source, data=data, idempotency_key=idempotency_key,
+                                   document=document, payload=payload)
+                if route is not None:
+                    _route_or_leave_for_the_sweep(lead, route)
             return IntakeResult(lead=lead, created=True, warnings=warnings_for(lead.data_flags))
         except IntegrityError:
             existing = _existing_lead(dealer=dealer, source=source, external_id=external_id, idempotency_key=idempotency_key)

@@ -3,14 +3,15 @@
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dealers.hours import OpeningSchedule
 from dealers.models import Dealer, Membership, Role, RoutingModel
 from dealers.services import audit_record, policy_get
-from leads.models import Channel, EventType, Kind, Lead, NotificationKind, Queue, Reason
+from leads.models import Channel, EventType, Kind, Lead, LeadEvent, NotificationKind, Queue, Reason
 from leads.services import lead_deadline_set, lead_event_add, notification_queue
 
 from .models import CallScript
@@ -60,9 +61,11 @@ def salesperson_pick(*, dealer: Dealer, exclude_user_id=None, preferred_user_id=
         preferred = candidates.filter(user_id=preferred_user_id).first()
         if preferred:
             return preferred
+    # Counted per candidate from the (dealer, assignee, closed_at) index, not by joining every lead they ever had.
+    open_leads = (Lead.objects.filter(dealer=dealer, assignee=OuterRef("user_id"), closed_at__isnull=True)
+                  .order_by().values("assignee").annotate(n=Count("pk")).values("n"))
     return (
-        candidates.annotate(open_leads=Count("user__assigned_leads", filter=Q(
-            user__assigned_leads__dealer=dealer, user__assigned_leads__closed_at__isnull=True)))
+        candidates.annotate(open_leads=Coalesce(Subquery(open_leads), 0))
         .order_by("open_leads", F("last_assigned_at").asc(nulls_first=True), "pk")
         .first()
     )
@@ -79,25 +82,34 @@ def _previous_salesperson_id(lead: Lead):
             .exclude(pk=lead.pk).order_by("-received_at").values_list("assignee_id", flat=True).first())
 
 
-def assign_to_sales(*, lead: Lead, exclude_user_id=None, by=None, reason: str = "") -> None:
-    """Pick a salesperson for the lead (or the manager when nobody is on duty) and record it."""
-    Dealer.objects.select_for_update(no_key=True).filter(pk=lead.dealer_id).first()  # serialise round-robin per dealer
+def _sales_assignee(*, lead: Lead, exclude_user_id=None, reason: str = ""):
+    """(user, why) for a sales lead: round-robin by load, or the manager when nobody is on duty.
+
+    Takes the dealer's row lock until commit, so callers do it as late in their transaction as they can.
+    """
+    Dealer.objects.select_for_update(no_key=True).filter(pk=lead.dealer_id).values_list("pk").first()
     # A returning customer goes back to the salesperson they know (unless this is a reassignment away from them).
     preferred = _previous_salesperson_id(lead) if lead.returning_customer and not exclude_user_id else None
     membership = salesperson_pick(dealer=lead.dealer, exclude_user_id=exclude_user_id, preferred_user_id=preferred)
-    now = timezone.now()
     if membership:
-        Membership.objects.filter(pk=membership.pk).update(last_assigned_at=now)
-        user = membership.user
-        text = reason or "round-robin"
-    else:
-        user = _fallback_manager(lead.dealer)
-        text = "nobody on duty: the manager" if user else "nobody on duty and no manager"
+        Membership.objects.filter(pk=membership.pk).update(last_assigned_at=timezone.now())
+        return membership.user, reason or "round-robin"
+    user = _fallback_manager(lead.dealer)
+    return user, "nobody on duty: the manager" if user else "nobody on duty and no manager"
+
+
+def _assigned_event(lead: Lead, user, *, by=None, text: str) -> LeadEvent:
+    return LeadEvent(dealer_id=lead.dealer_id, lead=lead, type=EventType.ASSIGNED, actor=by, text=text,
+                     data={"assignee_id": user.pk if user else None}, at=timezone.now())
+
+
+def assign_to_sales(*, lead: Lead, exclude_user_id=None, by=None, reason: str = "") -> None:
+    """Pick a salesperson for the lead (or the manager when nobody is on duty) and record it."""
+    user, text = _sales_assignee(lead=lead, exclude_user_id=exclude_user_id, reason=reason)
     lead.queue = Queue.SALES
     lead.assignee = user
     lead.save(update_fields=["queue", "assignee"])
-    lead_event_add(lead=lead, type=EventType.ASSIGNED, actor=by, text=text,
-                   data={"assignee_id": user.pk if user else None})
+    _assigned_event(lead, user, by=by, text=text).save()
     if user is not None:
         notify_assignee(lead=lead, user=user, kind=NotificationKind.ASSIGNED)
 
@@ -115,28 +127,50 @@ def notify_assignee(*, lead: Lead, user, kind: str, note: str = "") -> None:
     notification_queue(dealer_id=lead.dealer_id, recipient=user, lead=lead, kind=kind, subject=subject, body=body)
 
 
+ROUTING_FIELDS = ["kind", "queue", "assignee", "clock_started_at", "first_response_due_at", "deadline_at",
+                  "escalation_level", "next_action_at", "routed_at"]
+
+
+def _route(lead: Lead) -> None:
+    """Classify, start the first-response clock, and queue or assign: one lead update, one insert of its events."""
+    dealer = lead.dealer
+    schedule = OpeningSchedule.for_dealer(dealer)
+    policy = policy_get(dealer=dealer)
+    lead.kind = lead_classify(channel=lead.channel, reason=lead.reason)
+    lead.queue = queue_for(dealer=dealer, kind=lead.kind)
+    deadline = first_response_deadline(lead=lead, schedule=schedule, policy=policy)
+    lead.clock_started_at, lead.first_response_due_at = deadline.clock_started_at, deadline.due_at
+    lead_deadline_set(lead, deadline.due_at, first_step_minutes=policy.remind_after_minutes)
+    lead.routed_at = now = timezone.now()
+    events = [
+        LeadEvent(dealer_id=lead.dealer_id, lead=lead, type=EventType.CLASSIFIED, text=lead.kind, at=now),
+        LeadEvent(dealer_id=lead.dealer_id, lead=lead, type=EventType.ROUTED, text=lead.queue, at=now,
+                  data={"clock_started_at": deadline.clock_started_at.isoformat(), "due_at": deadline.due_at.isoformat()}),
+    ]
+    user = None
+    if lead.queue == Queue.SALES:  # last: the round-robin holds the dealer's lock until commit
+        user, text = _sales_assignee(lead=lead)
+        lead.assignee = user
+        events.append(_assigned_event(lead, user, text=text))
+    lead.save(update_fields=ROUTING_FIELDS)
+    LeadEvent.objects.bulk_create(events)
+    if user is not None:
+        notify_assignee(lead=lead, user=user, kind=NotificationKind.ASSIGNED)
+
+
 def lead_route(*, lead: Lead) -> Lead:
-    """Classify, start the first-response clock and queue or assign the lead. Safe to call twice (the sweep retries)."""
+    """Route a stored lead in its own transaction. Safe to call twice (the sweep retries leads whose routing failed)."""
     with transaction.atomic():
         lead = Lead.objects.select_for_update(no_key=True, of=("self",)).select_related("dealer", "customer").get(pk=lead.pk)
-        if lead.routed_at is not None:
-            return lead
-        schedule = OpeningSchedule.for_dealer(lead.dealer)
-        lead.kind = lead_classify(channel=lead.channel, reason=lead.reason)
-        lead.queue = queue_for(dealer=lead.dealer, kind=lead.kind)
-        policy = policy_get(dealer=lead.dealer)
-        deadline = first_response_deadline(lead=lead, schedule=schedule, policy=policy)
-        lead.clock_started_at, lead.first_response_due_at = deadline.clock_started_at, deadline.due_at
-        lead_deadline_set(lead, deadline.due_at, first_step_minutes=policy.remind_after_minutes)
-        lead.routed_at = timezone.now()
-        lead.save(update_fields=["kind", "queue", "clock_started_at", "first_response_due_at", "deadline_at",
-                                 "escalation_level", "next_action_at", "routed_at"])
-        lead_event_add(lead=lead, type=EventType.CLASSIFIED, text=lead.kind)
-        lead_event_add(lead=lead, type=EventType.ROUTED, text=lead.queue,
-                       data={"clock_started_at": deadline.clock_started_at.isoformat(), "due_at": deadline.due_at.isoformat()})
-        if lead.queue == Queue.SALES:
-            assign_to_sales(lead=lead)
+        if lead.routed_at is None:
+            _route(lead)
     return lead
+
+
+def lead_route_new(*, lead: Lead) -> None:
+    """Route a lead inside the transaction that stored it (intake): nobody else can see it yet, so no re-read or lock."""
+    if lead.routed_at is None:
+        _route(lead)
 
 
 def bdc_queue(*, dealer: Dealer, passive_only: bool = False):

@@ -1,5 +1,7 @@
 """POST /api/v1/leads/ and the read-back, rule by rule from the contract."""
 
+import datetime as dt
+
 import pytest
 from django.core import mail
 from rest_framework.test import APIClient
@@ -182,14 +184,26 @@ def test_body_over_one_mebibyte_is_413(portal, open_dealer):
     assert response.status_code == 413 and response["Content-Type"] == "application/problem+json"
 
 
-def test_throttled_per_key_with_retry_after(cast, open_dealer):
+def test_throttled_per_key_with_retry_after(cast, open_dealer, time_machine):
+    time_machine.move_to(dt.datetime(2026, 11, 23, 9, 0, 15, tzinfo=dt.UTC), tick=False)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key_for(cast.dealer_a, rate_per_minute=3)}")
     statuses = [post(client, {"customer": {"email": f"p{i}@example.nl"}}).status_code for i in range(4)]
     assert statuses == [201, 201, 201, 429]
     response = post(client, {"customer": {"email": "late@example.nl"}})
-    assert response.status_code == 429 and int(response["Retry-After"]) >= 1
+    assert response.status_code == 429 and int(response["Retry-After"]) == 45  # until the minute is over
     assert response["Content-Type"] == "application/problem+json"
+    time_machine.move_to(dt.datetime(2026, 11, 23, 9, 1, 0, tzinfo=dt.UTC), tick=False)
+    assert post(client, {"customer": {"email": "next-minute@example.nl"}}).status_code == 201
+
+
+def test_one_keys_budget_is_not_anothers(cast, open_dealer):
+    spent = APIClient()
+    spent.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key_for(cast.dealer_a, rate_per_minute=1)}")
+    fresh = APIClient()
+    fresh.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key_for(cast.dealer_a, source='autoscout24', rate_per_minute=1)}")
+    assert [post(spent, {"customer": {"email": f"s{i}@example.nl"}}).status_code for i in range(2)] == [201, 429]
+    assert post(fresh, {"customer": {"email": "f@example.nl"}}).status_code == 201
 
 
 def test_read_back_shows_the_portal_its_lead_and_response_time(portal, open_dealer, cast):
@@ -227,7 +241,7 @@ def test_a_lead_survives_a_routing_failure_and_the_sweep_routes_it(portal, open_
     def broken_route(**kwargs):
         raise RuntimeError("routing is down")
 
-    monkeypatch.setattr(leads.api, "lead_route", broken_route)
+    monkeypatch.setattr(leads.api, "lead_route_new", broken_route)
     response = post(portal, {"customer": {"email": "a@b.nl"}})
     assert response.status_code == 201
     lead = Lead.objects.get(pk=response.json()["id"])

@@ -5,8 +5,7 @@
 Creates its own database (opvolger_bench_reporting; never a test database), migrates it, fills it with
 bench/generate_leads.py (COPY), then times, in-process through the whole middleware and template stack:
 one dealer's 12-month dashboard, a 20-rooftop group's 12-month dashboard, and the JSON figures — server time
-and the number of SQL queries of each request. It measures twice: on the schema as migrated, and after adding the
-two covering indexes proposed in docs/bench/reporting.md (PROPOSED_INDEXES). Drops the database unless --keep.
+and the number of SQL queries of each request. Drops the database unless --keep.
 """
 
 import argparse
@@ -23,16 +22,6 @@ sys.path.insert(0, str(ROOT))
 from bench.benchdb import database_drop, database_exists, database_recreate, database_url  # noqa: E402
 
 BENCH_DB = "opvolger_bench_reporting"
-# Proposed for leads/models.py and followup/models.py (see docs/bench/reporting.md): with them every column a report
-# reads comes from an index, so a group's year is read from ~10 MB of index instead of ~250 MB of scattered rows.
-PROPOSED_INDEXES = {
-    "report_lead_cover": "CREATE INDEX report_lead_cover ON leads_lead (dealer_id, received_at) INCLUDE (id, assignee_id, "
-                         "queue, source, kind, status, closed_at, clock_started_at, first_contact_at, first_connected_at, "
-                         "first_response_due_at, counted_attempts, attempt_count)",
-    "report_attempt_cover": "CREATE INDEX report_attempt_cover ON followup_contactattempt (dealer_id, lead_id, at) "
-                            "INCLUDE (verified)",
-}
-
 
 def backend_cpu_seconds(pid: int) -> float:
     """CPU time the PostgreSQL backend serving us has used (user + system), from /proc."""
@@ -132,33 +121,23 @@ def main() -> None:
             dealer_leads, group_leads = cursor.fetchone()
         print(f"\nDatabase: {total:,} leads. Period: {period.replace('&', ', ')} (12 months).")
 
-        with connection.cursor() as cursor:
-            for name in PROPOSED_INDEXES:
-                cursor.execute(f"DROP INDEX IF EXISTS {name}")
-        for schema in ("as migrated", "with the proposed covering indexes"):
-            if schema != "as migrated":
-                with connection.cursor() as cursor:
-                    for ddl in PROPOSED_INDEXES.values():
-                        cursor.execute(ddl)
-                    cursor.execute("VACUUM ANALYZE leads_lead")
-                    cursor.execute("VACUUM ANALYZE followup_contactattempt")
-            rows = []
-            client = Client()
-            client.force_login(manager)
-            for label, url, leads in (
-                    ("One dealer's dashboard", f"/dashboard/?{period}", dealer_leads),
-                    ("One dealer's JSON figures", f"/api/v1/team/reports/summary/?{period}", dealer_leads)):
-                rows.append((label, leads, *timed(client, url, args.runs)))
-            client = Client()
-            client.force_login(admin)
-            rows.append((f"Group dashboard ({args.group_size} rooftops)", group_leads,
-                         *timed(client, f"/dashboard/?scope=group&{period}", args.runs)))
-            load = os.getloadavg()[0]
-            print(f"\nSchema {schema} (load average {load:.1f} on {os.cpu_count()} cores; {args.runs} runs):")
-            print(f"{'request':<34} {'leads':>7} {'median ms':>10} {'min ms':>7} {'max ms':>7} {'CPU ms':>7} {'queries':>8}")
-            for label, leads, times, cpu, n_queries in rows:
-                print(f"{label:<34} {leads:>7,} {statistics.median(times):>10.0f} {min(times):>7.0f} {max(times):>7.0f} "
-                      f"{statistics.median(cpu):>7.0f} {n_queries:>8}")
+        rows = []
+        client = Client()
+        client.force_login(manager)
+        for label, url, leads in (
+                ("One dealer's dashboard", f"/dashboard/?{period}", dealer_leads),
+                ("One dealer's JSON figures", f"/api/v1/team/reports/summary/?{period}", dealer_leads)):
+            rows.append((label, leads, *timed(client, url, args.runs)))
+        client = Client()
+        client.force_login(admin)
+        rows.append((f"Group dashboard ({args.group_size} rooftops)", group_leads,
+                     *timed(client, f"/dashboard/?scope=group&{period}", args.runs)))
+        load = os.getloadavg()[0]
+        print(f"\nLoad average {load:.1f} on {os.cpu_count()} cores; {args.runs} runs:")
+        print(f"{'request':<34} {'leads':>7} {'median ms':>10} {'min ms':>7} {'max ms':>7} {'CPU ms':>7} {'queries':>8}")
+        for label, leads, times, cpu, n_queries in rows:
+            print(f"{label:<34} {leads:>7,} {statistics.median(times):>10.0f} {min(times):>7.0f} {max(times):>7.0f} "
+                  f"{statistics.median(cpu):>7.0f} {n_queries:>8}")
     finally:
         connection.close()
         if not args.keep:

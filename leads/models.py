@@ -297,8 +297,9 @@ class Notification(models.Model):
         ]
         indexes = [
             models.Index(fields=["dealer", "recipient", "-created_at"], name="notification_inbox"),
-            models.Index(fields=["created_at"], name="notification_pending",
-                         condition=models.Q(email_status="pending")),
+            # The outbox: e-mails owed (pending) or in flight (sending, taken back if stuck); a small index at any size.
+            models.Index(fields=["created_at"], name="notification_owed",
+                         condition=models.Q(email_status__in=["pending", "sending"])),
         ]
 
     def __str__(self):

@@ -7,7 +7,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.core.mail import send_mail
+from django.conf import settings
+from django.core.cache import cache
+from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, When
 from django.utils import timezone
@@ -186,7 +188,7 @@ def notification_queue(*, dealer_id: int, recipient, kind: str, subject: str, bo
         if batch is not None:
             batch.append(notification.pk)
         else:
-            transaction.on_commit(lambda: _enqueue("leads.tasks.notification_deliver", notification.pk))
+            transaction.on_commit(outbox_wake)
     return notification
 
 
@@ -211,7 +213,7 @@ def outbox_batch():
         queued = _outbox_batch.get()
         _outbox_batch.reset(token)
         if queued:
-            _enqueue("leads.tasks.outbox_flush")
+            outbox_wake()
 
 
 def _enqueue(task_name: str, *args) -> None:
@@ -223,31 +225,78 @@ def _enqueue(task_name: str, *args) -> None:
         logger.warning("Could not enqueue %s%s (%s); the outbox flush will send it", task_name, args, exc)
 
 
+OUTBOX_WAKE_KEY = "outbox:wake"
+OUTBOX_WAKE_TTL = 10  # seconds: if a wake-up is lost, the next notice after this asks again (and beat flushes every 30 s)
 SENDING_STALE_AFTER = dt.timedelta(minutes=5)
+MAX_EMAIL_ATTEMPTS = 5
 
 
-def notification_deliver(*, notification_id: int) -> str:
-    """Send one notice's e-mail exactly once: claim the row, send outside any transaction, record the result."""
+def outbox_wake() -> None:
+    """Ask the worker for an outbox flush: one task per burst of notices, not one per notice.
+
+    The flag stays up from the first notice until the flush starts reading, so notices committed meanwhile are read
+    by that flush; one committed after it started reading finds the flag gone and asks again. This needs a cache the
+    worker shares (Redis); without one every notice asks.
+    """
+    if settings.OUTBOX_COALESCE_WAKEUPS:
+        try:
+            if not cache.add(OUTBOX_WAKE_KEY, 1, timeout=OUTBOX_WAKE_TTL):
+                return
+        except Exception as exc:  # the cache is down: ask anyway
+            logger.warning("Outbox wake-up flag unavailable (%s)", exc)
+    _enqueue("leads.tasks.outbox_flush")
+
+
+def _outbox_wake_clear() -> None:
+    if settings.OUTBOX_COALESCE_WAKEUPS:
+        try:
+            cache.delete(OUTBOX_WAKE_KEY)
+        except Exception as exc:
+            logger.warning("Outbox wake-up flag unavailable (%s)", exc)
+
+
+def _outbox_claim(*, limit: int) -> list[Notification]:
+    """Take up to `limit` owed e-mails for this worker: rows another worker is claiming are skipped, not waited for."""
     now = timezone.now()
-    claimed = Notification.objects.filter(pk=notification_id, email_status=DeliveryStatus.PENDING).update(
-        email_status=DeliveryStatus.SENDING, email_attempts=F("email_attempts") + 1, email_sent_at=now)
-    if not claimed:
-        return "not pending"
-    n = Notification.objects.select_related("recipient").get(pk=notification_id)
-    try:
-        send_mail(n.subject, n.body, None, [n.recipient.email], fail_silently=False)
-    except Exception as exc:
-        status = DeliveryStatus.PENDING if n.email_attempts < 5 else DeliveryStatus.FAILED
+    with transaction.atomic():
+        batch = list(Notification.objects.filter(email_status=DeliveryStatus.PENDING).order_by("created_at")
+                     .select_for_update(skip_locked=True, of=("self",)).select_related("recipient")[:limit])
+        Notification.objects.filter(pk__in=[n.pk for n in batch]).update(
+            email_status=DeliveryStatus.SENDING, email_attempts=F("email_attempts") + 1, email_sent_at=now)
+    return batch
+
+
+def _outbox_send(batch: list[Notification]) -> None:
+    """Send outside any transaction, over one mail connection, and record each result."""
+    sent, failed = [], []
+    with get_connection() as mail_connection:
+        for n in batch:
+            try:
+                EmailMessage(n.subject, n.body, None, [n.recipient.email], connection=mail_connection).send()
+                sent.append(n.pk)
+            except Exception as exc:
+                failed.append((n, exc))
+    Notification.objects.filter(pk__in=sent).update(email_status=DeliveryStatus.SENT, email_sent_at=timezone.now(),
+                                                    email_error="")
+    for n, exc in failed:  # n.email_attempts is the count before this claim
+        status = DeliveryStatus.PENDING if n.email_attempts + 1 < MAX_EMAIL_ATTEMPTS else DeliveryStatus.FAILED
         Notification.objects.filter(pk=n.pk).update(email_status=status, email_error=str(exc)[:1000])
-        return status
-    Notification.objects.filter(pk=n.pk).update(email_status=DeliveryStatus.SENT, email_sent_at=timezone.now(), email_error="")
-    return DeliveryStatus.SENT
 
 
-def outbox_pending_ids(*, limit: int = 500) -> list[int]:
-    """Notices whose e-mail is still owed: pending ones, and ones stuck in sending after a crash."""
+def outbox_flush(*, batch_size: int = 200) -> int:
+    """Send every e-mail still owed, in batches; returns how many were tried.
+
+    Also takes back e-mails stuck in "sending" after a crash mid-send (sent again: at least once, never lost).
+    """
     stale = timezone.now() - SENDING_STALE_AFTER
     Notification.objects.filter(email_status=DeliveryStatus.SENDING, email_sent_at__lt=stale).update(
         email_status=DeliveryStatus.PENDING)
-    return list(Notification.objects.filter(email_status=DeliveryStatus.PENDING).order_by("created_at")
-                .values_list("pk", flat=True)[:limit])
+    tried = 0
+    while True:
+        _outbox_wake_clear()  # before reading: whatever commits from here on wakes another flush
+        batch = _outbox_claim(limit=batch_size)
+        if batch:
+            _outbox_send(batch)
+        tried += len(batch)
+        if len(batch) < batch_size:
+            return tried

@@ -1,17 +1,10 @@
 from celery import shared_task
 
-from .services import notification_deliver, outbox_pending_ids
-
-
-@shared_task(name="leads.tasks.notification_deliver")
-def notification_deliver_task(notification_id: int) -> str:
-    return notification_deliver(notification_id=notification_id)
+from .services import outbox_flush as outbox_flush_run
 
 
 @shared_task
 def outbox_flush() -> int:
-    """Deliver every notice still owed (after a broker or worker outage, or a crash mid-send)."""
-    ids = outbox_pending_ids()
-    for notification_id in ids:
-        notification_deliver(notification_id=notification_id)
-    return len(ids)
+    """Send the e-mails of the outbox: on a wake-up after notices were committed, and every 30 s by beat (after a
+    broker or worker outage, or a crash mid-send)."""
+    return outbox_flush_run()

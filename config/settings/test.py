@@ -12,6 +12,7 @@ DATABASES = {"default": env.db("TEST_DATABASE_URL", default="postgres://postgres
 _redis_base, _redis_db = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/15").rsplit("/", 1)
 REDIS_URL = f"{_redis_base}/{int(_redis_db) - int(_worker) % 4}"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+OUTBOX_COALESCE_WAKEUPS = True
 CELERY_BROKER_URL = REDIS_URL
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never in production

@@ -1,0 +1,94 @@
+"""The notification outbox: a burst of notices wakes one flush, every e-mail goes out once, failures are retried."""
+
+import datetime as dt
+
+import pytest
+from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
+from django.utils import timezone
+
+import leads.services
+from leads.models import DeliveryStatus, Notification, NotificationKind
+from leads.services import notification_queue, outbox_flush, outbox_wake
+
+pytestmark = pytest.mark.django_db
+
+
+class RefusingBackend(BaseEmailBackend):
+    """A mail server that refuses everything (e.g. SMTP down)."""
+
+    def send_messages(self, email_messages):
+        raise ConnectionRefusedError("smtp.example.nl:587 refused the connection")
+
+
+@pytest.fixture
+def wake_ups(monkeypatch):
+    """The tasks the web side would hand to the broker (the worker is exercised for real in test_celery_timers)."""
+    sent = []
+    monkeypatch.setattr(leads.services, "_enqueue", lambda name, *args: sent.append(name))
+    return sent
+
+
+def notice(cast, n=0) -> Notification:
+    return notification_queue(dealer_id=cast.dealer_a.pk, recipient=cast.sales_a1, kind=NotificationKind.ASSIGNED,
+                              subject=f"New lead {n}", body="Bel terug")
+
+
+def test_a_burst_of_notices_wakes_one_flush_that_sends_them_all(cast, wake_ups, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(25):
+            notice(cast, n)
+    assert wake_ups == ["leads.tasks.outbox_flush"]
+    assert outbox_flush() == 25
+    assert sorted(m.subject for m in mail.outbox) == sorted(f"New lead {n}" for n in range(25))
+    assert set(Notification.objects.values_list("email_status", flat=True)) == {DeliveryStatus.SENT}
+    assert outbox_flush() == 0 and len(mail.outbox) == 25  # nothing is sent twice
+
+
+def test_a_notice_committed_after_the_flush_started_reading_wakes_another(cast, wake_ups):
+    outbox_wake()
+    outbox_wake()
+    assert len(wake_ups) == 1  # the first flush has not started: it will read the second notice too
+    outbox_flush()  # clears the flag before it reads
+    outbox_wake()
+    assert len(wake_ups) == 2
+
+
+def test_large_backlogs_are_sent_in_batches_in_one_flush(cast, wake_ups, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(7):
+            notice(cast, n)
+    assert outbox_flush(batch_size=3) == 7 and len(mail.outbox) == 7
+
+
+def test_a_refused_email_stays_owed_and_fails_after_five_tries(cast, settings, wake_ups):
+    settings.EMAIL_BACKEND = "tests.leads.test_outbox.RefusingBackend"
+    owed = notice(cast)
+    for attempt in range(1, 5):
+        outbox_flush()
+        owed.refresh_from_db()
+        assert (owed.email_status, owed.email_attempts) == (DeliveryStatus.PENDING, attempt)
+        assert "refused" in owed.email_error
+    outbox_flush()
+    owed.refresh_from_db()
+    assert (owed.email_status, owed.email_attempts) == (DeliveryStatus.FAILED, 5)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert outbox_flush() == 0 and mail.outbox == []  # given up: the in-app notice stays, no more e-mails
+
+
+def test_an_email_stuck_in_sending_after_a_crash_is_sent_again_later(cast, wake_ups):
+    stuck = notice(cast)
+    Notification.objects.filter(pk=stuck.pk).update(email_status=DeliveryStatus.SENDING,
+                                                    email_sent_at=timezone.now() - dt.timedelta(minutes=1))
+    assert outbox_flush() == 0  # another worker may still be sending it
+    Notification.objects.filter(pk=stuck.pk).update(email_sent_at=timezone.now() - dt.timedelta(minutes=6))
+    assert outbox_flush() == 1 and len(mail.outbox) == 1
+    stuck.refresh_from_db()
+    assert stuck.email_status == DeliveryStatus.SENT
+
+
+def test_a_person_without_email_gets_the_in_app_notice_only(cast, wake_ups, django_capture_on_commit_callbacks):
+    cast.sales_a1.email = ""
+    with django_capture_on_commit_callbacks(execute=True):
+        skipped = notice(cast)
+    assert skipped.email_status == DeliveryStatus.SKIPPED and wake_ups == []

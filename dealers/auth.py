@@ -36,7 +36,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not raw_key:
             raise exceptions.AuthenticationFailed(_("No API key given."))
         api_key = (
-            ApiKey.objects.active().select_related("dealer").filter(key_hash=hash_api_key(raw_key)).first()
+            ApiKey.objects.active().filter(key_hash=hash_api_key(raw_key))
+            # The dealer with the settings routing reads (policy, opening hours): a posted lead does not look them up again.
+            .select_related("dealer__followup_policy").prefetch_related("dealer__opening_hours").first()
         )
         if api_key is None:
             raise exceptions.AuthenticationFailed(_("Unknown or revoked API key."))

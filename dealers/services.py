@@ -56,6 +56,11 @@ def api_key_revoke(*, api_key: ApiKey, by=None) -> ApiKey:
 
 def policy_get(*, dealer: Dealer) -> FollowUpPolicy:
     """The dealer's follow-up policy, created with the domain's defaults on first use."""
+    if Dealer.followup_policy.is_cached(dealer):  # loaded with the dealer (select_related)
+        try:
+            return dealer.followup_policy
+        except FollowUpPolicy.DoesNotExist:
+            pass
     policy, _created = FollowUpPolicy.objects.get_or_create(dealer=dealer)
     return policy
 

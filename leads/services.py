@@ -102,8 +102,9 @@ def _existing_lead(*, dealer: Dealer, source: str, external_id: str | None, idem
     return None
 
 
-def _store_lead(*, dealer, source, data, idempotency_key, document, payload) -> Lead:
-    """Insert the customer (when new), the lead, its idempotency key and its first event. The caller's transaction."""
+def _store_lead(*, dealer, source, data, idempotency_key, document, payload) -> tuple[Lead, LeadEvent]:
+    """Insert the customer (when new), the lead and its idempotency key, in the caller's transaction; returns the lead
+    and its first timeline event, not yet saved."""
     customer_data = data.get("customer") or {}
     contact = assess_contact(email=customer_data.get("email"), phone=customer_data.get("phone"),
                              first_name=customer_data.get("first_name"), last_name=customer_data.get("last_name"),
@@ -123,38 +124,39 @@ def _store_lead(*, dealer, source, data, idempotency_key, document, payload) -> 
     )
     if idempotency_key:
         IdempotencyKey.objects.create(dealer=dealer, source=source, key=idempotency_key, lead=lead)
-    lead_event_add(lead=lead, type=EventType.RECEIVED, text=source,
-                   data={"flags": list(contact.flags), "returning_customer": known})
-    return lead
+    received = LeadEvent(dealer_id=dealer.pk, lead=lead, type=EventType.RECEIVED, text=source, at=timezone.now(),
+                         data={"flags": list(contact.flags), "returning_customer": known})
+    return lead, received
 
 
-def _route_or_leave_for_the_sweep(lead: Lead, route: Callable[..., None]) -> None:
+def _route_or_leave_for_the_sweep(lead: Lead, route: Callable[..., list[LeadEvent]]) -> list[LeadEvent]:
     try:
         with transaction.atomic():  # a savepoint: if routing fails, the stored lead still commits
-            route(lead=lead)
+            return route(lead=lead)
     except Exception:
         logger.exception("Routing failed for lead %s; the follow-up sweep will retry", lead.pk)
         lead.refresh_from_db()  # forget the routing fields the savepoint rolled back
+        return []
 
 
 def lead_intake(*, dealer: Dealer, source: str, data: dict, idempotency_key: str | None = None,
                 document: InboundDocument | None = None, payload: dict | None = None,
-                route: Callable[..., None] | None = None) -> IntakeResult:
+                route: Callable[..., list[LeadEvent]] | None = None) -> IntakeResult:
     """Store a portal's lead once. A retry (same external id, or Idempotency-Key within 24 h) returns the first lead.
 
     The unique constraints decide, so concurrent retries are safe: the losers' inserts fail and find the winner.
-    `route(lead=...)`, when given, runs in the same transaction (one commit per lead); if it fails the lead is
-    stored unrouted and the follow-up sweep routes it.
+    `route(lead=...)`, when given, runs in the same transaction (one commit per lead) and returns the timeline events
+    it wants written; if it fails the lead is stored unrouted and the follow-up sweep routes it.
     """
     data, payload, idempotency_key = storable(data), storable(payload), storable(idempotency_key)
     external_id = data.get("external_id") or None
     for _attempt in range(2):
         try:
             with transaction.atomic():
-                lead = _store_lead(dealer=dealer, source=source, data=data, idempotency_key=idempotency_key,
-                                   document=document, payload=payload)
-                if route is not None:
-                    _route_or_leave_for_the_sweep(lead, route)
+                lead, received = _store_lead(dealer=dealer, source=source, data=data, idempotency_key=idempotency_key,
+                                             document=document, payload=payload)
+                events = [received, *(_route_or_leave_for_the_sweep(lead, route) if route is not None else [])]
+                LeadEvent.objects.bulk_create(events)  # the timeline's first entries in one statement
             return IntakeResult(lead=lead, created=True, warnings=warnings_for(lead.data_flags))
         except IntegrityError:
             existing = _existing_lead(dealer=dealer, source=source, external_id=external_id, idempotency_key=idempotency_key)

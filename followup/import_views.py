@@ -1,37 +1,29 @@
-"""Manager pages: import passive leads from a CSV (upload → preview → confirm → result) and the telephony webhook secret.
+"""Manager pages: import passive leads from a CSV (upload → check → confirm → result) and the telephony webhook secret.
 
-Between preview and confirm the uploaded file waits in the cache (Redis) under the dealer and its SHA-256, so the
-manager confirms exactly the file that was checked, without uploading it again.
+The worker checks and imports the file (a big one takes longer than a web request may); the page shows where it is
+and refreshes itself until there is something to read or to confirm.
 """
-
-import hashlib
 
 from django import forms
 from django.contrib import messages
-from django.core.cache import cache
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
-from django.views.generic import DetailView
 
 from dealers.scope import MANAGING_ROLES
 from dealers.views import DealerScopedMixin
 from leads.models import Reason
 
-from .imports import ImportInvalid, ImportPreview, import_preview, import_run
-from .models import LeadImport, TelephonyEndpoint, TelephonyEvent
+from .imports import import_confirm, import_upload
+from .models import ImportStatus, LeadImport, TelephonyEndpoint, TelephonyEvent
 from .telephony import ENDPOINT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, telephony_endpoint_create, telephony_secret_rotate
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # ~200,000 rows; a bigger export should be split
-UPLOAD_KEPT_SECONDS = 60 * 60
 RECENT = 20
-ERRORS_SHOWN = 200
-
-
-def _upload_key(dealer_id: int, sha256: str) -> str:
-    return f"lead-import:{dealer_id}:{sha256}"
+REFRESH_SECONDS = 2
 
 
 class LeadImportForm(forms.Form):
@@ -55,7 +47,8 @@ class LeadImportView(DealerScopedMixin, View):
     template_name = "followup/import/upload.html"
 
     def get_scoped_queryset(self):
-        return LeadImport.objects.select_related("uploaded_by").order_by("-created_at", "-pk")
+        return (LeadImport.objects.select_related("uploaded_by").defer("content", "summary")  # a file can be 25 MB
+                .order_by("-created_at", "-pk"))
 
     def _render(self, form):
         return render(self.request, self.template_name, {"form": form, "imports": self.get_queryset()[:RECENT]})
@@ -68,78 +61,50 @@ class LeadImportView(DealerScopedMixin, View):
         if not form.is_valid():
             return self._render(form)
         upload = form.cleaned_data["file"]
-        content = upload.read()
-        sha256 = hashlib.sha256(content).hexdigest()
-        cache.set(_upload_key(self.access.dealer.pk, sha256), {
-            "content": content, "filename": upload.name, "default_reason": form.cleaned_data["default_reason"],
-        }, UPLOAD_KEPT_SECONDS)
-        return redirect("lead_import_preview", sha256=sha256)
+        lead_import = import_upload(dealer=self.access.dealer, by=request.user, content=upload.read(), filename=upload.name,
+                                    default_reason=form.cleaned_data["default_reason"], language=translation.get_language())
+        return redirect("lead_import_detail", pk=lead_import.pk)
 
 
-class _StoredUploadMixin(DealerScopedMixin):
+class LeadImportDetailView(DealerScopedMixin, View):
+    """One upload wherever it is: being checked, the check (confirm imports it), being imported, the result."""
+
     allowed_roles = MANAGING_ROLES
 
     def get_scoped_queryset(self):
-        return LeadImport.objects.all()
+        return LeadImport.objects.select_related("uploaded_by").defer("content")
 
-    def stored_upload(self, sha256: str) -> dict | None:
-        # The key carries the dealer: another dealer's upload is simply not there.
-        return cache.get(_upload_key(self.access.dealer.pk, sha256))
+    def get(self, request, pk):
+        lead_import = get_object_or_404(self.get_queryset(), pk=pk)
+        if lead_import.status in (ImportStatus.CHECKING, ImportStatus.QUEUED):
+            return render(request, "followup/import/waiting.html", {"lead_import": lead_import, "refresh": REFRESH_SECONDS})
+        if lead_import.status == ImportStatus.DONE:
+            return self.render_result(lead_import)
+        return self.render_check(lead_import)
 
-    def upload_expired(self):
-        messages.warning(self.request, _("That upload is no longer available (uploads are kept for an hour). "
-                                         "Please upload the file again."))
-        return redirect("lead_import")
+    def post(self, request, pk):
+        lead_import = get_object_or_404(self.get_queryset(), pk=pk)
+        if not import_confirm(lead_import=lead_import):
+            if lead_import.status in (ImportStatus.CHECKED, ImportStatus.FAILED):
+                return self.render_check(lead_import, status=400)  # a file with errors is never imported
+            return redirect("lead_import_detail", pk=lead_import.pk)  # already on its way, or done: show where it is
+        return redirect("lead_import_detail", pk=lead_import.pk)
 
-    def render_preview(self, preview: ImportPreview, status: int = 200):
+    def render_check(self, lead_import: LeadImport, status: int = 200):
+        preview = lead_import.summary
         reasons = dict(Reason.choices)
         return render(self.request, "followup/import/preview.html", {
-            "preview": preview,
-            "errors_shown": preview.errors[:ERRORS_SHOWN],
-            "errors_not_shown": preview.error_rows - min(len(preview.errors), ERRORS_SHOWN),
-            "counts": [(reasons[r], n) for r, n in preview.counts_by_reason.items()],
-            "new_count": preview.new_leads,
-            "default_reason_label": reasons.get(preview.default_reason, ""),
+            "lead_import": lead_import, "preview": preview,
+            "errors_not_shown": preview["error_rows"] - len(preview["errors"]),
+            "counts": [(reasons[r], n) for r, n in preview["counts_by_reason"].items()],
+            "default_reason_label": reasons.get(preview["default_reason"], ""),
+            "can_import": preview["ok"] and lead_import.status == ImportStatus.CHECKED,
         }, status=status)
 
-
-class LeadImportPreviewView(_StoredUploadMixin, View):
-    """What the file would import, with every row's errors; confirm imports it (POST)."""
-
-    def get(self, request, sha256):
-        stored = self.stored_upload(sha256)
-        if stored is None:
-            return self.upload_expired()
-        preview = import_preview(dealer=self.access.dealer, content=stored["content"], filename=stored["filename"],
-                                 default_reason=stored["default_reason"])
-        return self.render_preview(preview)
-
-    def post(self, request, sha256):
-        stored = self.stored_upload(sha256)
-        if stored is None:
-            return self.upload_expired()
-        try:
-            result = import_run(dealer=self.access.dealer, by=request.user, content=stored["content"],
-                                filename=stored["filename"], default_reason=stored["default_reason"])
-        except ImportInvalid as exc:
-            return self.render_preview(exc.preview, status=400)
-        cache.delete(_upload_key(self.access.dealer.pk, sha256))
-        messages.success(request, _("%(count)s new lead(s) are waiting in the BDC queue.") % {"count": result.created_leads})
-        return redirect("lead_import_result", pk=result.pk)
-
-
-class LeadImportResultView(DealerScopedMixin, DetailView):
-    allowed_roles = MANAGING_ROLES
-    template_name = "followup/import/result.html"
-    context_object_name = "lead_import"
-
-    def get_scoped_queryset(self):
-        return LeadImport.objects.select_related("uploaded_by")
-
-    def get_context_data(self, **kwargs):
+    def render_result(self, lead_import: LeadImport):
         reasons = dict(Reason.choices)
-        counts = [(reasons.get(r, r), n) for r, n in self.object.counts_by_reason.items()]
-        return super().get_context_data(counts=counts, **kwargs)
+        counts = [(reasons.get(r, r), n) for r, n in lead_import.counts_by_reason.items()]
+        return render(self.request, "followup/import/result.html", {"lead_import": lead_import, "counts": counts})
 
 
 class TelephonySettingsView(DealerScopedMixin, View):

@@ -30,10 +30,10 @@ from dealers.services import audit_record, policy_get
 from leads.models import Channel, Customer, EventType, Kind, Lead, LeadEvent, Queue, Reason
 from leads.quality import NormalisedContact, assess_contact
 from leads.scoring import score_lead
-from leads.services import lead_deadline_set, lead_intake, outbox_batch, parse_received_at
+from leads.services import lead_deadline_set, lead_intake, outbox_batch, parse_received_at, task_enqueue
 from routing.services import first_response_deadline, lead_classify, lead_route, queue_for
 
-from .models import LeadImport
+from .models import ImportStatus, LeadImport
 
 logger = logging.getLogger(__name__)
 
@@ -685,15 +685,21 @@ def _bulk_fits(dealer: Dealer) -> bool:
 
 
 def import_run(*, dealer: Dealer, by, content: bytes, filename: str = "", default_reason: str = "",
-               bulk: bool = True, workers: int | None = None) -> LeadImport:
+               bulk: bool = True, workers: int | None = None, into: LeadImport | None = None) -> LeadImport | None:
     """Check every row and import each new one as a passive lead, all in one transaction.
 
     Rows are written while the rest of the file is still being checked; the first bad row stops the writing and
     the transaction is rolled back, so a file with any error imports nothing (ImportInvalid lists the errors).
-    Rows imported before create nothing.
+    Rows imported before create nothing. `into`: a queued upload to run and record (None when it is no longer
+    queued, or another worker is running it); without it a new, done LeadImport records the run.
     """
     # Notices (sales-only dealers' salespeople) go out in one outbox flush once the transaction has committed.
     with outbox_batch(), transaction.atomic():
+        if into is not None:  # held until commit: a redelivered task skips it instead of importing twice
+            into = (LeadImport.objects.select_for_update(skip_locked=True)
+                    .filter(pk=into.pk, status=ImportStatus.QUEUED).first())
+            if into is None:
+                return None
         _lock_dealer_imports(dealer)
         received_at = timezone.now().isoformat()
         writer_class = _BulkWriter if bulk and _bulk_fits(dealer) else _RowByRowWriter
@@ -702,10 +708,108 @@ def import_run(*, dealer: Dealer, by, content: bytes, filename: str = "", defaul
                         workers=workers, write=writer)
         if not preview.ok:
             raise ImportInvalid(preview)  # rolls back whatever was written before the bad row turned up
-        lead_import = LeadImport.objects.create(
-            dealer=dealer, uploaded_by=by, filename=filename[:255], file_sha256=preview.sha256,
-            default_reason=default_reason, rows=preview.data_rows, created_leads=writer.created,
-            known_leads=preview.data_rows - writer.created, counts_by_reason=preview.counts_by_reason)
+        lead_import = into or LeadImport(dealer=dealer, uploaded_by=by, filename=filename[:255],
+                                         default_reason=default_reason)
+        lead_import.file_sha256 = preview.sha256
+        lead_import.rows, lead_import.created_leads = preview.data_rows, writer.created
+        lead_import.known_leads = preview.data_rows - writer.created
+        lead_import.counts_by_reason = preview.counts_by_reason
+        lead_import.status, lead_import.content, lead_import.finished_at = ImportStatus.DONE, b"", timezone.now()
+        lead_import.save()
         audit_record(dealer=dealer, actor=by, action="leads.imported", target=filename[:200],
                      changes={"rows": preview.data_rows, "created": writer.created, "sha256": preview.sha256})
     return lead_import
+
+
+# ---------------------------------------------------------------------------------------------- the page's imports
+# A file uploaded on the page is checked and imported by the worker: 100,000 rows take longer than a web request
+# may (gunicorn and proxies cut requests off at 30-60 s). The upload waits in its LeadImport row meanwhile.
+
+ERRORS_KEPT = 200
+SAMPLE_ROWS = 5
+RESUME_AFTER = dt.timedelta(minutes=2)
+
+
+def _summary(preview: ImportPreview) -> dict:
+    """The check's result as the preview page shows it (JSON: it waits in the row until the manager confirms)."""
+    return {
+        "ok": preview.ok, "filename": preview.filename, "encoding": preview.encoding, "delimiter": preview.delimiter,
+        "columns": list(preview.columns.items()),  # pairs, in the file's order (a JSON object's keys lose it)
+        "ignored_columns": preview.ignored_columns,
+        "file_errors": [str(e) for e in preview.file_errors], "errors": [str(e) for e in preview.errors[:ERRORS_KEPT]],
+        "error_rows": preview.error_rows, "data_rows": preview.data_rows, "new_leads": preview.new_leads,
+        "already_imported": preview.already_imported, "duplicates_in_file": preview.duplicates_in_file,
+        "counts_by_reason": preview.counts_by_reason, "default_reason": preview.default_reason,
+        "sample": [{"row": r.row, "data": r.data, "reason_label": str(r.reason_label)} for r in preview.sample[:SAMPLE_ROWS]],
+    }
+
+
+def import_upload(*, dealer: Dealer, by, content: bytes, filename: str, default_reason: str = "",
+                  language: str = "") -> LeadImport:
+    """Keep an uploaded file and have the worker check it (nothing is imported before the manager confirms)."""
+    lead_import = LeadImport.objects.create(
+        dealer=dealer, uploaded_by=by, filename=filename[:255], file_sha256=hashlib.sha256(content).hexdigest(),
+        default_reason=default_reason, status=ImportStatus.CHECKING, content=content, language=language[:8])
+    transaction.on_commit(lambda: task_enqueue("followup.tasks.lead_import_check", lead_import.pk))
+    return lead_import
+
+
+def import_check(*, lead_import_id: int) -> LeadImport | None:
+    """The worker checks an uploaded file: the preview, in the uploader's language, kept on the row."""
+    with transaction.atomic():  # the row stays locked while checking, so a second delivery of the task skips it
+        lead_import = (LeadImport.objects.select_for_update(skip_locked=True).select_related("dealer")
+                       .filter(pk=lead_import_id, status=ImportStatus.CHECKING).first())
+        if lead_import is None:
+            return None
+        with translation.override(lead_import.language or None):
+            preview = import_preview(dealer=lead_import.dealer, content=bytes(lead_import.content),
+                                     filename=lead_import.filename, default_reason=lead_import.default_reason)
+            lead_import.summary = _summary(preview)
+        lead_import.status, lead_import.rows = ImportStatus.CHECKED, preview.data_rows
+        lead_import.save(update_fields=["summary", "status", "rows"])
+    return lead_import
+
+
+def import_confirm(*, lead_import: LeadImport) -> bool:
+    """The manager's go for a checked file without errors: the worker imports it. False if it cannot be imported."""
+    queued = LeadImport.objects.filter(pk=lead_import.pk, status=ImportStatus.CHECKED, summary__ok=True).update(
+        status=ImportStatus.QUEUED)
+    if queued:
+        transaction.on_commit(lambda: task_enqueue("followup.tasks.lead_import_run", lead_import.pk))
+    return bool(queued)
+
+
+def import_queued_run(*, lead_import_id: int) -> LeadImport | None:
+    """The worker imports a confirmed file. A file that turns out wrong now imports nothing and says why."""
+    lead_import = LeadImport.objects.select_related("dealer", "uploaded_by").filter(
+        pk=lead_import_id, status=ImportStatus.QUEUED).first()
+    if lead_import is None:
+        return None
+    try:
+        with translation.override(lead_import.language or None):
+            return import_run(dealer=lead_import.dealer, by=lead_import.uploaded_by, content=bytes(lead_import.content),
+                              filename=lead_import.filename, default_reason=lead_import.default_reason, into=lead_import)
+    except ImportInvalid as invalid:
+        with translation.override(lead_import.language or None):
+            summary = _summary(invalid.preview)
+            error = _("The file has errors now; nothing was imported.")
+    except Exception:
+        logger.exception("Import %s failed", lead_import_id)
+        summary = lead_import.summary
+        with translation.override(lead_import.language or None):
+            error = _("The import stopped on an internal error; nothing was imported. Please upload the file again.")
+    LeadImport.objects.filter(pk=lead_import_id, status=ImportStatus.QUEUED).update(
+        status=ImportStatus.FAILED, summary=summary, error=error, finished_at=timezone.now())
+    return None
+
+
+def imports_resume(*, now: dt.datetime | None = None) -> int:
+    """Hand the worker again what still waits for it after a broker outage (a running one is skipped, not doubled)."""
+    waiting = LeadImport.objects.filter(status__in=[ImportStatus.CHECKING, ImportStatus.QUEUED],
+                                        created_at__lt=(now or timezone.now()) - RESUME_AFTER)
+    count = 0
+    for pk, status in waiting.values_list("pk", "status"):
+        task = "followup.tasks.lead_import_check" if status == ImportStatus.CHECKING else "followup.tasks.lead_import_run"
+        task_enqueue(task, pk)
+        count += 1
+    return count

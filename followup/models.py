@@ -178,8 +178,20 @@ class TelephonyEvent(models.Model):
         return f"{self.event_id} · {self.type}"
 
 
+class ImportStatus(models.TextChoices):
+    CHECKING = "checking", _("checking the file")
+    CHECKED = "checked", _("checked, waiting for your go")
+    QUEUED = "queued", _("importing")
+    DONE = "done", _("imported")
+    FAILED = "failed", _("not imported")
+
+
 class LeadImport(models.Model):
-    """One CSV import of passive leads from the dealer's own data (lease ends, service customers, lost quotes)."""
+    """One CSV import of passive leads from the dealer's own data (lease ends, service customers, lost quotes).
+
+    A file uploaded on the page is checked and imported by the worker (a big file takes longer than a web request
+    may): checking → checked → queued → done, or failed. The command imports at once and records it as done.
+    """
 
     dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="+")
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -191,13 +203,26 @@ class LeadImport(models.Model):
     known_leads = models.PositiveIntegerField(_("already imported"), default=0,
                                               help_text=_("Rows that were imported before (or twice in the file): nothing new."))
     counts_by_reason = models.JSONField(_("new leads per reason"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("imported"), default=timezone.now)
+    created_at = models.DateTimeField(_("uploaded"), default=timezone.now)
+    status = models.CharField(_("status"), max_length=8, choices=ImportStatus.choices, default=ImportStatus.DONE)
+    content = models.BinaryField(_("file"), default=b"", blank=True, editable=False,
+                                 help_text=_("The file as uploaded, kept until it is imported."))
+    language = models.CharField(_("language"), max_length=8, blank=True, help_text=_("The uploader's, for the check's messages."))
+    summary = models.JSONField(_("check"), default=dict, blank=True, help_text=_("What the check found, as the page shows it."))
+    error = models.TextField(_("why it was not imported"), blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("lead import")
         verbose_name_plural = _("lead imports")
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["dealer", "-created_at"], name="leadimport_dealer_created")]
+        indexes = [
+            models.Index(fields=["dealer", "-created_at"], name="leadimport_dealer_created"),
+            # The worker's safety net looks for imports still waiting for it: few rows at any size.
+            models.Index(fields=["created_at"], name="leadimport_waiting",
+                         condition=models.Q(status__in=["checking", "queued"])),
+        ]
+        constraints = [models.CheckConstraint(condition=models.Q(status__in=ImportStatus.values), name="leadimport_status_valid")]
 
     def __str__(self):
         return f"{self.filename} · {self.created_at:%Y-%m-%d %H:%M}"

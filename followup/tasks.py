@@ -3,6 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
+from .imports import import_check, import_queued_run, imports_resume
 from .models import SchedulerHeartbeat
 from .services import followup_sweep as run_sweep
 from .services import manager_digest_send
@@ -22,3 +23,20 @@ def followup_sweep() -> int:
 @shared_task
 def manager_digest() -> int:
     return manager_digest_send()
+
+
+@shared_task
+def lead_import_check(lead_import_id: int) -> None:
+    import_check(lead_import_id=lead_import_id)
+
+
+# acks_late: if the worker dies mid-import the transaction rolls back and the broker hands the task out again.
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def lead_import_run(lead_import_id: int) -> None:
+    import_queued_run(lead_import_id=lead_import_id)
+
+
+@shared_task
+def lead_imports_resume() -> int:
+    """Uploads still waiting for the worker after a broker outage get handed to it again."""
+    return imports_resume()

@@ -218,13 +218,15 @@ def outbox_batch():
             outbox_wake()
 
 
-def _enqueue(task_name: str, *args) -> None:
+def task_enqueue(task_name: str, *args) -> None:
+    """Hand a task to the broker. Callers keep their state in rows, so a broker outage only delays the work: a
+    periodic task (outbox flush, import resume) picks up what is still waiting."""
     from config.celery_app import app
 
     try:
         app.send_task(task_name, args=list(args))
-    except Exception as exc:  # broker outage: the rows stay pending and the periodic outbox_flush delivers them
-        logger.warning("Could not enqueue %s%s (%s); the outbox flush will send it", task_name, args, exc)
+    except Exception as exc:
+        logger.warning("Could not enqueue %s%s (%s); a periodic task will pick the work up", task_name, args, exc)
 
 
 OUTBOX_WAKE_KEY = "outbox:wake"
@@ -246,7 +248,7 @@ def outbox_wake() -> None:
                 return
         except Exception as exc:  # the cache is down: ask anyway
             logger.warning("Outbox wake-up flag unavailable (%s)", exc)
-    _enqueue("leads.tasks.outbox_flush")
+    task_enqueue("leads.tasks.outbox_flush")
 
 
 def _outbox_wake_clear() -> None:

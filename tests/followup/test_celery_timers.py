@@ -26,12 +26,13 @@ pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def celery_processes(tmp_path):
-    """Worker and beat as separate processes, on this test's database and a Redis database of their own."""
-    broker_db = 11 if "gw1" not in os.environ.get("PYTEST_XDIST_WORKER", "") else 10
-    broker = f"redis://127.0.0.1:6379/{broker_db}"
+    """Worker and beat as separate processes, on this test's database and this test process's Redis database, so the
+    tasks the test enqueues reach them (and nothing left from earlier tests does: the database is emptied first)."""
+    broker = settings.CELERY_BROKER_URL
     redis.Redis.from_url(broker).flushdb()
     db = settings.DATABASES["default"]
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "FOLLOWUP_SWEEP_SECONDS": "1",
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"},  # this exact Redis database
+           "DJANGO_SETTINGS_MODULE": "config.settings.test", "FOLLOWUP_SWEEP_SECONDS": "1",
            "TEST_DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
            "TEST_REDIS_URL": broker}
     common = [sys.executable, "-m", "celery", "-A", "config"]
@@ -77,3 +78,22 @@ def test_beat_and_worker_escalate_once_and_deliver_the_notice(cast, celery_proce
     reminder = Notification.objects.get(lead=lead, kind="reminder")
     assert wait_for(lambda: Notification.objects.get(pk=reminder.pk).email_status == DeliveryStatus.SENT), (
         (logs / "worker.log").read_text()[-3000:])
+
+
+def test_the_worker_checks_and_then_imports_an_uploaded_file(cast, celery_processes):
+    from followup.imports import import_confirm, import_upload
+    from followup.models import ImportStatus, LeadImport
+    from leads.models import Lead
+
+    content = b"external_id;voornaam;e-mail;reden\nLC-1;Jan;jan@example.nl;lease\nLC-2;Sanne;sanne@example.nl;service\n"
+    lead_import = import_upload(dealer=cast.dealer_a, by=cast.manager_a, content=content, filename="lease.csv")
+    connection.close()
+    logs = celery_processes
+    assert wait_for(lambda: LeadImport.objects.get(pk=lead_import.pk).status == ImportStatus.CHECKED), (
+        (logs / "worker.log").read_text()[-3000:])
+    assert not Lead.objects.exists()  # checked, not imported: the manager has not confirmed yet
+    assert import_confirm(lead_import=lead_import)
+    connection.close()
+    assert wait_for(lambda: LeadImport.objects.get(pk=lead_import.pk).status == ImportStatus.DONE), (
+        (logs / "worker.log").read_text()[-3000:])
+    assert Lead.objects.filter(dealer=cast.dealer_a, kind="passive").count() == 2

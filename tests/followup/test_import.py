@@ -1,7 +1,6 @@
 """Passive leads from the dealer's own CSV: checked first, all or nothing, never twice, into the BDC queue."""
 
 import datetime as dt
-import hashlib
 import io
 
 import pytest
@@ -9,10 +8,21 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+import followup.imports
 from dealers.models import AuditEntry, Membership, Role, RoutingModel
-from followup.imports import ImportInvalid, import_preview, import_run
-from followup.models import LeadImport
+from followup.imports import (
+    ImportInvalid,
+    import_check,
+    import_confirm,
+    import_preview,
+    import_queued_run,
+    import_run,
+    import_upload,
+    imports_resume,
+)
+from followup.models import ImportStatus, LeadImport
 from leads.models import Customer, EventType, Lead, LeadEvent
 from routing.services import bdc_queue
 from tests.factories import CustomerFactory, DealerFactory, MembershipFactory, UserFactory, open_all_week
@@ -300,44 +310,113 @@ def _file(content, name):
     return SimpleUploadedFile(name, content, content_type="text/csv")
 
 
-def test_a_manager_uploads_checks_and_imports(client, cast):
+def worker():
+    """What the Celery worker does with the tasks the pages hand it (test_celery_timers runs a real worker)."""
+    for pk in LeadImport.objects.filter(status=ImportStatus.CHECKING).values_list("pk", flat=True):
+        import_check(lead_import_id=pk)
+    for pk in LeadImport.objects.filter(status=ImportStatus.QUEUED).values_list("pk", flat=True):
+        import_queued_run(lead_import_id=pk)
+
+
+def test_a_manager_uploads_checks_and_imports(client, cast, monkeypatch, django_capture_on_commit_callbacks):
+    tasks = []
+    monkeypatch.setattr(followup.imports, "task_enqueue", lambda name, *args: tasks.append((name, *args)))
     client.force_login(cast.manager_a)
     assert client.get("/settings/import/").status_code == 200
-    response = upload(client, csv_bytes(GOOD))
-    sha = hashlib.sha256(csv_bytes(GOOD)).hexdigest()
-    assert response.status_code == 302 and response["Location"] == f"/settings/import/{sha}/"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(client, csv_bytes(GOOD))
+    lead_import = LeadImport.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/settings/import/{lead_import.pk}/"
+    assert tasks == [("followup.tasks.lead_import_check", lead_import.pk)]
+    waiting = client.get(response["Location"])
+    assert waiting.status_code == 200 and 'data-status="checking"' in waiting.content.decode()
+    assert 'http-equiv="refresh"' in waiting.content.decode()
+    worker()
     preview = client.get(response["Location"])
     html = preview.content.decode()
-    assert preview.status_code == 200 and not Lead.objects.exists()  # a preview writes nothing
+    assert preview.status_code == 200 and not Lead.objects.exists()  # a check writes nothing
     assert 'data-testid="new">4<' in html and "Lease contract ending: <strong>2</strong>" in html
     assert "Jan de Vries" in html and "Import</button>" in html
-    done = client.post(response["Location"])
-    lead_import = LeadImport.objects.get()
-    assert done.status_code == 302 and done["Location"] == f"/settings/import/result/{lead_import.pk}/"
-    result = client.get(done["Location"])
+    with django_capture_on_commit_callbacks(execute=True):
+        confirmed = client.post(response["Location"])
+    assert confirmed.status_code == 302 and confirmed["Location"] == response["Location"]
+    assert tasks[-1] == ("followup.tasks.lead_import_run", lead_import.pk)
+    assert 'data-status="queued"' in client.get(response["Location"]).content.decode()
+    worker()
+    result = client.get(response["Location"])
     assert 'data-testid="created">4<' in result.content.decode()
     assert Lead.objects.filter(dealer=cast.dealer_a, queue="bdc", kind="passive").count() == 4
+    lead_import.refresh_from_db()
     assert lead_import.uploaded_by == cast.manager_a and lead_import.filename == "lease.csv"
-    # The upload is used up; confirming again does not import twice.
+    assert lead_import.status == ImportStatus.DONE and bytes(lead_import.content) == b""  # the file is not kept
+    # Confirming again does not import twice.
     again = client.post(response["Location"])
-    assert again.status_code == 302 and again["Location"] == "/settings/import/"
-    assert Lead.objects.count() == 4
+    worker()
+    assert again.status_code == 302 and Lead.objects.count() == 4
+    assert "lease.csv" in client.get("/settings/import/").content.decode()
+
+
+def test_the_check_speaks_the_uploaders_language(client, cast):
+    client.force_login(cast.manager_a)
+    client.cookies["django_language"] = "nl"
+    location = upload(client, b"voornaam;e-mail;telefoon;reden\nJan;jan@example.nl;;lease\nSanne;;;lease\n")["Location"]
+    worker()
+    html = client.get(location, HTTP_ACCEPT_LANGUAGE="nl").content.decode()
+    assert "rij 3: geen e-mail of telefoon" in html.lower()
 
 
 def test_the_preview_lists_the_row_errors_and_offers_no_import(client, cast):
     client.force_login(cast.manager_a)
     content = b"voornaam;e-mail;telefoon;reden\nJan;jan@example.nl;;lease\nSanne;;;lease\n"
     location = upload(client, content)["Location"]
+    worker()
     html = client.get(location).content.decode()
     assert "row 3: no e-mail or phone" in html and "Import</button>" not in html
     refused = client.post(location)  # a hand-made confirm is refused too
+    worker()
     assert refused.status_code == 400 and not Lead.objects.exists()
+    assert LeadImport.objects.get().status == ImportStatus.CHECKED
+
+
+def test_a_file_that_went_wrong_after_the_check_imports_nothing_and_says_why(client, cast):
+    client.force_login(cast.manager_a)
+    location = upload(client, csv_bytes(GOOD))["Location"]
+    worker()
+    LeadImport.objects.update(content=b"email,reason\n,lease_end\n")  # as if the check had passed a broken file
+    client.post(location)
+    worker()
+    lead_import = LeadImport.objects.get()
+    assert lead_import.status == ImportStatus.FAILED and "nothing was imported" in lead_import.error
+    html = client.get(location).content.decode()
+    assert 'id="import-failed"' in html and "Import</button>" not in html and not Lead.objects.exists()
+
+
+def test_an_import_waiting_after_a_broker_outage_is_handed_to_the_worker_again(cast, monkeypatch):
+    tasks = []
+    monkeypatch.setattr(followup.imports, "task_enqueue", lambda name, *args: tasks.append((name, *args)))
+    checking = import_upload(dealer=cast.dealer_a, by=cast.manager_a, content=csv_bytes(GOOD), filename="a.csv")
+    queued = import_upload(dealer=cast.dealer_a, by=cast.manager_a, content=csv_bytes(GOOD), filename="b.csv")
+    LeadImport.objects.filter(pk=queued.pk).update(status=ImportStatus.QUEUED)
+    assert imports_resume() == 0  # just uploaded: the first hand-over may still be on its way
+    assert imports_resume(now=timezone.now() + dt.timedelta(minutes=3)) == 2
+    assert sorted(tasks) == [("followup.tasks.lead_import_check", checking.pk), ("followup.tasks.lead_import_run", queued.pk)]
+
+
+def test_a_second_delivery_of_a_running_import_does_not_import_twice(cast):
+    lead_import = import_upload(dealer=cast.dealer_a, by=cast.manager_a, content=csv_bytes(GOOD), filename="a.csv")
+    import_check(lead_import_id=lead_import.pk)
+    assert import_confirm(lead_import=lead_import)
+    assert import_queued_run(lead_import_id=lead_import.pk).created_leads == 4
+    assert import_queued_run(lead_import_id=lead_import.pk) is None  # redelivered after it finished: nothing
+    assert Lead.objects.count() == 4 and LeadImport.objects.get().status == ImportStatus.DONE
 
 
 def test_the_reason_for_the_whole_file_comes_from_the_upload_form(client, cast):
     client.force_login(cast.manager_a)
     location = upload(client, b"voornaam;e-mail\nJan;jan@example.nl\n", reason="service")["Location"]
+    worker()
     client.post(location)
+    worker()
     assert Lead.objects.get().reason == "service"
 
 
@@ -346,30 +425,37 @@ def test_salespeople_and_bdc_agents_may_not_import(client, cast, who):
     client.force_login(getattr(cast, who))
     assert client.get("/settings/import/").status_code == 403
     assert upload(client, csv_bytes(GOOD)).status_code == 403
-    sha = hashlib.sha256(csv_bytes(GOOD)).hexdigest()
-    assert client.post(f"/settings/import/{sha}/").status_code == 403
+    lead_import = import_upload(dealer=cast.dealer_a, by=cast.manager_a, content=csv_bytes(GOOD), filename="a.csv")
+    worker()
+    assert client.get(f"/settings/import/{lead_import.pk}/").status_code == 403
+    assert client.post(f"/settings/import/{lead_import.pk}/").status_code == 403
+    worker()
     assert not Lead.objects.exists()
 
 
 def test_an_outsider_cannot_see_or_confirm_dealer_as_import(client, cast):
     manager = client
     manager.force_login(cast.manager_a)
-    location = upload(manager, csv_bytes(GOOD))["Location"]
-    manager.post(location)
-    lead_import = LeadImport.objects.get()
+    done = upload(manager, csv_bytes(GOOD))["Location"]
+    worker()
+    manager.post(done)
+    worker()
     from django.test import Client
 
     outsider = Client()
     outsider.force_login(cast.outsider_b)
-    assert outsider.get(f"/settings/import/result/{lead_import.pk}/").status_code == 404
+    assert outsider.get(done).status_code == 404
     assert outsider.get("/settings/import/?dealer=dealer-a").status_code == 404
-    # A's pending upload is not there for B, even with the right fingerprint.
     upload(Client(), b"")  # anonymous: redirected to login, nothing stored
-    location_a = upload(manager, csv_bytes(GOOD + "LC-5,Bram,Mulder,bram@example.nl,,lease_end,,,,,\n"))["Location"]
-    response = outsider.post(location_a)
-    assert response.status_code == 302 and response["Location"] == "/settings/import/"
+    assert LeadImport.objects.count() == 1
+    # A's checked upload cannot be looked at or confirmed by B.
+    waiting = upload(manager, csv_bytes(GOOD + "LC-5,Bram,Mulder,bram@example.nl,,lease_end,,,,,\n"))["Location"]
+    worker()
+    assert outsider.get(waiting).status_code == 404 and outsider.post(waiting).status_code == 404
+    worker()
     assert not Lead.objects.filter(dealer=cast.dealer_b).exists()
     assert Lead.objects.filter(dealer=cast.dealer_a).count() == 4
+    assert "lease.csv" not in outsider.get("/settings/import/").content.decode()
 
 
 def test_a_group_admin_may_import(client, cast):

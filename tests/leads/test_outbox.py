@@ -25,7 +25,7 @@ class RefusingBackend(BaseEmailBackend):
 def wake_ups(monkeypatch):
     """The tasks the web side would hand to the broker (the worker is exercised for real in test_celery_timers)."""
     sent = []
-    monkeypatch.setattr(leads.services, "_enqueue", lambda name, *args: sent.append(name))
+    monkeypatch.setattr(leads.services, "task_enqueue", lambda name, *args: sent.append(name))
     return sent
 
 

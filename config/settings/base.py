@@ -120,6 +120,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_queue_dir / "processed"),
         "control_folder": str(_queue_dir / "control"),
         "store_processed": False,
+        "polling_interval": 0.2,  # how often the worker looks for new task files (default 1 s: a burst crawls)
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # One outbox flush per burst of notices needs a flag that web and worker both see: Redis. Without it, one per notice.

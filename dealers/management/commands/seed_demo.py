@@ -15,7 +15,7 @@ from dealers.services import policy_get
 from followup.models import Appointment
 from followup.services import appointment_outcome_set, appointment_set, attempt_log, lead_close
 from leads.models import Lead, Status
-from leads.services import lead_intake
+from leads.services import lead_intake, outbox_batch
 from routing.models import CallScript
 from routing.services import bdc_claim_next, lead_route
 
@@ -65,7 +65,8 @@ class Command(BaseCommand):
         group.admins.add(admin)
         for reason, text in SCRIPTS.items():
             CallScript.objects.get_or_create(dealer=amsterdam, reason=reason, defaults={"body": text})
-        created = self._leads(amsterdam, 70, users) + self._leads(utrecht, 25, {})
+        with outbox_batch():  # the demo's notices go out in one flush, not a task each
+            created = self._leads(amsterdam, 70, users) + self._leads(utrecht, 25, {})
         self.stdout.write(self.style.SUCCESS(f"Demo ready ({created} new leads)."))
         self.stdout.write(f"Log in with any of these (password: {password}):")
         for email, _first, _last, role in STAFF:

@@ -46,7 +46,8 @@ def first_response_deadline(*, lead: Lead, schedule: OpeningSchedule, policy) ->
 def _round_robin_sql() -> str:
     """The next salesperson in one statement: the returning customer's own salesperson when on duty, else the one with
     the fewest open leads, then the one who has waited longest for a lead. Written out because it runs for every
-    active lead while the dealer's lock is held; as a queryset it costs ~2 ms of query building for a 0.3 ms query."""
+    active lead while the dealer's lock is held; as a queryset it took ~1.5 ms to build for a query PostgreSQL
+    answers in a tenth of that."""
     membership, user, lead = Membership._meta.db_table, User._meta.db_table, Lead._meta.db_table
     return f"""
         SELECT u.*, m.id AS membership_id

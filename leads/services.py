@@ -215,7 +215,7 @@ def outbox_batch():
         queued = _outbox_batch.get()
         _outbox_batch.reset(token)
         if queued:
-            outbox_wake()
+            transaction.on_commit(outbox_wake)  # at once outside a transaction; else once the notices are committed
 
 
 def task_enqueue(task_name: str, *args) -> None:
@@ -231,7 +231,10 @@ def task_enqueue(task_name: str, *args) -> None:
 
 OUTBOX_WAKE_KEY = "outbox:wake"
 OUTBOX_WAKE_TTL = 10  # seconds: if a wake-up is lost, the next notice after this asks again (and beat flushes every 30 s)
-SENDING_STALE_AFTER = dt.timedelta(minutes=5)
+# A claimed batch is sent within minutes (EMAIL_TIMEOUT per message, a few dozen messages); an e-mail still "sending"
+# after this was lost with a crashed worker and is sent again (at least once, never lost).
+SENDING_STALE_AFTER = dt.timedelta(minutes=30)
+OUTBOX_BATCH = 50
 MAX_EMAIL_ATTEMPTS = 5
 
 
@@ -259,35 +262,50 @@ def _outbox_wake_clear() -> None:
             logger.warning("Outbox wake-up flag unavailable (%s)", exc)
 
 
-def _outbox_claim(*, limit: int) -> list[Notification]:
-    """Take up to `limit` owed e-mails for this worker: rows another worker is claiming are skipped, not waited for."""
-    now = timezone.now()
+def _outbox_claim(*, limit: int) -> tuple[list[Notification], dt.datetime]:
+    """Take up to `limit` owed e-mails for this worker: rows another worker is claiming are skipped, not waited for.
+    The claim's time marks them as this flush's: results are recorded only on rows still carrying it."""
+    claimed_at = timezone.now()
     with transaction.atomic():
         batch = list(Notification.objects.filter(email_status=DeliveryStatus.PENDING).order_by("created_at")
                      .select_for_update(skip_locked=True, of=("self",)).select_related("recipient")[:limit])
         Notification.objects.filter(pk__in=[n.pk for n in batch]).update(
-            email_status=DeliveryStatus.SENDING, email_attempts=F("email_attempts") + 1, email_sent_at=now)
-    return batch
+            email_status=DeliveryStatus.SENDING, email_attempts=F("email_attempts") + 1, email_sent_at=claimed_at)
+    return batch, claimed_at
 
 
-def _outbox_send(batch: list[Notification]) -> None:
-    """Send outside any transaction, over one mail connection, and record each result."""
-    sent, failed = [], []
-    with get_connection() as mail_connection:
+def _outbox_record(n: Notification, claimed_at: dt.datetime, error: Exception | None) -> None:
+    if error is None:
+        changes = {"email_status": DeliveryStatus.SENT, "email_sent_at": timezone.now(), "email_error": ""}
+    else:  # n.email_attempts is the count before this claim
+        retry = n.email_attempts + 1 < MAX_EMAIL_ATTEMPTS
+        changes = {"email_status": DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED, "email_error": str(error)[:1000]}
+    Notification.objects.filter(pk=n.pk, email_status=DeliveryStatus.SENDING, email_sent_at=claimed_at).update(**changes)
+
+
+def _outbox_send(batch: list[Notification], claimed_at: dt.datetime) -> None:
+    """Send outside any transaction, over one mail connection, recording each e-mail as soon as it went out (so a
+    crash mid-batch sends again only what was not recorded)."""
+    try:
+        mail_connection = get_connection()
+        mail_connection.open()
+    except Exception as exc:  # the mail server is unreachable: the whole batch waits for the next flush
+        for n in batch:
+            _outbox_record(n, claimed_at, exc)
+        return
+    try:
         for n in batch:
             try:
                 EmailMessage(n.subject, n.body, None, [n.recipient.email], connection=mail_connection).send()
-                sent.append(n.pk)
             except Exception as exc:
-                failed.append((n, exc))
-    Notification.objects.filter(pk__in=sent).update(email_status=DeliveryStatus.SENT, email_sent_at=timezone.now(),
-                                                    email_error="")
-    for n, exc in failed:  # n.email_attempts is the count before this claim
-        status = DeliveryStatus.PENDING if n.email_attempts + 1 < MAX_EMAIL_ATTEMPTS else DeliveryStatus.FAILED
-        Notification.objects.filter(pk=n.pk).update(email_status=status, email_error=str(exc)[:1000])
+                _outbox_record(n, claimed_at, exc)
+            else:
+                _outbox_record(n, claimed_at, None)
+    finally:
+        mail_connection.close()
 
 
-def outbox_flush(*, batch_size: int = 200) -> int:
+def outbox_flush(*, batch_size: int = OUTBOX_BATCH) -> int:
     """Send every e-mail still owed, in batches; returns how many were tried.
 
     Also takes back e-mails stuck in "sending" after a crash mid-send (sent again: at least once, never lost).
@@ -298,9 +316,9 @@ def outbox_flush(*, batch_size: int = 200) -> int:
     tried = 0
     while True:
         _outbox_wake_clear()  # before reading: whatever commits from here on wakes another flush
-        batch = _outbox_claim(limit=batch_size)
+        batch, claimed_at = _outbox_claim(limit=batch_size)
         if batch:
-            _outbox_send(batch)
+            _outbox_send(batch, claimed_at)
         tried += len(batch)
         if len(batch) < batch_size:
             return tried

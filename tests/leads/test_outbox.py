@@ -15,10 +15,20 @@ pytestmark = pytest.mark.django_db
 
 
 class RefusingBackend(BaseEmailBackend):
-    """A mail server that refuses everything (e.g. SMTP down)."""
+    """A mail server that refuses every message."""
 
     def send_messages(self, email_messages):
         raise ConnectionRefusedError("smtp.example.nl:587 refused the connection")
+
+
+class UnreachableBackend(BaseEmailBackend):
+    """A mail server that cannot be reached at all."""
+
+    def open(self):
+        raise TimeoutError("smtp.example.nl:587 timed out")
+
+    def send_messages(self, email_messages):
+        raise AssertionError("nothing is sent without a connection")
 
 
 @pytest.fixture
@@ -76,12 +86,33 @@ def test_a_refused_email_stays_owed_and_fails_after_five_tries(cast, settings, w
     assert outbox_flush() == 0 and mail.outbox == []  # given up: the in-app notice stays, no more e-mails
 
 
+def test_an_unreachable_mail_server_puts_the_batch_back_for_the_next_flush(cast, settings, wake_ups):
+    settings.EMAIL_BACKEND = "tests.leads.test_outbox.UnreachableBackend"
+    owed = [notice(cast, n) for n in range(3)]
+    assert outbox_flush() == 3
+    assert set(Notification.objects.values_list("email_status", flat=True)) == {DeliveryStatus.PENDING}
+    assert "timed out" in Notification.objects.get(pk=owed[0].pk).email_error
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert outbox_flush() == 3 and len(mail.outbox) == 3
+
+
+def test_a_flush_records_only_what_it_still_holds(cast, wake_ups):
+    """A flush that outlived the stale window finds its rows taken back: it does not overwrite the newer claim."""
+    owed = notice(cast)
+    batch, claimed_at = leads.services._outbox_claim(limit=10)
+    retaken_at = claimed_at + dt.timedelta(minutes=31)
+    Notification.objects.filter(pk=owed.pk).update(email_sent_at=retaken_at)  # another flush's claim
+    leads.services._outbox_record(batch[0], claimed_at, None)
+    owed.refresh_from_db()
+    assert owed.email_status == DeliveryStatus.SENDING and owed.email_sent_at == retaken_at
+
+
 def test_an_email_stuck_in_sending_after_a_crash_is_sent_again_later(cast, wake_ups):
     stuck = notice(cast)
     Notification.objects.filter(pk=stuck.pk).update(email_status=DeliveryStatus.SENDING,
-                                                    email_sent_at=timezone.now() - dt.timedelta(minutes=1))
+                                                    email_sent_at=timezone.now() - dt.timedelta(minutes=10))
     assert outbox_flush() == 0  # another worker may still be sending it
-    Notification.objects.filter(pk=stuck.pk).update(email_sent_at=timezone.now() - dt.timedelta(minutes=6))
+    Notification.objects.filter(pk=stuck.pk).update(email_sent_at=timezone.now() - dt.timedelta(minutes=31))
     assert outbox_flush() == 1 and len(mail.outbox) == 1
     stuck.refresh_from_db()
     assert stuck.email_status == DeliveryStatus.SENT

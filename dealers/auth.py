@@ -1,5 +1,6 @@
 """Portal authentication (Api-Key header) and per-key throttling."""
 
+import logging
 import time
 
 from django.contrib.auth.models import AnonymousUser
@@ -8,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions, permissions, throttling
 
 from .models import ApiKey, hash_api_key
+
+logger = logging.getLogger(__name__)
 
 
 class PortalClient(AnonymousUser):
@@ -55,10 +58,11 @@ class HasApiKey(permissions.BasePermission):
 
 
 class ApiKeyRateThrottle(throttling.BaseThrottle):
-    """A fixed budget per key and clock minute (the key's own rate, default 1,200), counted with one atomic increment.
+    """A fixed budget per key and clock minute (the key's own rate, default 1,200), kept as a counter in the cache.
 
     A counter per minute costs the same at any rate; a sliding log of timestamps (DRF's SimpleRateThrottle) would
-    read and rewrite up to 1,200 of them on every request of a busy portal.
+    read and rewrite up to 1,200 of them on every request of a busy portal. If the cache is down, leads are let in:
+    a throttle must never be the reason a lead is lost.
     """
 
     window_seconds = 60
@@ -69,11 +73,15 @@ class ApiKeyRateThrottle(throttling.BaseThrottle):
         now = time.time()
         window = int(now // self.window_seconds)
         key = f"throttle:apikey:{request.auth.pk}:{window}"
-        try:
-            count = cache.incr(key)
-        except ValueError:  # the first request of this window
-            count = 1 if cache.add(key, 1, timeout=self.window_seconds * 2) else cache.incr(key)
         self._retry_after = (window + 1) * self.window_seconds - now
+        try:
+            try:
+                count = cache.incr(key)
+            except ValueError:  # the first request of this window
+                count = 1 if cache.add(key, 1, timeout=self.window_seconds * 2) else cache.incr(key)
+        except Exception as exc:
+            logger.warning("Throttle counter unavailable (%s); letting the request in", exc)
+            return True
         return count <= request.auth.rate_per_minute
 
     def wait(self) -> float:

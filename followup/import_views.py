@@ -84,21 +84,19 @@ class LeadImportDetailView(DealerScopedMixin, View):
 
     def post(self, request, pk):
         lead_import = get_object_or_404(self.get_queryset(), pk=pk)
-        if not import_confirm(lead_import=lead_import):
-            if lead_import.status in (ImportStatus.CHECKED, ImportStatus.FAILED):
-                return self.render_check(lead_import, status=400)  # a file with errors is never imported
-            return redirect("lead_import_detail", pk=lead_import.pk)  # already on its way, or done: show where it is
-        return redirect("lead_import_detail", pk=lead_import.pk)
+        if not import_confirm(lead_import=lead_import) and lead_import.status == ImportStatus.FAILED:
+            return self.render_check(lead_import, status=400)  # a file with errors is never imported
+        return redirect("lead_import_detail", pk=lead_import.pk)  # on its way (or already done): show where it is
 
     def render_check(self, lead_import: LeadImport, status: int = 200):
-        preview = lead_import.summary
+        preview = lead_import.summary  # empty when it failed before the check could say anything
         reasons = dict(Reason.choices)
         return render(self.request, "followup/import/preview.html", {
             "lead_import": lead_import, "preview": preview,
-            "errors_not_shown": preview["error_rows"] - len(preview["errors"]),
-            "counts": [(reasons[r], n) for r, n in preview["counts_by_reason"].items()],
-            "default_reason_label": reasons.get(preview["default_reason"], ""),
-            "can_import": preview["ok"] and lead_import.status == ImportStatus.CHECKED,
+            "errors_not_shown": preview.get("error_rows", 0) - len(preview.get("errors", [])),
+            "counts": [(reasons[r], n) for r, n in preview.get("counts_by_reason", {}).items()],
+            "default_reason_label": reasons.get(preview.get("default_reason", ""), ""),
+            "can_import": lead_import.status == ImportStatus.CHECKED,
         }, status=status)
 
     def render_result(self, lead_import: LeadImport):

@@ -684,22 +684,24 @@ def _bulk_fits(dealer: Dealer) -> bool:
     return connection.vendor == "postgresql" and kind == Kind.PASSIVE and queue_for(dealer=dealer, kind=kind) == Queue.BDC
 
 
-def import_run(*, dealer: Dealer, by, content: bytes, filename: str = "", default_reason: str = "",
+def import_run(*, dealer: Dealer, by, content: bytes | None, filename: str = "", default_reason: str = "",
                bulk: bool = True, workers: int | None = None, into: LeadImport | None = None) -> LeadImport | None:
     """Check every row and import each new one as a passive lead, all in one transaction.
 
     Rows are written while the rest of the file is still being checked; the first bad row stops the writing and
     the transaction is rolled back, so a file with any error imports nothing (ImportInvalid lists the errors).
-    Rows imported before create nothing. `into`: a queued upload to run and record (None when it is no longer
-    queued, or another worker is running it); without it a new, done LeadImport records the run.
+    Rows imported before create nothing. `into`: a queued upload to run and record, its file read from the row
+    once locked (returns None when it is no longer queued, or another worker is running it); without it a new,
+    done LeadImport records the run.
     """
     # Notices (sales-only dealers' salespeople) go out in one outbox flush once the transaction has committed.
     with outbox_batch(), transaction.atomic():
         if into is not None:  # held until commit: a redelivered task skips it instead of importing twice
-            into = (LeadImport.objects.select_for_update(skip_locked=True)
-                    .filter(pk=into.pk, status=ImportStatus.QUEUED).first())
-            if into is None:
+            locked = (LeadImport.objects.select_for_update(skip_locked=True)
+                      .filter(pk=into.pk, status=ImportStatus.QUEUED).values_list("content", flat=True).first())
+            if locked is None:
                 return None
+            content = bytes(locked)
         _lock_dealer_imports(dealer)
         received_at = timezone.now().isoformat()
         writer_class = _BulkWriter if bulk and _bulk_fits(dealer) else _RowByRowWriter
@@ -715,6 +717,7 @@ def import_run(*, dealer: Dealer, by, content: bytes, filename: str = "", defaul
         lead_import.known_leads = preview.data_rows - writer.created
         lead_import.counts_by_reason = preview.counts_by_reason
         lead_import.status, lead_import.content, lead_import.finished_at = ImportStatus.DONE, b"", timezone.now()
+        lead_import.waiting_since = None
         lead_import.save()
         audit_record(dealer=dealer, actor=by, action="leads.imported", target=filename[:200],
                      changes={"rows": preview.data_rows, "created": writer.created, "sha256": preview.sha256})
@@ -727,7 +730,9 @@ def import_run(*, dealer: Dealer, by, content: bytes, filename: str = "", defaul
 
 ERRORS_KEPT = 200
 SAMPLE_ROWS = 5
-RESUME_AFTER = dt.timedelta(minutes=2)
+RESUME_AFTER = dt.timedelta(minutes=2)  # waiting this long for the worker: hand it the task again
+GIVE_UP_AFTER = dt.timedelta(hours=1)  # still not checked or imported: say so, and drop the file
+UNCONFIRMED_KEPT = dt.timedelta(days=1)  # a checked file nobody confirmed: customers' data is not kept longer
 
 
 def _summary(preview: ImportPreview) -> dict:
@@ -744,36 +749,54 @@ def _summary(preview: ImportPreview) -> dict:
     }
 
 
+def _give_up(queryset, *, error: str, **changes) -> int:
+    """Not imported: the reason, and the file dropped (it holds customers' personal data)."""
+    return queryset.update(status=ImportStatus.FAILED, error=error, content=b"", waiting_since=None,
+                           finished_at=timezone.now(), **changes)
+
+
 def import_upload(*, dealer: Dealer, by, content: bytes, filename: str, default_reason: str = "",
                   language: str = "") -> LeadImport:
     """Keep an uploaded file and have the worker check it (nothing is imported before the manager confirms)."""
     lead_import = LeadImport.objects.create(
         dealer=dealer, uploaded_by=by, filename=filename[:255], file_sha256=hashlib.sha256(content).hexdigest(),
-        default_reason=default_reason, status=ImportStatus.CHECKING, content=content, language=language[:8])
+        default_reason=default_reason, status=ImportStatus.CHECKING, content=content, language=language[:8],
+        waiting_since=timezone.now())
     transaction.on_commit(lambda: task_enqueue("followup.tasks.lead_import_check", lead_import.pk))
     return lead_import
 
 
 def import_check(*, lead_import_id: int) -> LeadImport | None:
-    """The worker checks an uploaded file: the preview, in the uploader's language, kept on the row."""
-    with transaction.atomic():  # the row stays locked while checking, so a second delivery of the task skips it
-        lead_import = (LeadImport.objects.select_for_update(skip_locked=True).select_related("dealer")
-                       .filter(pk=lead_import_id, status=ImportStatus.CHECKING).first())
-        if lead_import is None:
-            return None
-        with translation.override(lead_import.language or None):
+    """The worker checks an uploaded file: the preview, in the uploader's language, kept on the row. A file with
+    errors is not imported (and not kept); the page lists its errors.
+
+    No transaction is held while checking (it only reads): a second delivery of the task may check in parallel,
+    and only the first to finish records its result."""
+    lead_import = LeadImport.objects.select_related("dealer").filter(pk=lead_import_id, status=ImportStatus.CHECKING).first()
+    if lead_import is None:
+        return None
+    waiting = LeadImport.objects.filter(pk=lead_import_id, status=ImportStatus.CHECKING)
+    with translation.override(lead_import.language or None):
+        try:
             preview = import_preview(dealer=lead_import.dealer, content=bytes(lead_import.content),
                                      filename=lead_import.filename, default_reason=lead_import.default_reason)
-            lead_import.summary = _summary(preview)
-        lead_import.status, lead_import.rows = ImportStatus.CHECKED, preview.data_rows
-        lead_import.save(update_fields=["summary", "status", "rows"])
+        except Exception:
+            logger.exception("Checking import %s failed", lead_import_id)
+            _give_up(waiting, error=_("The file could not be checked because of an internal error. Please upload it again."))
+            return None
+        summary = _summary(preview)
+        if not preview.ok:
+            _give_up(waiting, error=_("The file has errors; nothing was imported. Correct it and upload it again."),
+                     summary=summary, rows=preview.data_rows)
+            return None
+    waiting.update(status=ImportStatus.CHECKED, summary=summary, rows=preview.data_rows, waiting_since=None)
     return lead_import
 
 
 def import_confirm(*, lead_import: LeadImport) -> bool:
-    """The manager's go for a checked file without errors: the worker imports it. False if it cannot be imported."""
-    queued = LeadImport.objects.filter(pk=lead_import.pk, status=ImportStatus.CHECKED, summary__ok=True).update(
-        status=ImportStatus.QUEUED)
+    """The manager's go for a checked file: the worker imports it. False if it is not (or no longer) waiting for it."""
+    queued = LeadImport.objects.filter(pk=lead_import.pk, status=ImportStatus.CHECKED).update(
+        status=ImportStatus.QUEUED, waiting_since=timezone.now())
     if queued:
         transaction.on_commit(lambda: task_enqueue("followup.tasks.lead_import_run", lead_import.pk))
     return bool(queued)
@@ -781,34 +804,36 @@ def import_confirm(*, lead_import: LeadImport) -> bool:
 
 def import_queued_run(*, lead_import_id: int) -> LeadImport | None:
     """The worker imports a confirmed file. A file that turns out wrong now imports nothing and says why."""
-    lead_import = LeadImport.objects.select_related("dealer", "uploaded_by").filter(
-        pk=lead_import_id, status=ImportStatus.QUEUED).first()
+    lead_import = (LeadImport.objects.select_related("dealer", "uploaded_by").defer("content")  # read once locked
+                   .filter(pk=lead_import_id, status=ImportStatus.QUEUED).first())
     if lead_import is None:
         return None
-    try:
-        with translation.override(lead_import.language or None):
-            return import_run(dealer=lead_import.dealer, by=lead_import.uploaded_by, content=bytes(lead_import.content),
+    waiting = LeadImport.objects.filter(pk=lead_import_id, status=ImportStatus.QUEUED)
+    with translation.override(lead_import.language or None):
+        try:
+            return import_run(dealer=lead_import.dealer, by=lead_import.uploaded_by, content=None,
                               filename=lead_import.filename, default_reason=lead_import.default_reason, into=lead_import)
-    except ImportInvalid as invalid:
-        with translation.override(lead_import.language or None):
-            summary = _summary(invalid.preview)
-            error = _("The file has errors now; nothing was imported.")
-    except Exception:
-        logger.exception("Import %s failed", lead_import_id)
-        summary = lead_import.summary
-        with translation.override(lead_import.language or None):
-            error = _("The import stopped on an internal error; nothing was imported. Please upload the file again.")
-    LeadImport.objects.filter(pk=lead_import_id, status=ImportStatus.QUEUED).update(
-        status=ImportStatus.FAILED, summary=summary, error=error, finished_at=timezone.now())
+        except ImportInvalid as invalid:
+            _give_up(waiting, error=_("The file has errors now; nothing was imported."), summary=_summary(invalid.preview))
+        except Exception:
+            logger.exception("Import %s failed", lead_import_id)
+            _give_up(waiting, error=_("The import stopped on an internal error; nothing was imported. "
+                                      "Please upload the file again."))
     return None
 
 
-def imports_resume(*, now: dt.datetime | None = None) -> int:
-    """Hand the worker again what still waits for it after a broker outage (a running one is skipped, not doubled)."""
-    waiting = LeadImport.objects.filter(status__in=[ImportStatus.CHECKING, ImportStatus.QUEUED],
-                                        created_at__lt=(now or timezone.now()) - RESUME_AFTER)
+def imports_tend(*, now: dt.datetime | None = None) -> int:
+    """Beat's round over the uploads: hand the worker again what still waits for it (after a broker outage; a running
+    one is skipped, not doubled), give up on what waited too long, and drop files nobody confirmed within a day.
+    Returns how many tasks were handed out again."""
+    now = now or timezone.now()
+    waiting = LeadImport.objects.filter(status__in=[ImportStatus.CHECKING, ImportStatus.QUEUED])
+    _give_up(waiting.filter(waiting_since__lt=now - GIVE_UP_AFTER),
+             error=_("The worker could not finish this file; nothing was imported. Please upload it again."))
+    _give_up(LeadImport.objects.filter(status=ImportStatus.CHECKED, created_at__lt=now - UNCONFIRMED_KEPT),
+             error=_("Not confirmed within a day, so the file was not kept. Upload it again to import it."))
     count = 0
-    for pk, status in waiting.values_list("pk", "status"):
+    for pk, status in waiting.filter(waiting_since__lt=now - RESUME_AFTER).values_list("pk", "status"):
         task = "followup.tasks.lead_import_check" if status == ImportStatus.CHECKING else "followup.tasks.lead_import_run"
         task_enqueue(task, pk)
         count += 1

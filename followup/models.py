@@ -206,11 +206,12 @@ class LeadImport(models.Model):
     created_at = models.DateTimeField(_("uploaded"), default=timezone.now)
     status = models.CharField(_("status"), max_length=8, choices=ImportStatus.choices, default=ImportStatus.DONE)
     content = models.BinaryField(_("file"), default=b"", blank=True, editable=False,
-                                 help_text=_("The file as uploaded, kept until it is imported."))
+                                 help_text=_("The file as uploaded: kept until it is imported, at most a day unconfirmed."))
     language = models.CharField(_("language"), max_length=8, blank=True, help_text=_("The uploader's, for the check's messages."))
     summary = models.JSONField(_("check"), default=dict, blank=True, help_text=_("What the check found, as the page shows it."))
     error = models.TextField(_("why it was not imported"), blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    waiting_since = models.DateTimeField(_("waiting for the worker since"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("lead import")
@@ -220,7 +221,7 @@ class LeadImport(models.Model):
             models.Index(fields=["dealer", "-created_at"], name="leadimport_dealer_created"),
             # The worker's safety net looks for imports still waiting for it: few rows at any size.
             models.Index(fields=["created_at"], name="leadimport_waiting",
-                         condition=models.Q(status__in=["checking", "queued"])),
+                         condition=models.Q(status__in=["checking", "checked", "queued"])),
         ]
         constraints = [models.CheckConstraint(condition=models.Q(status__in=ImportStatus.values), name="leadimport_status_valid")]
 

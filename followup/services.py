@@ -296,7 +296,7 @@ def _sweep_batches(*, now, batch_size: int, max_batches: int, done: list) -> Non
 
 
 def _route_unrouted(now) -> None:
-    """Leads stored while routing failed (the API stored them first): route them now."""
+    """Leads stored unrouted because routing failed (the intake keeps the lead and leaves it to us): route them now."""
     for lead in Lead.objects.filter(routed_at__isnull=True, closed_at__isnull=True,
                                     created_at__lte=now - dt.timedelta(seconds=10)).only("pk")[:500]:
         try:

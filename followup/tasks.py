@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from .imports import import_check, import_queued_run, imports_resume
+from .imports import import_check, import_queued_run, imports_tend
 from .models import SchedulerHeartbeat
 from .services import followup_sweep as run_sweep
 from .services import manager_digest_send
@@ -37,6 +37,6 @@ def lead_import_run(lead_import_id: int) -> None:
 
 
 @shared_task
-def lead_imports_resume() -> int:
-    """Uploads still waiting for the worker after a broker outage get handed to it again."""
-    return imports_resume()
+def lead_imports_tend() -> int:
+    """Uploads still waiting for the worker after a broker outage get handed to it again; stale ones are given up."""
+    return imports_tend()

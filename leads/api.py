@@ -1,7 +1,5 @@
 """The portal API: POST a lead (JSON or ADF/XML) and read it back. Each view validates, calls services, renders."""
 
-import logging
-
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http.request import RawPostDataException
@@ -19,7 +17,6 @@ from .selectors import lead_readback_queryset
 from .serializers import LeadInSerializer, LeadOutSerializer, LeadReadBackSerializer
 from .services import IntakeResult, document_store, lead_intake
 
-logger = logging.getLogger(__name__)
 MAX_PROSPECTS = 500  # a 1 MiB document could otherwise carry ~90,000 empty prospects
 
 PROBLEM = OpenApiResponse(response=OpenApiTypes.OBJECT, description="application/problem+json (RFC 9457)")

@@ -132,7 +132,7 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "followup.tasks.heartbeat", "schedule": 15.0},
     "followup-sweep": {"task": "followup.tasks.followup_sweep", "schedule": float(FOLLOWUP_SWEEP_SECONDS)},
     "outbox-flush": {"task": "leads.tasks.outbox_flush", "schedule": 30.0},
-    "lead-imports-resume": {"task": "followup.tasks.lead_imports_resume", "schedule": 60.0},
+    "lead-imports-tend": {"task": "followup.tasks.lead_imports_tend", "schedule": 60.0},
     "manager-digest": {"task": "followup.tasks.manager_digest", "schedule": crontab(hour=7, minute=30)},
 }
 CELERY_TIMEZONE = TIME_ZONE

@@ -20,7 +20,7 @@ from followup.imports import (
     import_queued_run,
     import_run,
     import_upload,
-    imports_resume,
+    imports_tend,
 )
 from followup.models import ImportStatus, LeadImport
 from leads.models import Customer, EventType, Lead, LeadEvent
@@ -375,7 +375,9 @@ def test_the_preview_lists_the_row_errors_and_offers_no_import(client, cast):
     refused = client.post(location)  # a hand-made confirm is refused too
     worker()
     assert refused.status_code == 400 and not Lead.objects.exists()
-    assert LeadImport.objects.get().status == ImportStatus.CHECKED
+    lead_import = LeadImport.objects.get()
+    assert lead_import.status == ImportStatus.FAILED and "Correct it and upload it again" in lead_import.error
+    assert bytes(lead_import.content) == b""  # a file that will not be imported is not kept
 
 
 def test_a_file_that_went_wrong_after_the_check_imports_nothing_and_says_why(client, cast):
@@ -396,10 +398,43 @@ def test_an_import_waiting_after_a_broker_outage_is_handed_to_the_worker_again(c
     monkeypatch.setattr(followup.imports, "task_enqueue", lambda name, *args: tasks.append((name, *args)))
     checking = import_upload(dealer=cast.dealer_a, by=cast.manager_a, content=csv_bytes(GOOD), filename="a.csv")
     queued = import_upload(dealer=cast.dealer_a, by=cast.manager_a, content=csv_bytes(GOOD), filename="b.csv")
-    LeadImport.objects.filter(pk=queued.pk).update(status=ImportStatus.QUEUED)
-    assert imports_resume() == 0  # just uploaded: the first hand-over may still be on its way
-    assert imports_resume(now=timezone.now() + dt.timedelta(minutes=3)) == 2
+    import_check(lead_import_id=queued.pk)
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=30)):  # confirmed long after the upload
+        assert import_confirm(lead_import=queued)
+        assert imports_tend() == 1  # only the check: the import was just handed over
+    assert tasks[-1] == ("followup.tasks.lead_import_check", checking.pk)
+    tasks.clear()
+    assert imports_tend(now=timezone.now() + dt.timedelta(minutes=33)) == 2  # both still waiting
     assert sorted(tasks) == [("followup.tasks.lead_import_check", checking.pk), ("followup.tasks.lead_import_run", queued.pk)]
+
+
+def test_uploads_left_waiting_or_unconfirmed_are_given_up_and_their_files_dropped(cast, monkeypatch):
+    monkeypatch.setattr(followup.imports, "task_enqueue", lambda name, *args: None)
+    stuck = import_upload(dealer=cast.dealer_a, by=cast.manager_a, content=csv_bytes(GOOD), filename="a.csv")
+    unconfirmed = import_upload(dealer=cast.dealer_a, by=cast.manager_a, content=csv_bytes(GOOD), filename="b.csv")
+    import_check(lead_import_id=unconfirmed.pk)
+    imports_tend(now=timezone.now() + dt.timedelta(hours=2))
+    stuck.refresh_from_db()
+    assert stuck.status == ImportStatus.FAILED and "could not finish" in stuck.error and bytes(stuck.content) == b""
+    assert LeadImport.objects.get(pk=unconfirmed.pk).status == ImportStatus.CHECKED  # the manager has a day
+    imports_tend(now=timezone.now() + dt.timedelta(days=1, minutes=1))
+    unconfirmed.refresh_from_db()
+    assert unconfirmed.status == ImportStatus.FAILED and bytes(unconfirmed.content) == b""
+    assert not import_confirm(lead_import=unconfirmed) and not Lead.objects.exists()
+
+
+def test_a_check_that_crashes_says_so_instead_of_checking_forever(client, cast, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("a bug in the checker")
+
+    monkeypatch.setattr(followup.imports, "import_preview", broken)
+    lead_import = import_upload(dealer=cast.dealer_a, by=cast.manager_a, content=csv_bytes(GOOD), filename="a.csv")
+    import_check(lead_import_id=lead_import.pk)
+    lead_import.refresh_from_db()
+    assert lead_import.status == ImportStatus.FAILED and "internal error" in lead_import.error
+    client.force_login(cast.manager_a)
+    page = client.get(f"/settings/import/{lead_import.pk}/")
+    assert page.status_code == 200 and 'id="import-failed"' in page.content.decode()
 
 
 def test_a_second_delivery_of_a_running_import_does_not_import_twice(cast):

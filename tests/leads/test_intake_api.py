@@ -197,6 +197,20 @@ def test_throttled_per_key_with_retry_after(cast, open_dealer, time_machine):
     assert post(client, {"customer": {"email": "next-minute@example.nl"}}).status_code == 201
 
 
+def test_a_redis_outage_never_costs_a_lead(portal, open_dealer, settings, django_capture_on_commit_callbacks):
+    """Throttle counter and outbox wake-up live in Redis; with Redis gone the lead is still stored and routed."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:1/0"}}  # nothing listens there
+    from django.core.cache import cache
+
+    with pytest.raises(Exception):
+        cache.get("anything")  # the outage is real
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(portal, {"customer": {"email": "tijdens-storing@example.nl"}})
+    assert response.status_code == 201 and response.json()["assigned_to"] is not None
+    assert Notification.objects.filter(lead_id=response.json()["id"], email_status="pending").exists()  # beat sends it
+
+
 def test_one_keys_budget_is_not_anothers(cast, open_dealer):
     spent = APIClient()
     spent.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key_for(cast.dealer_a, rate_per_minute=1)}")

@@ -60,6 +60,7 @@ TITLES = {
     413: "Request body too large",
     415: "Unsupported media type",
     429: "Too many requests",
+    503: "Service unavailable",
 }
 
 

@@ -1,6 +1,7 @@
 """Team sign-in for scripts and the native app: e-mail and password in, a DRF token out."""
 
 import hashlib
+import logging
 import time
 
 from django.contrib.auth import authenticate
@@ -9,21 +10,29 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import permissions, serializers, throttling
+from rest_framework import exceptions, permissions, serializers, throttling
 from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .api import problem_response
 
+logger = logging.getLogger(__name__)
 PROBLEM = OpenApiResponse(response=OpenApiTypes.OBJECT, description="application/problem+json (RFC 9457)")
+
+
+class SignInUnavailable(exceptions.APIException):
+    status_code = 503
+    default_detail = gettext_lazy("Signing in is unavailable for a moment; please try again in a minute.")
+    default_code = "sign_in_unavailable"
 
 
 class LoginAttemptThrottle(throttling.BaseThrottle):
     """A brute-force guard: at most `failures_allowed` failed logins per e-mail address in a window.
 
     Every attempt is counted up front with an atomic Redis increment (so parallel guesses cannot slip past a
-    read-then-write count) and a successful login wipes the count, so only failures accumulate.
+    read-then-write count) and a successful login wipes the count, so only failures accumulate. Without the
+    counter (Redis down) sign-in is refused with a 503 rather than left unguarded.
     """
 
     scope = "login"
@@ -44,6 +53,15 @@ class LoginAttemptThrottle(throttling.BaseThrottle):
         if key is None:
             return True
         now = time.time()
+        try:
+            attempts = self._count(key, now)
+        except Exception as exc:
+            logger.warning("Sign-in attempt counter unavailable (%s)", exc)
+            raise SignInUnavailable() from exc
+        self._now = now
+        return attempts <= self.failures_allowed
+
+    def _count(self, key: str, now: float) -> int:
         if self.cache.add(key, 0, timeout=self.window_seconds):
             self.cache.set(f"{key}:start", now, timeout=self.window_seconds)
         try:
@@ -53,8 +71,7 @@ class LoginAttemptThrottle(throttling.BaseThrottle):
             self.cache.set(f"{key}:start", now, timeout=self.window_seconds)
             attempts = 1
         self._started = self.cache.get(f"{key}:start", now)
-        self._now = now
-        return attempts <= self.failures_allowed
+        return attempts
 
     def wait(self) -> float:
         return max(1.0, self._started + self.window_seconds - self._now)
@@ -84,7 +101,7 @@ class TokenObtainView(APIView):
     @extend_schema(
         operation_id="auth_token_create", summary="Sign in: get an API token", tags=["team"],
         request=TokenRequestSerializer,
-        responses={200: TokenResponseSerializer, 400: PROBLEM, 429: PROBLEM},
+        responses={200: TokenResponseSerializer, 400: PROBLEM, 429: PROBLEM, 503: PROBLEM},
         description="Wrong credentials are a 400; repeated failures for one e-mail address are throttled (429 with "
                     "Retry-After).",
     )

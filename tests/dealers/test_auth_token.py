@@ -133,3 +133,11 @@ def test_a_body_that_is_not_json_is_a_400_problem(cast):
     response = APIClient().post(TOKEN_URL, data="{email: sales1", content_type="application/json")
     assert response.status_code == 400
     assert response["Content-Type"] == "application/problem+json"
+
+
+def test_without_redis_sign_in_is_refused_with_a_503_not_left_unguarded(cast, settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:1/0"}}  # nothing listens there
+    response = sign_in("sales1@a.test", PASSWORD)
+    assert response.status_code == 503 and response["Content-Type"] == "application/problem+json"
+    assert "try again" in response.json()["detail"] and not Token.objects.filter(user=cast.sales_a1).exists()

@@ -26,6 +26,13 @@ RECENT = 20
 REFRESH_SECONDS = 2
 
 
+REASON_LABELS = dict(Reason.choices)  # lazy labels: translated when rendered
+
+
+def _reason_counts(counts_by_reason: dict) -> list[tuple]:
+    return [(REASON_LABELS.get(reason, reason), n) for reason, n in counts_by_reason.items()]
+
+
 class LeadImportForm(forms.Form):
     file = forms.FileField(label=gettext_lazy("CSV file"),
                            help_text=gettext_lazy("Separated by ; or , as Excel saves it (CSV). At most 25 MB."))
@@ -90,19 +97,17 @@ class LeadImportDetailView(DealerScopedMixin, View):
 
     def render_check(self, lead_import: LeadImport, status: int = 200):
         preview = lead_import.summary  # empty when it failed before the check could say anything
-        reasons = dict(Reason.choices)
         return render(self.request, "followup/import/preview.html", {
             "lead_import": lead_import, "preview": preview,
             "errors_not_shown": preview.get("error_rows", 0) - len(preview.get("errors", [])),
-            "counts": [(reasons[r], n) for r, n in preview.get("counts_by_reason", {}).items()],
-            "default_reason_label": reasons.get(preview.get("default_reason", ""), ""),
+            "counts": _reason_counts(preview.get("counts_by_reason", {})),
+            "default_reason_label": REASON_LABELS.get(preview.get("default_reason", ""), ""),
             "can_import": lead_import.status == ImportStatus.CHECKED,
         }, status=status)
 
     def render_result(self, lead_import: LeadImport):
-        reasons = dict(Reason.choices)
-        counts = [(reasons.get(r, r), n) for r, n in lead_import.counts_by_reason.items()]
-        return render(self.request, "followup/import/result.html", {"lead_import": lead_import, "counts": counts})
+        return render(self.request, "followup/import/result.html",
+                      {"lead_import": lead_import, "counts": _reason_counts(lead_import.counts_by_reason)})
 
 
 class TelephonySettingsView(DealerScopedMixin, View):

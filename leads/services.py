@@ -34,9 +34,16 @@ logger = logging.getLogger(__name__)
 IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
 
 
+def lead_event_new(*, lead: Lead, type: str, actor=None, text: str = "", data: dict | None = None, at=None) -> LeadEvent:
+    """A timeline entry, not yet saved (for writers that insert several in one statement)."""
+    return LeadEvent(dealer_id=lead.dealer_id, lead=lead, type=type, actor=actor, text=text, data=data or {},
+                     at=at or timezone.now())
+
+
 def lead_event_add(*, lead: Lead, type: str, actor=None, text: str = "", data: dict | None = None, at=None) -> LeadEvent:
-    return LeadEvent.objects.create(dealer_id=lead.dealer_id, lead=lead, type=type, actor=actor, text=text,
-                                    data=data or {}, at=at or timezone.now())
+    event = lead_event_new(lead=lead, type=type, actor=actor, text=text, data=data, at=at)
+    event.save()
+    return event
 
 
 def lead_deadline_set(lead: Lead, deadline: dt.datetime | None, *, first_step_minutes: int) -> None:
@@ -124,8 +131,8 @@ def _store_lead(*, dealer, source, data, idempotency_key, document, payload) -> 
     )
     if idempotency_key:
         IdempotencyKey.objects.create(dealer=dealer, source=source, key=idempotency_key, lead=lead)
-    received = LeadEvent(dealer_id=dealer.pk, lead=lead, type=EventType.RECEIVED, text=source, at=timezone.now(),
-                         data={"flags": list(contact.flags), "returning_customer": known})
+    received = lead_event_new(lead=lead, type=EventType.RECEIVED, text=source,
+                              data={"flags": list(contact.flags), "returning_customer": known})
     return lead, received
 
 

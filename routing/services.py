@@ -11,7 +11,7 @@ from dealers.hours import OpeningSchedule
 from dealers.models import Dealer, Membership, Role, RoutingModel, User
 from dealers.services import audit_record, policy_get
 from leads.models import Channel, EventType, Kind, Lead, LeadEvent, NotificationKind, Queue, Reason
-from leads.services import lead_deadline_set, lead_event_add, notification_queue
+from leads.services import lead_deadline_set, lead_event_add, lead_event_new, notification_queue
 
 from .models import CallScript
 
@@ -100,8 +100,8 @@ def _sales_assignee(*, lead: Lead, exclude_user_id=None, reason: str = ""):
 
 
 def _assigned_event(lead: Lead, user, *, by=None, text: str) -> LeadEvent:
-    return LeadEvent(dealer_id=lead.dealer_id, lead=lead, type=EventType.ASSIGNED, actor=by, text=text,
-                     data={"assignee_id": user.pk if user else None}, at=timezone.now())
+    return lead_event_new(lead=lead, type=EventType.ASSIGNED, actor=by, text=text,
+                          data={"assignee_id": user.pk if user else None})
 
 
 def assign_to_sales(*, lead: Lead, exclude_user_id=None, by=None, reason: str = "") -> None:
@@ -145,9 +145,9 @@ def _route(lead: Lead) -> list[LeadEvent]:
     lead_deadline_set(lead, deadline.due_at, first_step_minutes=policy.remind_after_minutes)
     lead.routed_at = now = timezone.now()
     events = [
-        LeadEvent(dealer_id=lead.dealer_id, lead=lead, type=EventType.CLASSIFIED, text=lead.kind, at=now),
-        LeadEvent(dealer_id=lead.dealer_id, lead=lead, type=EventType.ROUTED, text=lead.queue, at=now,
-                  data={"clock_started_at": deadline.clock_started_at.isoformat(), "due_at": deadline.due_at.isoformat()}),
+        lead_event_new(lead=lead, type=EventType.CLASSIFIED, text=lead.kind, at=now),
+        lead_event_new(lead=lead, type=EventType.ROUTED, text=lead.queue, at=now,
+                       data={"clock_started_at": deadline.clock_started_at.isoformat(), "due_at": deadline.due_at.isoformat()}),
     ]
     user = None
     if lead.queue == Queue.SALES:  # last: the round-robin holds the dealer's lock until commit

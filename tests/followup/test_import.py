@@ -318,9 +318,15 @@ def worker():
         import_queued_run(lead_import_id=pk)
 
 
-def test_a_manager_uploads_checks_and_imports(client, cast, monkeypatch, django_capture_on_commit_callbacks):
-    tasks = []
-    monkeypatch.setattr(followup.imports, "task_enqueue", lambda name, *args: tasks.append((name, *args)))
+@pytest.fixture
+def tasks(monkeypatch):
+    """The tasks the import hands to the broker, recorded instead of sent (test_celery_timers runs a real worker)."""
+    handed = []
+    monkeypatch.setattr(followup.imports, "task_enqueue", lambda name, *args: handed.append((name, *args)))
+    return handed
+
+
+def test_a_manager_uploads_checks_and_imports(client, cast, tasks, django_capture_on_commit_callbacks):
     client.force_login(cast.manager_a)
     assert client.get("/settings/import/").status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
@@ -393,9 +399,7 @@ def test_a_file_that_went_wrong_after_the_check_imports_nothing_and_says_why(cli
     assert 'id="import-failed"' in html and "Import</button>" not in html and not Lead.objects.exists()
 
 
-def test_an_import_waiting_after_a_broker_outage_is_handed_to_the_worker_again(cast, monkeypatch):
-    tasks = []
-    monkeypatch.setattr(followup.imports, "task_enqueue", lambda name, *args: tasks.append((name, *args)))
+def test_an_import_waiting_after_a_broker_outage_is_handed_to_the_worker_again(cast, tasks):
     checking = import_upload(dealer=cast.dealer_a, by=cast.manager_a, content=csv_bytes(GOOD), filename="a.csv")
     queued = import_upload(dealer=cast.dealer_a, by=cast.manager_a, content=csv_bytes(GOOD), filename="b.csv")
     import_check(lead_import_id=queued.pk)
@@ -408,8 +412,7 @@ def test_an_import_waiting_after_a_broker_outage_is_handed_to_the_worker_again(c
     assert sorted(tasks) == [("followup.tasks.lead_import_check", checking.pk), ("followup.tasks.lead_import_run", queued.pk)]
 
 
-def test_uploads_left_waiting_or_unconfirmed_are_given_up_and_their_files_dropped(cast, monkeypatch):
-    monkeypatch.setattr(followup.imports, "task_enqueue", lambda name, *args: None)
+def test_uploads_left_waiting_or_unconfirmed_are_given_up_and_their_files_dropped(cast, tasks):
     stuck = import_upload(dealer=cast.dealer_a, by=cast.manager_a, content=csv_bytes(GOOD), filename="a.csv")
     unconfirmed = import_upload(dealer=cast.dealer_a, by=cast.manager_a, content=csv_bytes(GOOD), filename="b.csv")
     import_check(lead_import_id=unconfirmed.pk)

@@ -35,7 +35,7 @@ class UnreachableBackend(BaseEmailBackend):
 def wake_ups(monkeypatch):
     """The tasks the web side would hand to the broker (the worker is exercised for real in test_celery_timers)."""
     sent = []
-    monkeypatch.setattr(leads.services, "task_enqueue", lambda name, *args: sent.append(name))
+    monkeypatch.setattr(leads.services, "task_enqueue", lambda name, *args, countdown=None: sent.append(name))
     return sent
 
 
@@ -53,6 +53,22 @@ def test_a_burst_of_notices_wakes_one_flush_that_sends_them_all(cast, wake_ups, 
     assert sorted(m.subject for m in mail.outbox) == sorted(f"New lead {n}" for n in range(25))
     assert set(Notification.objects.values_list("email_status", flat=True)) == {DeliveryStatus.SENT}
     assert outbox_flush() == 0 and len(mail.outbox) == 25  # nothing is sent twice
+
+
+def test_the_flush_a_wake_up_asks_for_starts_a_moment_later_so_a_burst_shares_it(cast, monkeypatch):
+    asked = []
+    monkeypatch.setattr(leads.services, "task_enqueue", lambda name, *args, countdown=None: asked.append(countdown))
+    outbox_wake()
+    assert asked == [leads.services.OUTBOX_GATHER_SECONDS] and 0 < asked[0] <= 1
+
+
+def test_without_a_shared_flag_every_notice_asks_at_once(cast, monkeypatch, settings):
+    settings.OUTBOX_COALESCE_WAKEUPS = False
+    asked = []
+    monkeypatch.setattr(leads.services, "task_enqueue", lambda name, *args, countdown=None: asked.append(countdown))
+    outbox_wake()
+    outbox_wake()
+    assert asked == [None, None]
 
 
 def test_a_notice_committed_after_the_flush_started_reading_wakes_another(cast, wake_ups):

@@ -58,7 +58,8 @@ OPEN_STATUSES = frozenset(set(Status.values) - CLOSED_STATUSES)
 class Customer(models.Model):
     """A person a dealer knows. A new lead with the same normalised e-mail or phone joins this customer."""
 
-    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="customers")
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="customers",
+                               db_index=False)  # served by this model's indexes that start with the dealer
     first_name = models.CharField(_("first name"), max_length=150, blank=True)
     last_name = models.CharField(_("last name"), max_length=150, blank=True)
     email = models.CharField(_("e-mail"), max_length=254, blank=True, help_text=_("Normalised (lower case)."))
@@ -107,7 +108,8 @@ class LeadQuerySet(models.QuerySet):
 
 class Lead(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="leads")
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="leads",
+                               db_index=False)  # served by this model's indexes that start with the dealer
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="leads")
     source = models.CharField(_("source"), max_length=64)
     # NULL, not "", when absent: the unique constraint (dealer, source, external_id) must not match leads without one.
@@ -205,7 +207,8 @@ class Lead(models.Model):
 class IdempotencyKey(models.Model):
     """An Idempotency-Key header seen from a portal; it points at the lead it created for 24 hours."""
 
-    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="+")
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="+",
+                               db_index=False)  # served by this model's indexes that start with the dealer
     source = models.CharField(max_length=64)
     key = models.CharField(max_length=255)
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
@@ -239,7 +242,8 @@ class EventType(models.TextChoices):
 class LeadEvent(models.Model):
     """One line on a lead's timeline."""
 
-    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="+")
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="+",
+                               db_index=False)  # served by this model's indexes that start with the dealer
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
     type = models.CharField(max_length=24, choices=EventType.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -275,7 +279,8 @@ class DeliveryStatus(models.TextChoices):
 class Notification(models.Model):
     """The outbox: a notice is a row first, and its e-mail is sent after commit by a task."""
 
-    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="+")
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="+",
+                               db_index=False)  # served by this model's indexes that start with the dealer
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=16, choices=NotificationKind.choices)

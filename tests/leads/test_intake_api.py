@@ -4,11 +4,13 @@ import datetime as dt
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from leads.models import EventType, Lead, Notification
 from leads.tasks import outbox_flush
-from tests.factories import api_key_for, open_all_week
+from tests.factories import LeadFactory, MembershipFactory, api_key_for, open_all_week
 
 pytestmark = pytest.mark.django_db
 
@@ -275,3 +277,29 @@ def test_nul_characters_and_lone_surrogates_are_stored_not_refused(portal, open_
     assert response.status_code == 201, response.content
     lead = Lead.objects.get(pk=response.json()["id"])
     assert lead.customer.email == "jan@example.nl" and lead.customer.first_name == "J?an"
+
+
+def _statements(client, method, path, body=None):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(path, body, format="json") if method == "post" else client.get(path)
+    assert response.status_code in (200, 201), response.content
+    return response, len(queries)
+
+
+def test_posting_a_lead_takes_the_same_statements_however_big_the_dealer(portal, open_dealer, cast):
+    """No statement per salesperson, per open lead or per opening period: the intake's cost is fixed."""
+    post(portal, {**LEAD, "external_id": "first"})  # the key's first use this minute and the policy's creation
+    _response, few = _statements(portal, "post", "/api/v1/leads/", {"external_id": "small", "customer": {"email": "a@b.nl"}})
+    for _n in range(8):
+        salesperson = MembershipFactory(dealer=open_dealer).user
+        LeadFactory.create_batch(3, dealer=open_dealer, assignee=salesperson)
+    _response, many = _statements(portal, "post", "/api/v1/leads/", {"external_id": "big", "customer": {"email": "c@d.nl"}})
+    assert many == few == 15  # key, customer, lead, routing, notice, events, opening hours, savepoint and commit
+
+
+def test_reading_a_lead_back_takes_a_fixed_number_of_statements(portal, open_dealer):
+    created = post(portal, LEAD).json()
+    _response, first = _statements(portal, "get", f"/api/v1/leads/{created['id']}/")
+    post(portal, {**LEAD, "external_id": "second"})
+    _response, second = _statements(portal, "get", f"/api/v1/leads/{created['id']}/")
+    assert first == second <= 6

@@ -164,6 +164,7 @@ def main():
             leads = load("/api/v1/leads/", {"Authorization": f"Api-Key {raw_key}"}, args.seconds, args.concurrency)
             after = cpu_seconds()
             bare = load("/bench/bare/", {}, args.seconds, args.concurrency)
+            after_bare = cpu_seconds()
             notice = notice_latency(started)
         finally:
             for process in (web, worker):
@@ -177,8 +178,12 @@ def main():
         print(f"{name:<26} {r['per_second']:8.1f} req/s   p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms   "
               f"{r['statuses']}")
     print(f"lead throughput / bare throughput: {leads['per_second'] / bare['per_second']:.0%}")
-    print("CPU per lead during the lead run: " + ", ".join(
-        f"{name} {(after[name] - before[name]) / leads['requests'] * 1000:.1f} ms" for name in before))
+    lead_cpu = {name: (after[name] - before[name]) / leads["requests"] * 1000 for name in before}
+    bare_cpu = {name: (after_bare[name] - after[name]) / bare["requests"] * 1000 for name in before}
+    print("CPU per lead during the lead run: " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in lead_cpu.items()))
+    print("CPU per request during the bare run: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in bare_cpu.items()))
+    print(f"a lead costs {sum(lead_cpu.values()) / sum(bare_cpu.values()):.1f}x the CPU of a bare insert "
+          "(steadier than the throughput ratio when the host's speed drifts between the two runs)")
     print(f"POST -> assignee's notice sent (worker running): p50 {notice['p50']:.2f} s, p99 {notice['p99']:.2f} s "
           f"over {notice['n']} notices, {notice['pending']} still pending")
 

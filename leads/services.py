@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, When
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from dealers.models import Dealer
 
@@ -26,6 +27,7 @@ from .models import (
     Lead,
     LeadEvent,
     Notification,
+    NotificationKind,
 )
 from .quality import assess_contact, storable, warnings_for
 from .scoring import score_lead
@@ -109,9 +111,8 @@ def _existing_lead(*, dealer: Dealer, source: str, external_id: str | None, idem
     return None
 
 
-def _store_lead(*, dealer, source, data, idempotency_key, document, payload) -> tuple[Lead, LeadEvent]:
-    """Insert the customer (when new), the lead and its idempotency key, in the caller's transaction; returns the lead
-    and its first timeline event, not yet saved."""
+def _lead_new(*, dealer, source, data, document, payload) -> tuple[Lead, LeadEvent]:
+    """The lead, not yet inserted, with its customer (found, or inserted now) and its first timeline entry."""
     customer_data = data.get("customer") or {}
     contact = assess_contact(email=customer_data.get("email"), phone=customer_data.get("phone"),
                              first_name=customer_data.get("first_name"), last_name=customer_data.get("last_name"),
@@ -119,7 +120,7 @@ def _store_lead(*, dealer, source, data, idempotency_key, document, payload) -> 
     received_at, received_raw = parse_received_at(data.get("received_at"))
     score = score_lead(data)
     customer, known = _customer_for(dealer=dealer, email=contact.email, phone=contact.phone_e164, data=customer_data)
-    lead = Lead.objects.create(
+    lead = Lead(
         dealer=dealer, customer=customer, source=source, external_id=data.get("external_id") or None,
         channel=data.get("channel") or "web_form", reason=data.get("reason") or "",
         received_at=received_at or timezone.now(), received_at_raw=received_raw[:100],
@@ -129,41 +130,55 @@ def _store_lead(*, dealer, source, data, idempotency_key, document, payload) -> 
         bant_timeline=score.timeline, score=score.total, returning_customer=known,
         payload=payload if payload is not None else data, document=document,
     )
-    if idempotency_key:
-        IdempotencyKey.objects.create(dealer=dealer, source=source, key=idempotency_key, lead=lead)
     received = lead_event_new(lead=lead, type=EventType.RECEIVED, text=source,
                               data={"flags": list(contact.flags), "returning_customer": known})
     return lead, received
 
 
-def _route_or_leave_for_the_sweep(lead: Lead, route: Callable[..., list[LeadEvent]]) -> list[LeadEvent]:
+@dataclass
+class Routed:
+    """What a router decided for a lead before it is inserted: its timeline entries, and whom to notify."""
+
+    events: list[LeadEvent] = field(default_factory=list)
+    assignee: object | None = None
+
+
+def _route_or_leave_for_the_sweep(lead: Lead, route: Callable[..., Routed]) -> Routed:
+    """Let the router set the lead's routing fields. If it fails, its writes are rolled back (a savepoint), the lead
+    keeps its unrouted values and is stored as it is: the follow-up sweep routes it."""
+    unrouted = {f.attname: getattr(lead, f.attname) for f in Lead._meta.concrete_fields}
     try:
-        with transaction.atomic():  # a savepoint: if routing fails, the stored lead still commits
+        with transaction.atomic():
             return route(lead=lead)
     except Exception:
         logger.exception("Routing failed for lead %s; the follow-up sweep will retry", lead.pk)
-        lead.refresh_from_db()  # forget the routing fields the savepoint rolled back
-        return []
+        for attname, value in unrouted.items():
+            setattr(lead, attname, value)
+        return Routed()
 
 
 def lead_intake(*, dealer: Dealer, source: str, data: dict, idempotency_key: str | None = None,
                 document: InboundDocument | None = None, payload: dict | None = None,
-                route: Callable[..., list[LeadEvent]] | None = None) -> IntakeResult:
+                route: Callable[..., Routed] | None = None) -> IntakeResult:
     """Store a portal's lead once. A retry (same external id, or Idempotency-Key within 24 h) returns the first lead.
 
     The unique constraints decide, so concurrent retries are safe: the losers' inserts fail and find the winner.
-    `route(lead=...)`, when given, runs in the same transaction (one commit per lead) and returns the timeline events
-    it wants written; if it fails the lead is stored unrouted and the follow-up sweep routes it.
+    `route(lead=...)`, when given, decides the lead's routing before it is inserted, in the same transaction (one
+    commit per lead, one write of the lead); if it fails the lead is stored unrouted and the follow-up sweep routes it.
     """
     data, payload, idempotency_key = storable(data), storable(payload), storable(idempotency_key)
     external_id = data.get("external_id") or None
     for _attempt in range(2):
         try:
             with transaction.atomic():
-                lead, received = _store_lead(dealer=dealer, source=source, data=data, idempotency_key=idempotency_key,
-                                             document=document, payload=payload)
-                events = [received, *(_route_or_leave_for_the_sweep(lead, route) if route is not None else [])]
-                LeadEvent.objects.bulk_create(events)  # the timeline's first entries in one statement
+                lead, received = _lead_new(dealer=dealer, source=source, data=data, document=document, payload=payload)
+                routed = _route_or_leave_for_the_sweep(lead, route) if route is not None else Routed()
+                lead.save(force_insert=True)
+                if idempotency_key:
+                    IdempotencyKey.objects.create(dealer=dealer, source=source, key=idempotency_key, lead=lead)
+                if routed.assignee is not None:
+                    notify_assignee(lead=lead, user=routed.assignee, kind=NotificationKind.ASSIGNED)
+                LeadEvent.objects.bulk_create([received, *routed.events])  # the timeline's first entries at once
             return IntakeResult(lead=lead, created=True, warnings=warnings_for(lead.data_flags))
         except IntegrityError:
             existing = _existing_lead(dealer=dealer, source=source, external_id=external_id, idempotency_key=idempotency_key)
@@ -199,6 +214,20 @@ def notification_queue(*, dealer_id: int, recipient, kind: str, subject: str, bo
         else:
             transaction.on_commit(outbox_wake)
     return notification
+
+
+def notify_assignee(*, lead: Lead, user, kind: str, note: str = "") -> None:
+    """The in-app notice (and its e-mail, through the outbox) that a lead is now this person's to follow up."""
+    customer = lead.customer
+    subject = _("New lead: %(name)s") % {"name": customer}
+    vehicle = " ".join(str(lead.vehicle.get(k, "")) for k in ("make", "model")).strip()
+    body = "\n".join(filter(None, [
+        _("%(name)s is waiting for your call.") % {"name": customer},
+        vehicle, note, lead.message[:500],
+        _("Respond before %(due)s.") % {"due": timezone.localtime(lead.first_response_due_at).strftime("%d-%m-%Y %H:%M")}
+        if lead.first_response_due_at else "",
+    ]))
+    notification_queue(dealer_id=lead.dealer_id, recipient=user, lead=lead, kind=kind, subject=subject, body=body)
 
 
 def notification_mark_read(*, dealer, recipient, ids: list[int] | None = None) -> int:

@@ -5,13 +5,12 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from dealers.hours import OpeningSchedule
 from dealers.models import Dealer, Membership, Role, RoutingModel, User
 from dealers.services import audit_record, policy_get
 from leads.models import Channel, EventType, Kind, Lead, LeadEvent, NotificationKind, Queue, Reason
-from leads.services import lead_deadline_set, lead_event_add, lead_event_new, notification_queue
+from leads.services import Routed, lead_deadline_set, lead_event_add, lead_event_new, notify_assignee
 
 from .models import CallScript
 
@@ -115,26 +114,13 @@ def assign_to_sales(*, lead: Lead, exclude_user_id=None, by=None, reason: str = 
         notify_assignee(lead=lead, user=user, kind=NotificationKind.ASSIGNED)
 
 
-def notify_assignee(*, lead: Lead, user, kind: str, note: str = "") -> None:
-    customer = lead.customer
-    subject = _("New lead: %(name)s") % {"name": customer}
-    vehicle = " ".join(str(lead.vehicle.get(k, "")) for k in ("make", "model")).strip()
-    body = "\n".join(filter(None, [
-        _("%(name)s is waiting for your call.") % {"name": customer},
-        vehicle, note, lead.message[:500],
-        _("Respond before %(due)s.") % {"due": timezone.localtime(lead.first_response_due_at).strftime("%d-%m-%Y %H:%M")}
-        if lead.first_response_due_at else "",
-    ]))
-    notification_queue(dealer_id=lead.dealer_id, recipient=user, lead=lead, kind=kind, subject=subject, body=body)
-
-
 ROUTING_FIELDS = ["kind", "queue", "assignee", "clock_started_at", "first_response_due_at", "deadline_at",
                   "escalation_level", "next_action_at", "routed_at"]
 
 
-def _route(lead: Lead) -> list[LeadEvent]:
-    """Classify, start the first-response clock, and queue or assign (one lead update). Returns the timeline events
-    to insert, so the caller writes them in one statement with its own."""
+def _route(lead: Lead) -> Routed:
+    """Classify, start the first-response clock, and queue or assign: sets the lead's routing fields without saving
+    them, and returns the timeline entries and the assignee to notify, for the caller to write with the lead."""
     dealer = lead.dealer
     schedule = OpeningSchedule.for_dealer(dealer)
     policy = policy_get(dealer=dealer)
@@ -154,10 +140,7 @@ def _route(lead: Lead) -> list[LeadEvent]:
         user, text = _sales_assignee(lead=lead)
         lead.assignee = user
         events.append(_assigned_event(lead, user, text=text))
-    lead.save(update_fields=ROUTING_FIELDS)
-    if user is not None:
-        notify_assignee(lead=lead, user=user, kind=NotificationKind.ASSIGNED)
-    return events
+    return Routed(events=events, assignee=user)
 
 
 def lead_route(*, lead: Lead) -> Lead:
@@ -165,14 +148,18 @@ def lead_route(*, lead: Lead) -> Lead:
     with transaction.atomic():
         lead = Lead.objects.select_for_update(no_key=True, of=("self",)).select_related("dealer", "customer").get(pk=lead.pk)
         if lead.routed_at is None:
-            LeadEvent.objects.bulk_create(_route(lead))
+            routed = _route(lead)
+            lead.save(update_fields=ROUTING_FIELDS)
+            LeadEvent.objects.bulk_create(routed.events)
+            if routed.assignee is not None:
+                notify_assignee(lead=lead, user=routed.assignee, kind=NotificationKind.ASSIGNED)
     return lead
 
 
-def lead_route_new(*, lead: Lead) -> list[LeadEvent]:
-    """Route a lead inside the transaction that stored it (intake): nobody else can see it yet, so no re-read or lock.
-    Returns the routing's timeline events for the intake to insert with the lead's first one."""
-    return _route(lead) if lead.routed_at is None else []
+def lead_route_new(*, lead: Lead) -> Routed:
+    """Route a lead the intake is about to insert: its routing fields go into the same INSERT (a stored lead updated
+    afterwards is rewritten with all its index entries). The intake writes the events and the notice after it."""
+    return _route(lead)
 
 
 def bdc_queue(*, dealer: Dealer, passive_only: bool = False):

@@ -12,7 +12,7 @@ from django.utils import timezone
 from followup.models import Appointment, ContactAttempt
 from followup.services import attempt_log
 from leads.models import Lead, NotificationKind, Status
-from routing.services import notify_assignee
+from leads.services import notify_assignee
 from tests.factories import CustomerFactory, LeadFactory
 
 from .conftest import (

@@ -251,18 +251,25 @@ def test_read_back_of_another_sources_or_dealers_lead_is_404(portal, open_dealer
     assert portal.get("/api/v1/leads/not-a-uuid/").status_code == 404
 
 
-def test_a_lead_survives_a_routing_failure_and_the_sweep_routes_it(portal, open_dealer, monkeypatch):
+@pytest.mark.parametrize("breaks", ["before deciding", "halfway, after setting the deadline"])
+def test_a_lead_survives_a_routing_failure_and_the_sweep_routes_it(portal, open_dealer, monkeypatch, breaks):
     import leads.api
+    import routing.services
     from followup.services import followup_sweep
 
-    def broken_route(**kwargs):
+    def broken(**kwargs):
         raise RuntimeError("routing is down")
 
-    monkeypatch.setattr(leads.api, "lead_route_new", broken_route)
+    if breaks == "before deciding":
+        monkeypatch.setattr(leads.api, "lead_route_new", broken)
+    else:  # the lead already carries a queue and a deadline when the round-robin fails: none of it may be stored
+        monkeypatch.setattr(routing.services, "_sales_assignee", broken)
     response = post(portal, {"customer": {"email": "a@b.nl"}})
     assert response.status_code == 201
     lead = Lead.objects.get(pk=response.json()["id"])
-    assert lead.routed_at is None and response.json()["queue"] is None
+    assert lead.routed_at is None and response.json()["queue"] is None and response.json()["first_response_due_at"] is None
+    assert (lead.queue, lead.kind, lead.deadline_at, lead.next_action_at) == ("", "", None, None)
+    assert not Notification.objects.filter(lead=lead).exists()
     monkeypatch.undo()
     from django.utils import timezone
 
@@ -294,7 +301,7 @@ def test_posting_a_lead_takes_the_same_statements_however_big_the_dealer(portal,
         salesperson = MembershipFactory(dealer=open_dealer).user
         LeadFactory.create_batch(3, dealer=open_dealer, assignee=salesperson)
     _response, many = _statements(portal, "post", "/api/v1/leads/", {"external_id": "big", "customer": {"email": "c@d.nl"}})
-    assert many == few == 15  # key, customer, lead, routing, notice, events, opening hours, savepoint and commit
+    assert many == few == 14  # key, customer, lead, routing, notice, events, opening hours, savepoint and commit
 
 
 def test_reading_a_lead_back_takes_a_fixed_number_of_statements(portal, open_dealer):

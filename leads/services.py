@@ -27,7 +27,6 @@ from .models import (
     Lead,
     LeadEvent,
     Notification,
-    NotificationKind,
 )
 from .quality import assess_contact, storable, warnings_for
 from .scoring import score_lead
@@ -137,10 +136,11 @@ def _lead_new(*, dealer, source, data, document, payload) -> tuple[Lead, LeadEve
 
 @dataclass
 class Routed:
-    """What a router decided for a lead before it is inserted: its timeline entries, and whom to notify."""
+    """What a router decided for a lead before it is inserted: its timeline entries and its assignee's notice, built
+    with the decision (so a failure building them leaves the lead unrouted, not lost) and saved after the lead."""
 
     events: list[LeadEvent] = field(default_factory=list)
-    assignee: object | None = None
+    notice: Notification | None = None
 
 
 def _route_or_leave_for_the_sweep(lead: Lead, route: Callable[..., Routed]) -> Routed:
@@ -176,8 +176,8 @@ def lead_intake(*, dealer: Dealer, source: str, data: dict, idempotency_key: str
                 lead.save(force_insert=True)
                 if idempotency_key:
                     IdempotencyKey.objects.create(dealer=dealer, source=source, key=idempotency_key, lead=lead)
-                if routed.assignee is not None:
-                    notify_assignee(lead=lead, user=routed.assignee, kind=NotificationKind.ASSIGNED)
+                if routed.notice is not None:
+                    notification_send(routed.notice)
                 LeadEvent.objects.bulk_create([received, *routed.events])  # the timeline's first entries at once
             return IntakeResult(lead=lead, created=True, warnings=warnings_for(lead.data_flags))
         except IntegrityError:
@@ -201,13 +201,18 @@ def document_store(*, dealer: Dealer, source: str, content_type: str, body: byte
 _outbox_batch: contextvars.ContextVar[list | None] = contextvars.ContextVar("outbox_batch", default=None)
 
 
-def notification_queue(*, dealer_id: int, recipient, kind: str, subject: str, body: str,
-                       lead: Lead | None = None, digest_date=None) -> Notification:
-    """An in-app notice now; its e-mail goes out after commit. If the broker is down, the periodic flush sends it."""
-    notification = Notification.objects.create(dealer_id=dealer_id, recipient=recipient, lead=lead, kind=kind,
-                                               subject=subject[:200], body=body, digest_date=digest_date,
-                                               email_status=DeliveryStatus.PENDING if recipient.email else DeliveryStatus.SKIPPED)
-    if recipient.email:
+def notification_new(*, dealer_id: int, recipient, kind: str, subject: str, body: str,
+                     lead: Lead | None = None, digest_date=None) -> Notification:
+    """A notice, not yet saved: `notification_send` saves it."""
+    return Notification(dealer_id=dealer_id, recipient=recipient, lead=lead, kind=kind, subject=subject[:200], body=body,
+                        digest_date=digest_date,
+                        email_status=DeliveryStatus.PENDING if recipient.email else DeliveryStatus.SKIPPED)
+
+
+def notification_send(notification: Notification) -> Notification:
+    """Save an in-app notice; its e-mail goes out after commit. If the broker is down, the periodic flush sends it."""
+    notification.save(force_insert=True)
+    if notification.email_status == DeliveryStatus.PENDING:
         batch = _outbox_batch.get()
         if batch is not None:
             batch.append(notification.pk)
@@ -216,8 +221,15 @@ def notification_queue(*, dealer_id: int, recipient, kind: str, subject: str, bo
     return notification
 
 
-def notify_assignee(*, lead: Lead, user, kind: str, note: str = "") -> None:
-    """The in-app notice (and its e-mail, through the outbox) that a lead is now this person's to follow up."""
+def notification_queue(*, dealer_id: int, recipient, kind: str, subject: str, body: str,
+                       lead: Lead | None = None, digest_date=None) -> Notification:
+    """An in-app notice now; its e-mail goes out after commit."""
+    return notification_send(notification_new(dealer_id=dealer_id, recipient=recipient, kind=kind, subject=subject,
+                                               body=body, lead=lead, digest_date=digest_date))
+
+
+def assignee_notice(*, lead: Lead, user, kind: str, note: str = "") -> Notification:
+    """The notice, not yet saved, that a lead is now this person's to follow up."""
     customer = lead.customer
     subject = _("New lead: %(name)s") % {"name": customer}
     vehicle = " ".join(str(lead.vehicle.get(k, "")) for k in ("make", "model")).strip()
@@ -227,7 +239,12 @@ def notify_assignee(*, lead: Lead, user, kind: str, note: str = "") -> None:
         _("Respond before %(due)s.") % {"due": timezone.localtime(lead.first_response_due_at).strftime("%d-%m-%Y %H:%M")}
         if lead.first_response_due_at else "",
     ]))
-    notification_queue(dealer_id=lead.dealer_id, recipient=user, lead=lead, kind=kind, subject=subject, body=body)
+    return notification_new(dealer_id=lead.dealer_id, recipient=user, lead=lead, kind=kind, subject=subject, body=body)
+
+
+def notify_assignee(*, lead: Lead, user, kind: str, note: str = "") -> Notification:
+    """The in-app notice (and its e-mail, through the outbox) that a lead is now this person's to follow up."""
+    return notification_send(assignee_notice(lead=lead, user=user, kind=kind, note=note))
 
 
 def notification_mark_read(*, dealer, recipient, ids: list[int] | None = None) -> int:

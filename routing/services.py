@@ -10,7 +10,15 @@ from dealers.hours import OpeningSchedule
 from dealers.models import Dealer, Membership, Role, RoutingModel, User
 from dealers.services import audit_record, policy_get
 from leads.models import Channel, EventType, Kind, Lead, LeadEvent, NotificationKind, Queue, Reason
-from leads.services import Routed, lead_deadline_set, lead_event_add, lead_event_new, notify_assignee
+from leads.services import (
+    Routed,
+    assignee_notice,
+    lead_deadline_set,
+    lead_event_add,
+    lead_event_new,
+    notification_send,
+    notify_assignee,
+)
 
 from .models import CallScript
 
@@ -120,7 +128,7 @@ ROUTING_FIELDS = ["kind", "queue", "assignee", "clock_started_at", "first_respon
 
 def _route(lead: Lead) -> Routed:
     """Classify, start the first-response clock, and queue or assign: sets the lead's routing fields without saving
-    them, and returns the timeline entries and the assignee to notify, for the caller to write with the lead."""
+    them, and returns the timeline entries and the assignee's notice, for the caller to write with the lead."""
     dealer = lead.dealer
     schedule = OpeningSchedule.for_dealer(dealer)
     policy = policy_get(dealer=dealer)
@@ -135,12 +143,14 @@ def _route(lead: Lead) -> Routed:
         lead_event_new(lead=lead, type=EventType.ROUTED, text=lead.queue, at=now,
                        data={"clock_started_at": deadline.clock_started_at.isoformat(), "due_at": deadline.due_at.isoformat()}),
     ]
-    user = None
+    notice = None
     if lead.queue == Queue.SALES:  # last: the round-robin holds the dealer's lock until commit
         user, text = _sales_assignee(lead=lead)
         lead.assignee = user
         events.append(_assigned_event(lead, user, text=text))
-    return Routed(events=events, assignee=user)
+        if user is not None:
+            notice = assignee_notice(lead=lead, user=user, kind=NotificationKind.ASSIGNED)
+    return Routed(events=events, notice=notice)
 
 
 def lead_route(*, lead: Lead) -> Lead:
@@ -151,8 +161,8 @@ def lead_route(*, lead: Lead) -> Lead:
             routed = _route(lead)
             lead.save(update_fields=ROUTING_FIELDS)
             LeadEvent.objects.bulk_create(routed.events)
-            if routed.assignee is not None:
-                notify_assignee(lead=lead, user=routed.assignee, kind=NotificationKind.ASSIGNED)
+            if routed.notice is not None:
+                notification_send(routed.notice)
     return lead
 
 

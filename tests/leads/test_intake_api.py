@@ -251,7 +251,7 @@ def test_read_back_of_another_sources_or_dealers_lead_is_404(portal, open_dealer
     assert portal.get("/api/v1/leads/not-a-uuid/").status_code == 404
 
 
-@pytest.mark.parametrize("breaks", ["before deciding", "halfway, after setting the deadline"])
+@pytest.mark.parametrize("breaks", ["before deciding", "halfway, after setting the deadline", "writing the notice"])
 def test_a_lead_survives_a_routing_failure_and_the_sweep_routes_it(portal, open_dealer, monkeypatch, breaks):
     import leads.api
     import routing.services
@@ -262,6 +262,8 @@ def test_a_lead_survives_a_routing_failure_and_the_sweep_routes_it(portal, open_
 
     if breaks == "before deciding":
         monkeypatch.setattr(leads.api, "lead_route_new", broken)
+    elif breaks == "writing the notice":  # after the round-robin picked someone
+        monkeypatch.setattr(routing.services, "assignee_notice", broken)
     else:  # the lead already carries a queue and a deadline when the round-robin fails: none of it may be stored
         monkeypatch.setattr(routing.services, "_sales_assignee", broken)
     response = post(portal, {"customer": {"email": "a@b.nl"}})

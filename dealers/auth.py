@@ -40,9 +40,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(_("No API key given."))
         api_key = (
             ApiKey.objects.active().filter(key_hash=hash_api_key(raw_key))
-            # The dealer with its follow-up policy, which routing reads: one join, not another query. (Its opening
-            # hours are read by routing itself: prefetching them here cost every request, read-backs too, more
-            # than the one query it saved.)
+            # The dealer with its follow-up policy, which routing reads: one join, not another query. Opening hours
+            # are left to routing, the only reader: a prefetch here would cost every request, read-backs too.
             .select_related("dealer__followup_policy").first()
         )
         if api_key is None:

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dealers.api import problem_response
+from leads.quality import storable
 
 from .models import TelephonyEventType
 from .telephony import (
@@ -89,16 +90,6 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not JSON")
 
 
-def _has_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
 def _parse_body(body: bytes) -> dict:
     """The body as a JSON object that PostgreSQL can store; anything else is a 400."""
     try:
@@ -107,8 +98,8 @@ def _parse_body(body: bytes) -> dict:
         raise serializers.ValidationError({"body": ["The body is not valid UTF-8 JSON."]})
     if not isinstance(data, dict):
         raise serializers.ValidationError({"body": ["The body must be a JSON object."]})
-    if _has_nul(data):
-        raise serializers.ValidationError({"body": ["The body contains NUL characters."]})
+    if storable(data) != data:  # the whole event is kept as received, so it must be storable as it is
+        raise serializers.ValidationError({"body": ["The body contains NUL characters or lone surrogates."]})
     return data
 
 

@@ -221,6 +221,7 @@ def test_another_dealers_endpoint_cannot_touch_dealer_a(cast, endpoint_a, lead_a
     json.dumps(event(caller="", callee="")).encode(), json.dumps(event(recording_url="javascript:alert(1)")).encode(),
     json.dumps(event(duration_seconds=-5)).encode(), json.dumps(event(event_id="x" * 300)).encode(),
     b"[" * 5000 + b"]" * 5000,
+    json.dumps(event()).encode().replace(b"{", b'{"vendor_note": "\\ud800x", ', 1),  # a lone surrogate it would store
 ])
 def test_a_malformed_body_is_400_with_a_problem(endpoint_a, lead_a, raw):
     response = post(endpoint_a, raw)

@@ -302,16 +302,15 @@ def outbox_wake() -> None:
     committed meanwhile are read by that flush; one committed after it started reading finds the flag gone and asks
     again. This needs a cache the worker shares (Redis); without one every notice asks, at once.
     """
+    countdown = None
     if settings.OUTBOX_COALESCE_WAKEUPS:
         try:
             if not cache.add(OUTBOX_WAKE_KEY, 1, timeout=OUTBOX_WAKE_TTL):
                 return
-        except Exception as exc:  # the cache is down: ask anyway
+            countdown = OUTBOX_GATHER_SECONDS
+        except Exception as exc:  # the cache is down: ask anyway, at once
             logger.warning("Outbox wake-up flag unavailable (%s)", exc)
-        else:
-            task_enqueue("leads.tasks.outbox_flush", countdown=OUTBOX_GATHER_SECONDS)
-            return
-    task_enqueue("leads.tasks.outbox_flush")
+    task_enqueue("leads.tasks.outbox_flush", countdown=countdown)
 
 
 def _outbox_wake_clear() -> None:

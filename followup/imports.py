@@ -31,7 +31,7 @@ from leads.models import Channel, Customer, EventType, Kind, Lead, LeadEvent, Qu
 from leads.quality import NormalisedContact, assess_contact
 from leads.scoring import score_lead
 from leads.services import lead_deadline_set, lead_intake, outbox_batch, parse_received_at, task_enqueue
-from routing.services import first_response_deadline, lead_classify, lead_route, queue_for
+from routing.services import first_response_deadline, lead_classify, lead_route_new, queue_for
 
 from .models import ImportStatus, LeadImport
 
@@ -457,14 +457,9 @@ class _RowByRowWriter:
 
     def __call__(self, rows: list[ImportRow]) -> None:
         for row in rows:
-            result = lead_intake(dealer=self.dealer, source=IMPORT_SOURCE, data={**row.data, "received_at": self.received_at})
-            if not result.created:
-                continue
-            self.created += 1
-            try:
-                lead_route(lead=result.lead)
-            except Exception:
-                logger.exception("Routing failed for imported lead %s; the follow-up sweep will retry", result.lead.pk)
+            result = lead_intake(dealer=self.dealer, source=IMPORT_SOURCE, data={**row.data, "received_at": self.received_at},
+                                 route=lead_route_new)
+            self.created += result.created
 
 def _customers_by_contact(*, dealer: Dealer, emails: set[str], phones: set[str]) -> tuple[dict[str, int], dict[str, int]]:
     """The dealer's earliest customer per e-mail and per phone: the ones `lead_intake` would link to."""
@@ -594,7 +589,7 @@ class _BulkWriter:
         self.now = timezone.now()
         self.received, self.received_raw = parse_received_at(received_at)
         policy = policy_get(dealer=dealer)
-        # Routing, as routing.services.lead_route does it. Every row arrives at the same moment: one deadline for all.
+        # Routing, as routing.services.lead_route_new does it. Every row arrives at the same moment: one deadline for all.
         self.kind = lead_classify(channel=Channel.OUTBOUND, reason=Reason.OTHER)
         self.queue = queue_for(dealer=dealer, kind=self.kind)
         probe = Lead(dealer=dealer, received_at=self.received, kind=self.kind)

@@ -28,7 +28,7 @@ from dealers.hours import OpeningSchedule
 from dealers.models import Dealer
 from dealers.services import audit_record, policy_get
 from leads.models import Channel, Customer, EventType, Kind, Lead, LeadEvent, Queue, Reason
-from leads.quality import NormalisedContact, assess_contact
+from leads.quality import NormalisedContact, assess_contact, storable
 from leads.scoring import score_lead
 from leads.services import lead_deadline_set, lead_intake, outbox_batch, parse_received_at, task_enqueue
 from routing.services import first_response_deadline, lead_classify, lead_route_new, queue_for
@@ -302,6 +302,7 @@ def _open(preview: ImportPreview, content: bytes):
         preview.file_errors.append(_("This is an Excel workbook, not a CSV file: in Excel choose Save as → CSV."))
         return None
     text, preview.encoding = _decode(content)
+    text = storable(text)  # a NUL in a cell is dropped, as the portal intake does, not a reason to fail the file
     if not text.strip():
         preview.file_errors.append(_("The file is empty."))
         return None

@@ -151,6 +151,14 @@ def test_imported_leads_wait_in_the_bdc_queue_as_passive_leads_with_their_reason
 
 
 @pytest.mark.parametrize("bulk", [True, False])
+def test_a_nul_character_in_a_cell_is_dropped_not_a_reason_to_fail_the_file(cast, bulk):
+    text = "email,first_name,reason\njan@example.nl,Ja\x00n,lease_end\n"
+    result = import_run(dealer=cast.dealer_a, by=None, content=csv_bytes(text), bulk=bulk)
+    assert result.created_leads == 1
+    assert Lead.objects.get().customer.first_name == "Jan"
+
+
+@pytest.mark.parametrize("bulk", [True, False])
 def test_importing_the_same_file_again_creates_nothing(cast, bulk):
     import_run(dealer=cast.dealer_a, by=cast.manager_a, content=csv_bytes(GOOD), bulk=bulk)
     leads, customers, events = Lead.objects.count(), Customer.objects.count(), LeadEvent.objects.count()

@@ -11,7 +11,7 @@ _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or "0"
 DATABASES = {"default": env.db("TEST_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/opvolger")}
 _redis_base, _redis_db = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/15").rsplit("/", 1)
 REDIS_URL = f"{_redis_base}/{int(_redis_db) - int(_worker) % 4}"
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+CACHES = {"default": {"BACKEND": "config.cache.ReusedClientRedisCache", "LOCATION": REDIS_URL}}
 OUTBOX_COALESCE_WAKEUPS = True
 CELERY_BROKER_URL = REDIS_URL
 CELERY_BROKER_TRANSPORT_OPTIONS = {}

@@ -136,7 +136,7 @@ def test_a_body_that_is_not_json_is_a_400_problem(cast):
 
 
 def test_without_redis_sign_in_is_refused_with_a_503_not_left_unguarded(cast, settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    settings.CACHES = {"default": {"BACKEND": "config.cache.ReusedClientRedisCache",
                                    "LOCATION": "redis://127.0.0.1:1/0"}}  # nothing listens there
     response = sign_in("sales1@a.test", PASSWORD)
     assert response.status_code == 503 and response["Content-Type"] == "application/problem+json"

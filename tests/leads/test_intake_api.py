@@ -201,7 +201,7 @@ def test_throttled_per_key_with_retry_after(cast, open_dealer, time_machine):
 
 def test_a_redis_outage_never_costs_a_lead(portal, open_dealer, settings, django_capture_on_commit_callbacks):
     """Throttle counter and outbox wake-up live in Redis; with Redis gone the lead is still stored and routed."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    settings.CACHES = {"default": {"BACKEND": "config.cache.ReusedClientRedisCache",
                                    "LOCATION": "redis://127.0.0.1:1/0"}}  # nothing listens there
     import redis
     from django.core.cache import cache

@@ -38,6 +38,25 @@ def lead_body(i: int) -> bytes:
     }).encode()
 
 
+def intake_fixture() -> str:
+    """The bare endpoint's table and one dealer, open all week, with five salespeople on duty; returns an API key."""
+    from django.db import connection
+
+    from dealers.models import Membership, Role
+    from dealers.services import api_key_create
+    from tests.factories import DealerFactory, UserFactory, open_all_week
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_row (id bigserial PRIMARY KEY, body text, created_at timestamptz DEFAULT now())")
+    dealer = DealerFactory(slug="bench-dealer")
+    open_all_week(dealer)
+    for i in range(5):
+        Membership.objects.create(dealer=dealer, user=UserFactory(email=f"verkoper{i}@bench.test"), role=Role.SALESPERSON)
+    raw_key = api_key_create(dealer=dealer, source="website", rate_per_minute=10**7)[1]
+    connection.close()
+    return raw_key
+
+
 def load(path: str, headers: dict, seconds: float, concurrency: int) -> dict:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -130,20 +149,7 @@ def main():
 
     with bench_database(DB):
         setup_django(DB)
-        from django.db import connection
-
-        from dealers.models import Membership, Role
-        from dealers.services import api_key_create
-        from tests.factories import DealerFactory, UserFactory, open_all_week
-
-        with connection.cursor() as cursor:
-            cursor.execute("CREATE TABLE bench_row (id bigserial PRIMARY KEY, body text, created_at timestamptz DEFAULT now())")
-        dealer = DealerFactory(slug="bench-dealer")
-        open_all_week(dealer)
-        for i in range(5):
-            Membership.objects.create(dealer=dealer, user=UserFactory(email=f"verkoper{i}@bench.test"), role=Role.SALESPERSON)
-        raw_key = api_key_create(dealer=dealer, source="website", rate_per_minute=10**7)[1]
-        connection.close()
+        raw_key = intake_fixture()
 
         env = bench_env(DB, DJANGO_SETTINGS_MODULE="bench.settings", CELERY_BROKER_URL="redis://127.0.0.1:6379/8")
         import redis

@@ -6,7 +6,7 @@ the web process runs under `valgrind --tool=callgrind`, which counts instruction
 switched on (callgrind_control) only around N requests after a warm-up. PostgreSQL and Redis run outside it and are
 not counted. Both targets go through Django's test client, which builds each request the way a WSGI server would.
 
-Run:  .venv/bin/python bench/intake_instructions.py [--requests 200]   (needs valgrind; takes ~2 min)
+Run:  .venv/bin/python bench/intake_instructions.py [--requests 200]   (needs valgrind; takes about a minute)
 """
 
 import argparse

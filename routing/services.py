@@ -126,9 +126,12 @@ ROUTING_FIELDS = ["kind", "queue", "assignee", "clock_started_at", "first_respon
                   "escalation_level", "next_action_at", "routed_at"]
 
 
-def _route(lead: Lead) -> Routed:
+def lead_route_new(*, lead: Lead) -> Routed:
     """Classify, start the first-response clock, and queue or assign: sets the lead's routing fields without saving
-    them, and returns the timeline entries and the assignee's notice, for the caller to write with the lead."""
+    them, and returns the timeline entries and the assignee's notice, for the caller to write with the lead.
+
+    The intake passes this as its router, so a new lead's routing fields go into its INSERT (a stored lead updated
+    afterwards is rewritten with all its index entries); `lead_route` uses it for a lead already stored."""
     dealer = lead.dealer
     schedule = OpeningSchedule.for_dealer(dealer)
     policy = policy_get(dealer=dealer)
@@ -158,18 +161,12 @@ def lead_route(*, lead: Lead) -> Lead:
     with transaction.atomic():
         lead = Lead.objects.select_for_update(no_key=True, of=("self",)).select_related("dealer", "customer").get(pk=lead.pk)
         if lead.routed_at is None:
-            routed = _route(lead)
+            routed = lead_route_new(lead=lead)
             lead.save(update_fields=ROUTING_FIELDS)
             LeadEvent.objects.bulk_create(routed.events)
             if routed.notice is not None:
                 notification_send(routed.notice)
     return lead
-
-
-def lead_route_new(*, lead: Lead) -> Routed:
-    """Route a lead the intake is about to insert: its routing fields go into the same INSERT (a stored lead updated
-    afterwards is rewritten with all its index entries). The intake writes the events and the notice after it."""
-    return _route(lead)
 
 
 def bdc_queue(*, dealer: Dealer, passive_only: bool = False):

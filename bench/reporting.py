@@ -23,6 +23,7 @@ from bench.benchdb import database_drop, database_exists, database_recreate, dat
 
 BENCH_DB = "opvolger_bench_reporting"
 
+
 def backend_cpu_seconds(pid: int) -> float:
     """CPU time the PostgreSQL backend serving us has used (user + system), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -72,7 +73,6 @@ def main() -> None:
     os.environ["TEST_DATABASE_URL"] = database_url(BENCH_DB)
     os.environ.setdefault("TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

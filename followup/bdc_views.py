@@ -56,7 +56,7 @@ class BdcDeskView(WorkPage, TemplateView):
                     if self.access.role == Role.BDC_AGENT else [])
         rows = list(shown[:QUEUE_ROWS])
         for lead in rows + mine:
-            lead.countdown, lead.late = countdown_text(lead.deadline_at, now) if lead.deadline_at else ("", False)
+            lead.countdown, lead.late = countdown_text(lead.due_at, now) if lead.due_at else ("", False)
         return {
             **super().get_context_data(**kwargs), **self.notice_context(),
             "queue": rows,

@@ -29,22 +29,49 @@ MESSAGE_OUTCOMES = (AttemptOutcome.SENT, AttemptOutcome.REPLIED)
 
 
 def countdown_formats() -> dict[str, str]:
-    return {"left": _("{time} left"), "late": _("{time} late"), "days": _("{days} d")}
+    """The words of a countdown, translated once per page; static/js/app.js gets the same from the page's body."""
+    return {"min_left": _("{m} min left"), "hours_left": _("{h} h {mm} left"), "at": _("at {time}"),
+            "min_late": _("{m} min late"), "hours_late": _("{h} h {mm} late"), "days_late": _("{d} d late")}
 
 
 def countdown_text(deadline: dt.datetime, now: dt.datetime, formats_: dict | None = None) -> tuple[str, bool]:
-    """"4:12 left" / "12:03 late" — the same digits static/js/app.js keeps ticking."""
+    """A deadline read at a glance, to the minute: "12 min left", "8 h 45 left", "at 09:05" (12 hours or more away:
+    the clock time, with the day when it is not today), "12 min late", "2 h 05 late", "3 d late". The same rules as
+    static/js/app.js, which keeps the relative ones current."""
     texts = formats_ or countdown_formats()
     seconds = int((deadline - now).total_seconds())
     late = seconds < 0
-    seconds = abs(seconds)
-    if seconds >= 48 * 3600:
-        digits = texts["days"].replace("{days}", str(seconds // 86400))
-    else:
-        hours, rest = divmod(seconds, 3600)
-        minutes, secs = divmod(rest, 60)
-        digits = f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-    return texts["late" if late else "left"].replace("{time}", digits), late
+    minutes = abs(seconds) // 60
+    if late:
+        if minutes < 60:
+            text = texts["min_late"].replace("{m}", str(minutes))
+        elif minutes < 48 * 60:
+            text = texts["hours_late"].replace("{h}", str(minutes // 60)).replace("{mm}", f"{minutes % 60:02d}")
+        else:
+            text = texts["days_late"].replace("{d}", str(minutes // (24 * 60)))
+        return text, True
+    if minutes < 60:
+        return texts["min_left"].replace("{m}", str(minutes)), False
+    if minutes < 12 * 60:
+        return texts["hours_left"].replace("{h}", str(minutes // 60)).replace("{mm}", f"{minutes % 60:02d}"), False
+    local = timezone.localtime(deadline)
+    when = local.strftime("%H:%M") if local.date() == timezone.localtime(now).date() else \
+        formats.date_format(local, "D H:i")
+    return texts["at"].replace("{time}", when), False
+
+
+def arrival_text(received_at: dt.datetime, now: dt.datetime) -> str:
+    """When a lead arrived, the way people say it: "3 min ago" within the hour, "14:05" today, "tue 14:05" this week,
+    else "12 nov"."""
+    minutes = int((now - received_at).total_seconds()) // 60
+    if 0 <= minutes < 60:
+        return _("%(m)s min ago") % {"m": minutes}
+    local, today = timezone.localtime(received_at), timezone.localtime(now).date()
+    if local.date() == today:
+        return local.strftime("%H:%M")
+    if 0 < (today - local.date()).days < 7:
+        return formats.date_format(local, "D H:i")
+    return formats.date_format(local, "j b")
 
 
 @dataclass
@@ -115,6 +142,7 @@ class LeadCard:
     deadline_is_first_response: bool = False
     due_text: str = ""
     deadline_iso: str = ""
+    arrival: str = ""
     handover_note: str = ""
     handover_by: str = ""
     next_appointment: Appointment | None = None
@@ -149,11 +177,13 @@ def lead_card(lead: Lead, *, now: dt.datetime, texts: CardTexts) -> LeadCard:
                     channel=texts.channels.get(lead.channel, lead.channel), reason=texts.reasons.get(lead.reason, ""),
                     labels={key: label % {"name": name} for key, label in texts.labels.items()})
     card.contact_buttons = contact_buttons(card, texts)
-    if lead.deadline_at and lead.closed_at is None:
-        card.countdown, card.late = countdown_text(lead.deadline_at, now, texts.countdown)
+    card.arrival = arrival_text(lead.received_at, now)
+    due_at = lead.due_at  # how late it really is: a first response still owed counts from the deadline given on arrival
+    if due_at:
+        card.countdown, card.late = countdown_text(due_at, now, texts.countdown)
         card.deadline_is_first_response = lead.first_contact_at is None
-        card.due_text = formats.date_format(timezone.localtime(lead.deadline_at), "D j M H:i")
-        card.deadline_iso = lead.deadline_at.isoformat()
+        card.due_text = formats.date_format(timezone.localtime(due_at), "D j M H:i")
+        card.deadline_iso = due_at.isoformat()
     parts = []
     if card.due_text:
         parts.append((texts.first_due if card.deadline_is_first_response else texts.next_due) % {"when": card.due_text})

@@ -210,6 +210,22 @@ class Lead(models.Model):
     def is_open(self) -> bool:
         return self.closed_at is None
 
+    @property
+    def due_at(self):
+        """The deadline that says how late this lead really is: until someone tried to reach the customer, the first
+        response it was given on arrival (a reassignment does not forgive it); after that, the next step's deadline.
+        `due_at_expression()` is the same rule in SQL."""
+        if self.closed_at is not None:
+            return None
+        return self.first_response_due_at if self.first_contact_at is None else self.deadline_at
+
+
+def due_at_expression():
+    """Lead.due_at as an expression, to sort and count in the database."""
+    return models.Case(models.When(closed_at__isnull=False, then=models.Value(None)),
+                       models.When(first_contact_at__isnull=True, then=models.F("first_response_due_at")),
+                       default=models.F("deadline_at"), output_field=models.DateTimeField())
+
 
 class IdempotencyKey(models.Model):
     """An Idempotency-Key header seen from a portal; it points at the lead it created for 24 hours."""

@@ -317,10 +317,10 @@ def _act(*, lead: Lead, action: str, policy: FollowUpPolicy, now) -> None:
             notification_queue(dealer_id=lead.dealer_id, recipient=user, lead=lead, kind=NotificationKind.REMINDER,
                                subject=_("Reminder: %(name)s is waiting") % {"name": lead.customer}, body=overdue)
     elif action == EscalationAction.ALERT_MANAGER:
+        holder = _("Assigned to %(user)s.") % {"user": who} if who else _("Not claimed yet.")
         for manager in _managers(lead.dealer_id):
             notification_queue(dealer_id=lead.dealer_id, recipient=manager, lead=lead, kind=NotificationKind.MANAGER_ALERT,
-                               subject=_("Overdue lead: %(name)s") % {"name": lead.customer},
-                               body=f"{overdue} {_('Assigned to %(user)s.') % {'user': who} if who else _('Not claimed yet.')}")
+                               subject=_("Overdue lead: %(name)s") % {"name": lead.customer}, body=f"{overdue} {holder}")
     else:
         _reassign(lead=lead, policy=policy, now=now, overdue=overdue)
 

@@ -255,6 +255,15 @@ VEHICLE_FIELDS = (
 )
 
 
+# What portals send as codes (ADF's interest and status), said in words; anything else is shown as it came.
+VEHICLE_VALUES = {
+    "interest": {"buy": gettext_lazy("buy"), "lease": gettext_lazy("lease"), "sell": gettext_lazy("sell"),
+                 "trade-in": gettext_lazy("trade-in"), "test-drive": gettext_lazy("test drive"),
+                 "finance": gettext_lazy("finance"), "service": gettext_lazy("service")},
+    "status": {"new": gettext_lazy("new"), "used": gettext_lazy("used (occasion)")},
+}
+
+
 def vehicle_facts(vehicle: dict) -> list[tuple[str, str, bool]]:
     """(label, value, is_link) for a vehicle or trade-in, known fields first in a fixed order, then whatever else came."""
     facts = []
@@ -268,7 +277,7 @@ def vehicle_facts(vehicle: dict) -> list[tuple[str, str, bool]]:
         elif key == "mileage_km" and isinstance(value, (int, float)):
             text = formats.number_format(value, 0, use_l10n=True, force_grouping=True) + " km"
         else:
-            text = str(value)
+            text = str(VEHICLE_VALUES.get(key, {}).get(str(value).lower(), value))
         is_link = key == "url" and text.startswith(("https://", "http://"))
         facts.append((str(known.get(key, key.replace("_", " "))), text, is_link))
     return facts

@@ -57,6 +57,7 @@ TENANT_ROUTES = {
     "inbox": ("get", "/inbox/?dealer=dealer-a", "page"),
     "inbox_feed": ("get", "/inbox/feed/?dealer=dealer-a", "page"),
     "notices_read": ("post", "/notices/read/?dealer=dealer-a", "page"),
+    "appointments": ("get", "/appointments/?dealer=dealer-a", "page"),
     "lead_detail": ("get", f"/leads/{LEAD}/", "page"),
     "lead_attempt": ("post", f"/leads/{LEAD}/attempts/", "page"),
     "lead_appointment": ("post", f"/leads/{LEAD}/appointments/", "page"),

@@ -135,6 +135,8 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-flush": {"task": "leads.tasks.outbox_flush", "schedule": 30.0},
     "lead-imports-tend": {"task": "followup.tasks.lead_imports_tend", "schedule": 60.0},
     "manager-digest": {"task": "followup.tasks.manager_digest", "schedule": crontab(hour=7, minute=30)},
+    "customer-messages": {"task": "followup.tasks.customer_messages_send", "schedule": 60.0},
+    "appointment-reminders": {"task": "followup.tasks.appointment_reminders", "schedule": crontab(minute=0)},
 }
 CELERY_TIMEZONE = TIME_ZONE
 

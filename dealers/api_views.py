@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from . import services
 from .api import problem_response
 from .models import TeamToken
-from .selectors import authenticator_for, team_token_list, user_must_use_second_factor
+from .selectors import authenticator_for, second_step_required, team_token_list
 
 logger = logging.getLogger(__name__)
 PROBLEM = OpenApiResponse(response=OpenApiTypes.OBJECT, description="application/problem+json (RFC 9457)")
@@ -132,7 +132,7 @@ class TokenObtainView(APIView):
             return problem_response(status_code=400, title=_("Sign-in failed"),
                                     detail=_("The e-mail address or password is not correct."),
                                     problem_type="invalid-credentials")
-        if user_must_use_second_factor(user=user):
+        if second_step_required(user=user):
             refused = self._second_factor_refusal(user, serializer.validated_data.get("otp", ""))
             if refused is not None:
                 return refused

@@ -8,7 +8,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from .api import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
-from .selectors import authenticator_for, user_must_use_second_factor
+from .selectors import authenticator_for, second_step_required
 
 # Reachable half-signed-in: signing in and out, the second step itself, the language switch, health and assets.
 EXEMPT_URL_NAMES = ("login", "logout", "password_reset", "password_reset_done", "password_reset_complete",
@@ -28,7 +28,7 @@ class SecondFactorRequiredMiddleware:
     def __call__(self, request):
         user = request.user
         if (not user.is_authenticated or user.is_verified() or self._exempt(request.path_info)
-                or not user_must_use_second_factor(user=user)):
+                or not second_step_required(user=user)):
             return self.get_response(request)
         if request.path_info.startswith("/api/"):
             body = {"type": PROBLEM_TYPE_BASE + "second-factor-required", "title": _("Second sign-in step required"),

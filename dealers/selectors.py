@@ -16,8 +16,20 @@ def user_must_use_second_factor(*, user) -> bool:
         return True
     managing = Membership.objects.filter(user=OuterRef("pk"), is_active=True, role__in=MANAGING_ROLES)
     group_admin = DealerGroup.objects.filter(admins=OuterRef("pk"))
-    # One query: asked on every request of a signed-in person who has not passed the second step.
     return User.objects.filter(pk=user.pk).filter(Exists(managing) | Exists(group_admin)).exists()
+
+
+def second_step_required(*, user) -> bool:
+    """Whether this sign-in needs the second step: it is mandatory for the user, or they turned it on themselves."""
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    managing = Membership.objects.filter(user=OuterRef("pk"), is_active=True, role__in=MANAGING_ROLES)
+    group_admin = DealerGroup.objects.filter(admins=OuterRef("pk"))
+    authenticator = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    # One query: the middleware asks it on every request of a signed-in person who has not passed the second step.
+    return User.objects.filter(pk=user.pk).filter(Exists(managing) | Exists(group_admin) | Exists(authenticator)).exists()
 
 
 def authenticator_for(*, user) -> TOTPDevice | None:

@@ -294,18 +294,19 @@ def recovery_codes_replace(*, user: User) -> list[str]:
 
 
 def second_factor_verify(*, user: User, code: str) -> Device | None:
-    """The device (authenticator or a recovery code, which is used up) that accepts the code, if any.
+    """The device that accepts the code: the authenticator app for six digits, else a recovery code (used up).
 
-    Each device counts its failures and makes the next try wait longer (django-otp's throttling).
+    Each device counts its own failures and makes the next try wait longer (django-otp's throttling), so a code is
+    tried only against the device it can belong to: a typo in one kind does not slow down the other.
     """
     code = normalise_code(code)
     if not code:
         return None
+    model = TOTPDevice if code.isdigit() and len(code) <= 8 else StaticDevice
     with transaction.atomic():
-        for model in (TOTPDevice, StaticDevice):
-            for device in model.objects.select_for_update().filter(user=user, confirmed=True):
-                if device.verify_token(code):
-                    return device
+        for device in model.objects.select_for_update().filter(user=user, confirmed=True):
+            if device.verify_token(code):
+                return device
     return None
 
 

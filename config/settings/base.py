@@ -186,6 +186,8 @@ SPECTACULAR_SETTINGS = {
 # Team-API tokens (django-rest-knox): one per signed-in device, stored hashed, expiring after this many hours.
 TEAM_TOKEN_TTL_HOURS = env.int("TEAM_TOKEN_TTL_HOURS", default=24 * 30)
 KNOX_TOKEN_MODEL = "dealers.TeamToken"
+# knox's own AuthToken is swapped for ours: its migrations would only create an unused table that blocks TRUNCATE.
+MIGRATION_MODULES = {"knox": None}
 REST_KNOX = {
     "TOKEN_TTL": timedelta(hours=TEAM_TOKEN_TTL_HOURS),
     "AUTH_HEADER_PREFIX": "Token",  # the contract's `Authorization: Token <token>`

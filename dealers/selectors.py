@@ -4,19 +4,15 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .models import DealerGroup, Membership, TeamToken, User
-from .scope import MANAGING_ROLES
+from .access import MANAGING_ROLES
+from .models import Membership, TeamToken, User
 
 
 def user_must_use_second_factor(*, user) -> bool:
     """Managers and group admins (in any dealer) and superusers see many people's leads: they sign in in two steps."""
     if not user.is_authenticated:
         return False
-    if user.is_superuser:
-        return True
-    managing = Membership.objects.filter(user=OuterRef("pk"), is_active=True, role__in=MANAGING_ROLES)
-    group_admin = DealerGroup.objects.filter(admins=OuterRef("pk"))
-    return User.objects.filter(pk=user.pk).filter(Exists(managing) | Exists(group_admin)).exists()
+    return user.is_superuser or Membership.objects.filter(user=user, is_active=True, role__in=MANAGING_ROLES).exists()
 
 
 def second_step_required(*, user) -> bool:
@@ -26,10 +22,9 @@ def second_step_required(*, user) -> bool:
     if user.is_superuser:
         return True
     managing = Membership.objects.filter(user=OuterRef("pk"), is_active=True, role__in=MANAGING_ROLES)
-    group_admin = DealerGroup.objects.filter(admins=OuterRef("pk"))
     authenticator = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
     # One query: the middleware asks it on every request of a signed-in person who has not passed the second step.
-    return User.objects.filter(pk=user.pk).filter(Exists(managing) | Exists(group_admin) | Exists(authenticator)).exists()
+    return User.objects.filter(pk=user.pk).filter(Exists(managing) | Exists(authenticator)).exists()
 
 
 def authenticator_for(*, user) -> TOTPDevice | None:

@@ -92,7 +92,7 @@ def world(cast):
         "token": default_token_generator.make_token(cast.sales_a2), "reason": Reason.values[0], "table": "summary",
         "settings:member_update": Membership.objects.get(user=cast.sales_a1).pk,
         "settings:member_invite": Membership.objects.get(user=cast.sales_a1).pk,
-        "settings:key_revoke": ApiKey.objects.get(dealer=cast.dealer_a).pk,
+        "settings:key_revoke": ApiKey.objects.for_dealer(cast.dealer_a).get().pk,
         "lead_import_detail": lead_import.pk,
     }
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dealers', '0001_initial'),
+        ('dealers', '0002_group_admins_are_memberships'),
     ]
 
     operations = [

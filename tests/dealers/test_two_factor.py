@@ -219,3 +219,11 @@ def test_the_lead_page_of_a_verified_manager_still_hides_other_dealers(client, c
     other = LeadFactory(dealer=cast.dealer_b)
     client.force_login(cast.manager_a)
     assert client.get(f"/leads/{other.pk}/").status_code == 404
+
+
+def test_the_second_step_speaks_dutch(client, cast):
+    authenticator(cast.manager_a)
+    password_login(client, "manager@a.test")
+    client.cookies["django_language"] = "nl"
+    html = client.get("/accounts/two-factor/verify/", HTTP_ACCEPT_LANGUAGE="nl").content.decode()
+    assert "Tweede inlogstap" in html and "herstelcodes" in html

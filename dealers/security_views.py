@@ -42,7 +42,7 @@ def _qr_svg(text: str) -> str:
     """The enrolment link as an inline SVG (no external image, nothing for the CSP to allow)."""
     image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
     svg = image.to_string(encoding="unicode")
-    return mark_safe(svg.replace("<svg ", '<svg class="qr" role="img" aria-hidden="true" focusable="false" ', 1))
+    return mark_safe(svg.replace("<svg ", '<svg class="qr" aria-hidden="true" focusable="false" ', 1))
 
 
 def _manual_key(device) -> str:
@@ -76,7 +76,7 @@ class TwoFactorSetupView(LoginRequiredMixin, View):
     def post(self, request):
         device = services.second_factor_enrolment_start(user=request.user)
         form = CodeForm(request.POST)
-        codes = services.second_factor_enrolment_confirm(device=device, code=form.data.get("code", "")) \
+        codes = services.second_factor_enrolment_confirm(device=device, code=form.cleaned_data["code"]) \
             if form.is_valid() else None
         if codes is None:
             form.add_error("code", _("That code is not right. Check the time on your phone and type the newest code."))
@@ -106,7 +106,7 @@ class TwoFactorVerifyView(LoginRequiredMixin, View):
 
     def post(self, request):
         form = CodeForm(request.POST)
-        device = services.second_factor_verify(user=request.user, code=form.data.get("code", "")) \
+        device = services.second_factor_verify(user=request.user, code=form.cleaned_data["code"]) \
             if form.is_valid() else None
         if device is None:
             form.add_error("code", _("That code is not right, or was used already. Wait for a new code and try again."))

@@ -149,3 +149,23 @@ def test_wrong_codes_count_towards_the_sign_in_limit(cast):
 
 def test_a_salesperson_needs_no_code(cast):
     assert sign_in("sales1@a.test").status_code == 200
+
+
+def test_the_security_page_lists_the_devices_and_signs_one_out(client, cast, django_assert_max_num_queries):
+    tokens = [sign_in("sales1@a.test", device=f"Apparaat {i}").json()["token"] for i in range(5)]
+    other = sign_in("sales2@a.test", device="Collega").json()["token"]
+    client.force_login(cast.sales_a1)
+
+    with django_assert_max_num_queries(12):
+        page = client.get("/accounts/two-factor/")
+
+    html = page.content.decode()
+    assert all(f"Apparaat {i}" in html for i in range(5)) and "Collega" not in html
+    newest = TeamToken.objects.filter(user=cast.sales_a1).order_by("-created").first()
+    foreign = TeamToken.objects.get(user=cast.sales_a2)
+    client.post("/accounts/two-factor/", {"action": "revoke-token", "token": str(foreign.public_id)})
+    client.post("/accounts/two-factor/", {"action": "revoke-token", "token": "kapot"})
+    client.post("/accounts/two-factor/", {"action": "revoke-token", "token": str(newest.public_id)})
+    assert with_token(other).get(LEADS_URL).status_code == 200  # another person's token is untouched
+    assert with_token(tokens[-1]).get(LEADS_URL).status_code == 401
+    assert with_token(tokens[0]).get(LEADS_URL).status_code == 200

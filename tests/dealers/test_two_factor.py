@@ -227,3 +227,9 @@ def test_the_second_step_speaks_dutch(client, cast):
     client.cookies["django_language"] = "nl"
     html = client.get("/accounts/two-factor/verify/", HTTP_ACCEPT_LANGUAGE="nl").content.decode()
     assert "Tweede inlogstap" in html and "herstelcodes" in html
+
+
+@pytest.mark.password_only
+def test_force_login_without_the_second_step_stops_at_it(client, cast):
+    client.force_login(cast.manager_a)
+    assert client.get("/dashboard/")["Location"].startswith("/accounts/two-factor/setup/")

@@ -169,3 +169,11 @@ def test_the_security_page_lists_the_devices_and_signs_one_out(client, cast, dja
     assert with_token(other).get(LEADS_URL).status_code == 200  # another person's token is untouched
     assert with_token(tokens[-1]).get(LEADS_URL).status_code == 401
     assert with_token(tokens[0]).get(LEADS_URL).status_code == 200
+
+
+@pytest.mark.parametrize("otp", [["123456"], {"code": "123456"}, "1" * 65, "１２３４５６", "12345\x00"])
+def test_hostile_codes_on_the_token_endpoint_are_a_4xx(cast, otp):
+    TOTPDevice.objects.create(user=cast.manager_a, name="app", confirmed=True)
+    response = sign_in("manager@a.test", otp=otp)
+    assert 400 <= response.status_code < 500 and response["Content-Type"] == "application/problem+json"
+    assert not TeamToken.objects.filter(user=cast.manager_a).exists()

@@ -94,6 +94,11 @@ NOT_TENANT_ROUTES = {
     "password_reset_done": "sign-in",
     "password_reset_confirm": "sign-in",
     "password_reset_complete": "sign-in",
+    "two_factor": "the person's own second factor and tokens",
+    "two_factor_setup": "sign-in (second step)",
+    "two_factor_verify": "sign-in (second step)",
+    "api-auth-tokens": "the person's own tokens (tests/dealers/test_team_tokens.py)",
+    "api-auth-token-detail": "another person's token is a 404 (tests/dealers/test_team_tokens.py)",
 }
 
 

@@ -183,7 +183,7 @@ def vehicle_from_title(title: str | None) -> dict:
         if model.lower() in TWO_WORD_MODELS and len(rest) > 1 and len(rest[1]) <= 6:
             model = f"{model} {rest[1].rstrip(',;')}"
         found["model"] = model
-    year = YEAR.search(title[:m.start()])
+    year = YEAR.search(title[:m.start()]) or re.search(r"\((19[5-9]\d|20[0-4]\d)\)", title)
     if year:
         found["year"] = int(year.group(1))
     return found

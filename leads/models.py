@@ -224,15 +224,15 @@ class IdempotencyKey(models.Model):
 
 
 class MailIgnored(models.TextChoices):
-    AUTO_REPLY = "auto-reply", _("Auto-reply")
-    BOUNCE = "bounce", _("Bounce")
-    MARKETING = "marketing", _("Portal marketing")
-    CALL_ANSWERED = "call-answered", _("Answered call")
+    AUTO_REPLY = "auto-reply", _("Automatic reply (out of office)")
+    BOUNCE = "bounce", _("Bounce (undeliverable)")
+    MARKETING = "marketing", _("Marketing from a portal")
+    CALL_ANSWERED = "call-answered", _("Answered call (logged on the lead)")
 
 
 class MailChannel(models.TextChoices):
-    API = "api", _("API (raw mail posted)")
-    IMAP = "imap", _("Mailbox (IMAP)")
+    API = "api", _("Portal API (raw mail posted)")
+    IMAP = "imap", _("Dealer mailbox (IMAP)")
 
 
 class InboundMail(models.Model):
@@ -245,12 +245,12 @@ class InboundMail(models.Model):
     message_id = models.CharField(max_length=998, blank=True)
     sha256 = models.CharField(max_length=64)
     raw = models.BinaryField()
-    subject = models.TextField(_("subject"), blank=True)
-    sender = models.CharField(_("from"), max_length=254, blank=True)
-    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    subject = models.TextField(_("mail subject"), blank=True)
+    sender = models.CharField(_("mail sender"), max_length=254, blank=True)
+    sent_at = models.DateTimeField(_("sent (Date header)"), null=True, blank=True)
     received_at = models.DateTimeField(_("received"), default=timezone.now)
-    ignored = models.CharField(_("not a lead"), max_length=16, choices=MailIgnored.choices, blank=True)
-    error = models.TextField(_("error"), blank=True)
+    ignored = models.CharField(_("not a lead because"), max_length=16, choices=MailIgnored.choices, blank=True)
+    error = models.TextField(_("reading error"), blank=True)
     source = models.CharField(_("source"), max_length=64, blank=True)
     channel = models.CharField(max_length=8, choices=MailChannel.choices)
     needs_review = models.BooleanField(_("needs review"), default=False)

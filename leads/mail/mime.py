@@ -27,6 +27,7 @@ HTML_STUB = re.compile(r"html (only|viewer|version)|alleen (in )?html|html[- ]we
 _PARSER = BytesParser(policy=policy.default)
 
 
+
 class NotAMail(ValueError):
     """The bytes are not an RFC 5322 message (no header block at all)."""
 
@@ -66,7 +67,10 @@ class Mail:
 def message_from_bytes(raw: bytes) -> EmailMessage:
     if not raw or not raw.strip():
         raise NotAMail("The body is empty.")
-    msg = _PARSER.parsebytes(raw)
+    try:
+        msg = _PARSER.parsebytes(raw)
+    except RecursionError:  # the stdlib parser recurses per nesting level: read the headers, keep the body unparsed
+        msg = _PARSER.parsebytes(raw, headersonly=True)
     names = {k.lower() for k in msg.keys()}
     if not names & {"from", "subject", "date", "message-id", "to", "received", "return-path", "reply-to", "sender",
                     "mime-version", "content-type"}:

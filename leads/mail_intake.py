@@ -41,7 +41,7 @@ class MailIngestResult:
 def mail_identity(*, message_id: str | None, raw: bytes) -> tuple[str, str]:
     """(identity, sha256): the Message-ID, or `sha256:<hex>` of the bytes for a mail without one."""
     digest = hashlib.sha256(raw).hexdigest()
-    return (message_id or f"sha256:{digest}")[:1000], digest
+    return storable(message_id or f"sha256:{digest}")[:1000], digest
 
 
 def mail_ingest(*, dealer: Dealer, raw: bytes, fallback_source: str, channel: str, api_key=None,
@@ -60,7 +60,7 @@ def mail_ingest(*, dealer: Dealer, raw: bytes, fallback_source: str, channel: st
     try:
         with transaction.atomic():
             mail = InboundMail.objects.create(
-                dealer=dealer, message_identity=identity, message_id=(reading.message_id or "")[:998], sha256=digest,
+                dealer=dealer, message_identity=identity, message_id=storable(reading.message_id or "")[:998], sha256=digest,
                 raw=raw, subject=storable(reading.subject), sender=storable(reading.sender)[:254],
                 sent_at=reading.sent_at, ignored=reading.ignored or "", error=storable(reading.error), source=source,
                 channel=channel if channel in MailChannel.values else MailChannel.API, needs_review=reading.needs_review,

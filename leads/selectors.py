@@ -12,3 +12,11 @@ def lead_readback_queryset(*, api_key):
     # "escalations" is follow-up's reverse relation, ordered by its Meta; named by string so leads imports nothing above it.
     return (Lead.objects.filter(Q(source=api_key.source) | Q(Exists(delivered)))
             .select_related("dealer", "customer", "assignee").prefetch_related("escalations"))
+
+
+def mail_list(*, dealer, set_aside_only: bool = False):
+    """A dealer's kept mails, newest first; `set_aside_only`: those that gave no lead (ignored, or unreadable)."""
+    mails = InboundMail.objects.filter(dealer=dealer).defer("raw").order_by("-received_at")
+    if set_aside_only:
+        mails = mails.filter(leads__isnull=True)
+    return mails

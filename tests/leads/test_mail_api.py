@@ -223,6 +223,7 @@ def test_hostile_input_never_gets_a_5xx(mail_portal):
         b"Content-Type: text/html; charset=x-unknown\n\n<div>" * 50 + b"<a href='javascript:x'>x</a>",
         b"From: x@example.nl\nContent-Type: text/plain; charset=utf-16\nContent-Transfer-Encoding: base64\n\n////\n",
         b"From: x@example.nl\nContent-Type: message/rfc822\n\nFrom: y@example.nl\nContent-Type: message/rfc822\n\n",
+        b"From: \x00nul@example.nl\nMessage-ID: <\x00\x00@x>\nSubject: \x00\n\n\x00 Naam: \x00\n",
     ]
     depth = 1000
     bodies.append(b"From: n@example.nl\n" + b"".join(b"Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n" % (i, i)
@@ -292,3 +293,16 @@ def test_two_concurrent_ingests_from_the_mailbox_side_make_one_lead(cast):
     assert sorted(r.duplicate for r in results) == [False, True]
     assert Lead.objects.count() == 1 and InboundMail.objects.get().channel == "imap"
 
+
+
+@pytest.mark.django_db
+def test_the_manager_lists_the_mails_set_aside_with_their_reason(mail_portal, cast, django_assert_max_num_queries):
+    from leads.selectors import mail_list
+
+    post_mail(mail_portal, (SHARED / "27-auto-reply-out-of-office.eml").read_bytes())
+    post_mail(mail_portal, (OWN / "nl-12-autoscout24-marketing.eml").read_bytes())
+    post_mail(mail_portal, (SHARED / "16-autoscout24-lead.eml").read_bytes())
+    with django_assert_max_num_queries(1):
+        aside = [(m.ignored, m.subject) for m in mail_list(dealer=cast.dealer_a, set_aside_only=True)]
+    assert sorted(reason for reason, _subject in aside) == ["auto-reply", "marketing"]
+    assert len(mail_list(dealer=cast.dealer_a)) == 3 and not mail_list(dealer=cast.dealer_b).exists()

@@ -67,7 +67,7 @@ def mail_ingest(*, dealer: Dealer, raw: bytes, fallback_source: str, channel: st
                 api_key=api_key)
             results = _leads_store(mail=mail, reading=reading, source=source, route=route)
     except IntegrityError:
-        mail = InboundMail.objects.filter(dealer=dealer, message_identity=identity).first()
+        mail = InboundMail.objects.for_dealer(dealer).filter(message_identity=identity).first()
         if mail is None:
             raise
         leads = list(mail.leads.select_related("dealer", "customer", "assignee").order_by("created_at"))
@@ -114,7 +114,7 @@ def _resend_of(*, dealer: Dealer, source: str, data: dict) -> Lead | None:
         Q(vehicle__plate=vehicle["plate"]) if vehicle.get("plate") else Q())
     if not same_buyer or not same_ad:
         return None
-    return (Lead.objects.filter(dealer=dealer, source=source, channel=data.get("channel") or "email",
+    return (Lead.objects.for_dealer(dealer).filter(source=source, channel=data.get("channel") or "email",
                                 created_at__gte=timezone.now() - RESEND_WINDOW, mails__isnull=False)
             .filter(same_buyer).filter(same_ad).order_by("created_at").first())
 
@@ -126,13 +126,13 @@ def _answered_call_log(*, mail: InboundMail, reading: MailReading, on_call_answe
                          ref=f"mail:{mail.sha256}", source=mail.source)
     except Exception as exc:
         logger.exception("Logging the answered call of mail %s failed", mail.pk)
-        InboundMail.objects.filter(pk=mail.pk).update(error=f"answered call not logged: {exc}"[:1000])
+        InboundMail.objects.for_dealer(mail.dealer_id).filter(pk=mail.pk).update(error=f"answered call not logged: {exc}"[:1000])
 
 
 @transaction.atomic
 def mail_promote(*, mail: InboundMail, by, route: Callable | None = None) -> IntakeResult:
     """A manager turns a kept mail (ignored, or unreadable) into a lead. Twice is once: the first lead is returned."""
-    mail = InboundMail.objects.select_for_update().get(pk=mail.pk)
+    mail = InboundMail.objects.for_dealer(mail.dealer_id).select_for_update().get(pk=mail.pk)
     existing = mail.leads.order_by("created_at").first()
     if existing is not None:
         return IntakeResult(lead=existing, created=False)

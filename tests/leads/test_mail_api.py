@@ -40,11 +40,11 @@ def test_a_portal_mail_becomes_a_routed_lead_with_the_portal_as_source(mail_port
     body = response.json()
     assert body["ignored"] is None and len(body["leads"]) == 1
     assert body["leads"][0]["duplicate"] is False and body["leads"][0]["needs_review"] is False
-    lead = Lead.objects.get()
+    lead = Lead.objects.unscoped().get()
     assert lead.source == "autoscout24" and lead.channel == "email" and lead.kind == "active"
     assert lead.assignee in (cast.sales_a1, cast.sales_a2)  # routed like any other lead
     assert lead.customer.phone == "+31612345601" and lead.vehicle["plate"] == "RT-482-N"
-    mail = InboundMail.objects.get()
+    mail = InboundMail.objects.unscoped().get()
     assert bytes(mail.raw) == raw and mail.channel == "api" and list(mail.leads.all()) == [lead]
 
 
@@ -56,7 +56,7 @@ def test_the_same_mail_again_is_a_duplicate_and_creates_nothing(mail_portal):
     assert again.status_code == 201
     assert again.json()["leads"][0]["id"] == first["leads"][0]["id"]
     assert again.json()["leads"][0]["duplicate"] is True
-    assert Lead.objects.count() == 1 and InboundMail.objects.count() == 1
+    assert Lead.objects.unscoped().count() == 1 and InboundMail.objects.unscoped().count() == 1
 
 
 @pytest.mark.django_db
@@ -64,7 +64,7 @@ def test_a_mail_without_message_id_is_a_duplicate_by_its_bytes(mail_portal):
     raw = b"From: Kees <kees@example.nl>\nSubject: Polo\n\nIs de Polo er nog?\n"
     assert post_mail(mail_portal, raw).status_code == 201
     assert post_mail(mail_portal, raw).json()["leads"][0]["duplicate"] is True
-    assert InboundMail.objects.get().message_identity.startswith("sha256:")
+    assert InboundMail.objects.unscoped().get().message_identity.startswith("sha256:")
 
 
 @pytest.mark.django_db
@@ -72,7 +72,7 @@ def test_a_mail_in_no_known_format_is_a_lead_for_review_under_the_keys_source(ma
     response = post_mail(mail_portal, (SHARED / "29-unknown-free-form.eml").read_bytes())
     assert response.status_code == 201
     assert response.json()["leads"][0]["needs_review"] is True
-    lead = Lead.objects.get()
+    lead = Lead.objects.unscoped().get()
     assert lead.source == "mailforward" and lead.needs_review and "blauwe Polo" in lead.message
 
 
@@ -81,15 +81,15 @@ def test_an_auto_reply_is_kept_and_answered_200_with_its_reason(mail_portal):
     response = post_mail(mail_portal, (SHARED / "27-auto-reply-out-of-office.eml").read_bytes())
     assert response.status_code == 200
     assert response.json() == {"leads": [], "ignored": "auto-reply"}
-    assert Lead.objects.count() == 0
-    assert InboundMail.objects.get().ignored == "auto-reply"
+    assert Lead.objects.unscoped().count() == 0
+    assert InboundMail.objects.unscoped().get().ignored == "auto-reply"
 
 
 @pytest.mark.django_db
 def test_a_missed_call_is_an_active_call_lead(mail_portal):
     response = post_mail(mail_portal, (SHARED / "19-marktplaats-call-missed.eml").read_bytes())
     assert response.status_code == 201
-    lead = Lead.objects.get()
+    lead = Lead.objects.unscoped().get()
     assert lead.channel == "call" and lead.kind == "active" and lead.source == "marktplaats"
     assert lead.customer.phone == "+31612345604" and lead.first_response_due_at is not None
 
@@ -100,9 +100,9 @@ def test_a_portal_resend_is_a_duplicate_on_the_first_lead(mail_portal):
     resend = post_mail(mail_portal, (OWN / "nl-07-autoscout24-resend.eml").read_bytes())
     assert resend.status_code == 201
     assert resend.json()["leads"][0]["id"] == first["leads"][0]["id"] and resend.json()["leads"][0]["duplicate"] is True
-    lead = Lead.objects.get()
+    lead = Lead.objects.unscoped().get()
     assert lead.events.filter(type=EventType.DUPLICATE).count() == 1
-    assert InboundMail.objects.count() == 2  # both mails kept
+    assert InboundMail.objects.unscoped().count() == 2  # both mails kept
 
 
 @pytest.mark.django_db
@@ -112,30 +112,30 @@ def test_an_answered_call_logs_a_verified_connected_call_on_the_open_lead(mail_p
     raw = (OWN / "nl-10-autoscout24-answered-call.eml").read_bytes()
     response = post_mail(mail_portal, raw)
     assert response.status_code == 200 and response.json()["ignored"] == "call-answered"
-    attempt = ContactAttempt.objects.get(lead=lead)
+    attempt = ContactAttempt.objects.unscoped().get(lead=lead)
     assert attempt.verified and attempt.outcome == "connected" and attempt.channel == "call"
     lead.refresh_from_db()
     assert lead.status == "contacted" and lead.first_connected_at is not None
     post_mail(mail_portal, raw)  # the same notice again logs nothing more
-    assert ContactAttempt.objects.filter(lead=lead).count() == 1
+    assert ContactAttempt.objects.unscoped().filter(lead=lead).count() == 1
 
 
 @pytest.mark.django_db
 def test_an_answered_call_without_a_matching_lead_is_only_kept(mail_portal):
     response = post_mail(mail_portal, (OWN / "nl-10-autoscout24-answered-call.eml").read_bytes())
-    assert response.status_code == 200 and ContactAttempt.objects.count() == 0
-    assert InboundMail.objects.get().ignored == "call-answered"
+    assert response.status_code == 200 and ContactAttempt.objects.unscoped().count() == 0
+    assert InboundMail.objects.unscoped().get().ignored == "call-answered"
 
 
 @pytest.mark.django_db
 def test_a_manager_turns_an_ignored_mail_into_a_lead_once(mail_portal, cast):
     post_mail(mail_portal, (SHARED / "27-auto-reply-out-of-office.eml").read_bytes())
-    mail = InboundMail.objects.get()
+    mail = InboundMail.objects.unscoped().get()
     result = mail_promote(mail=mail, by=cast.manager_a, route=lead_route_new)
     assert result.created and result.lead.customer.email == "femke.jacobs@example.nl"
     assert result.lead.kind == "active" and result.lead.events.filter(type=EventType.NOTE, actor=cast.manager_a).exists()
     again = mail_promote(mail=mail, by=cast.manager_a, route=lead_route_new)
-    assert not again.created and again.lead == result.lead and Lead.objects.count() == 1
+    assert not again.created and again.lead == result.lead and Lead.objects.unscoped().count() == 1
 
 
 @pytest.mark.django_db
@@ -144,8 +144,8 @@ def test_a_mail_whose_lead_cannot_be_read_is_kept_with_its_error(mail_portal):
            b"Proefritaanvraag\nNaam: Onbekend\n")
     response = post_mail(mail_portal, raw)
     assert response.status_code == 200 and response.json()["ignored"] is None
-    mail = InboundMail.objects.get()
-    assert mail.error and mail.needs_review and Lead.objects.count() == 0
+    mail = InboundMail.objects.unscoped().get()
+    assert mail.error and mail.needs_review and Lead.objects.unscoped().count() == 0
 
 
 @pytest.mark.django_db
@@ -172,7 +172,7 @@ def test_dealer_b_posting_the_same_mail_gets_its_own_lead(mail_portal, cast):
     b.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key_for(cast.dealer_b)}")
     response = post_mail(b, raw)
     assert response.status_code == 201 and response.json()["leads"][0]["duplicate"] is False
-    assert Lead.objects.filter(dealer=cast.dealer_b).count() == 1
+    assert Lead.objects.for_dealer(cast.dealer_b).count() == 1
 
 
 @pytest.mark.django_db
@@ -182,7 +182,7 @@ def test_another_content_type_is_415_and_stores_nothing(mail_portal):
         response = post_mail(mail_portal, raw, content_type=content_type)
         assert response.status_code == 415, (content_type, response.content)
         assert response["Content-Type"].startswith("application/problem+json")
-    assert InboundMail.objects.count() == 0
+    assert InboundMail.objects.unscoped().count() == 0
 
 
 @pytest.mark.django_db
@@ -191,7 +191,7 @@ def test_a_body_that_is_no_mail_is_400_problem_and_stores_nothing(mail_portal):
         response = post_mail(mail_portal, raw)
         assert response.status_code == 400, response.content
         assert response["Content-Type"].startswith("application/problem+json")
-    assert InboundMail.objects.count() == 0
+    assert InboundMail.objects.unscoped().count() == 0
 
 
 @pytest.mark.django_db
@@ -207,9 +207,9 @@ def test_a_ten_mib_mail_is_read_and_one_byte_more_is_413(mail_portal):
     assert len(raw) == limit
     response = post_mail(mail_portal, raw)
     assert response.status_code == 201, response.content[:300]
-    assert "Golf waard" in Lead.objects.get().message
+    assert "Golf waard" in Lead.objects.unscoped().get().message
     too_big = post_mail(mail_portal, raw + b"x")
-    assert too_big.status_code == 413 and InboundMail.objects.count() == 1
+    assert too_big.status_code == 413 and InboundMail.objects.unscoped().count() == 1
 
 
 @pytest.mark.django_db
@@ -267,7 +267,7 @@ def test_two_concurrent_posts_of_the_same_mail_make_one_lead(cast):
     for t in threads:
         t.join()
     assert statuses == [201, 201] and ids[0] == ids[1]
-    assert Lead.objects.count() == 1 and InboundMail.objects.count() == 1
+    assert Lead.objects.unscoped().count() == 1 and InboundMail.objects.unscoped().count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -291,7 +291,7 @@ def test_two_concurrent_ingests_from_the_mailbox_side_make_one_lead(cast):
     for t in threads:
         t.join()
     assert sorted(r.duplicate for r in results) == [False, True]
-    assert Lead.objects.count() == 1 and InboundMail.objects.get().channel == "imap"
+    assert Lead.objects.unscoped().count() == 1 and InboundMail.objects.unscoped().get().channel == "imap"
 
 
 

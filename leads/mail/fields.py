@@ -48,8 +48,9 @@ PRICE_LABELS = ["Vraagprijs", "Prijs", "Price", "Listed Price", "Listing price",
 VEHICLE_LABELS = ["Voertuig", "Auto", "Advertentie", "Vehicle", "Car", "Listing", "Occasion", "Model"]
 MAKE_LABELS = ["Merk", "Make"]
 MODEL_LABELS = ["Model", "Type"]
-REMARK_LABELS = ["Opmerkingen", "Opmerking", "Schade", "Schades", "Gebreken", "Toelichting", "Remarks", "Damage",
-                 "Condition notes"]
+REMARK_LABELS = ["Eventuele opmerkingen", "Opmerkingen", "Opmerking", "Mankementen", "Schade", "Schades", "Gebreken",
+                 "Staat van inruilauto", "Beschrijving inruilauto", "Staat", "Toelichting", "Remarks", "Damage",
+                 "Condition notes", "Condition"]
 FOOTERS = re.compile(r"^\W*(met vriendelijke groet|vriendelijke groet|kind regards|best regards|regards,|"
                      r"u ontvangt deze e-mail|je ontvangt deze e-mail|deze e-mail is automatisch|bekijk advertentie|"
                      r"view listing|wat vond je|©)", re.I)
@@ -71,8 +72,14 @@ def _label_re(labels: list[str]) -> re.Pattern:
 def labelled(text: str, labels: list[str], *, accept=None, same_line_only: bool = False) -> str | None:
     """The value of the first line `<label>: <value>`, or of a label alone on its line (the value on the next
     non-empty line). `accept(value)` filters candidates (e.g. only values that contain an e-mail address)."""
+    return next(iter(labelled_all(text, labels, accept=accept, same_line_only=same_line_only)), None)
+
+
+def labelled_all(text: str, labels: list[str], *, accept=None, same_line_only: bool = False) -> list[str]:
+    """Every value `labelled` would consider, in order (a trade-in mail names two plates: the ad's and the customer's)."""
     pattern = _label_re(labels)
     lines = lines_of(text)
+    values = []
     for i, line in enumerate(lines):
         m = pattern.match(line)
         if not m:
@@ -83,8 +90,8 @@ def labelled(text: str, labels: list[str], *, accept=None, same_line_only: bool 
             if LABEL_START.match(value):
                 value = ""
         if value and (accept is None or accept(value)):
-            return value
-    return None
+            values.append(value)
+    return values
 
 
 def block_after(text: str, labels: list[str], *, stop=None) -> str | None:

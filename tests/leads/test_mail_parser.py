@@ -64,6 +64,8 @@ def check_against(reading, expected: dict) -> None:
             assert trade_in.get(key.removeprefix("trade_in_")) == expected[key]
     if "trade_in_mileage_km" in expected:
         assert trade_in.get("mileage_km") == expected["trade_in_mileage_km"]
+    if "trade_in_remarks_contains" in expected:
+        assert expected["trade_in_remarks_contains"] in trade_in.get("remarks", "")
     if "ad_url_contains" in expected:
         assert expected["ad_url_contains"] in (vehicle.get("url") or "")
     if "price" in expected:

@@ -19,8 +19,10 @@ ROBOT = re.compile(r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|mailer[-_
 MARKETING = re.compile(r"verkoopkansen|advertentiekwaliteit|kwaliteit van (je|uw) advertentie|nieuwsbrief|newsletter|"
                        r"webinar|maandoverzicht|weekoverzicht|statistieken van (je|uw)|your monthly|market insights|"
                        r"tips voor (je|uw)|boost (je|uw) advertentie|speciale aanbieding", re.I)
-ANSWERED_CALL = re.compile(r"aangenomen oproep|beantwoorde oproep|gesprek gevoerd|answered call|call answered", re.I)
+ANSWERED_CALL = re.compile(r"aangenomen oproep|beantwoorde oproep|oproep ontvangen|gesprek gevoerd|answered call|"
+                           r"call answered", re.I)
 MISSED_CALL = re.compile(r"gemiste oproep|oproep gemist|gemist gesprek|missed (a )?call|missed a lead|call missed", re.I)
+TRADE_IN = re.compile(r"inruilaanvraag|inruilverzoek|inruil ?aanvraag|trade[- ]in|part[- ]exchange", re.I)
 
 
 @dataclass
@@ -153,9 +155,9 @@ def trade_in_from_text(section: str) -> dict:
                            accept=lambda v: bool(f.vehicle_from_title(v)))
         found = f.vehicle_from_title(title)
         trade.update({k: v for k, v in found.items() if k in ("make", "model", "year")})
-    remarks = f.block_after(section, f.REMARK_LABELS)
+    remarks = trade_remarks(section)
     if remarks:
-        trade["remarks"] = remarks[:2000]
+        trade["remarks"] = remarks
     return trade
 
 
@@ -182,9 +184,57 @@ def lead_from_labels(mail: Mail, *, kind: str = "lead", text: str | None = None,
     if vehicle:
         lead["vehicle"] = vehicle
     trade = trade_in_from_text(trade_section)
+    if not trade and kind == "trade_in":
+        trade = _trade_in_unmarked(before, vehicle, title=title or mail.subject)
     if trade:
         lead["trade_in"] = trade
+    if not lead.get("vehicle"):
+        lead.pop("vehicle", None)
     return lead
+
+
+def _trade_in_unmarked(text: str, vehicle: dict, *, title: str) -> dict:
+    """A trade-in request without a trade-in heading: its plate and mileage are the customer's car. With two plates,
+    the first is the advertised car's and the last the customer's."""
+    trade: dict = {}
+    plates = [f.plate_in(v) for v in f.labelled_all(text, f.PLATE_LABELS, accept=f.plate_in)]
+    mileages = [f.mileage_in(v) for v in f.labelled_all(text, f.MILEAGE_LABELS, accept=f.mileage_in)]
+    if plates:
+        trade["plate"] = plates[-1]
+        if len(plates) == 1:
+            vehicle.pop("plate", None)
+    if mileages:
+        trade["mileage_km"] = mileages[-1]
+        if len(mileages) == 1:
+            vehicle.pop("mileage_km", None)
+    makes = f.labelled_all(text, f.MAKE_LABELS, same_line_only=True)
+    if makes and (len(makes) > 1 or vehicle.get("make") == makes[0]):
+        trade["make"] = makes[-1]
+        models = f.labelled_all(text, ["Model"], same_line_only=True)
+        if models:
+            trade["model"] = models[-1]
+        if len(makes) == 1:  # the labels were the customer's car: the advertised one is in the title
+            vehicle.pop("make", None)
+            vehicle.pop("model", None)
+            advertised = f.labelled(text, f.VEHICLE_LABELS, accept=lambda v: bool(f.vehicle_from_title(v)))
+            vehicle.update({k: v for k, v in f.vehicle_from_title(advertised or title).items() if k != "year"})
+    remarks = trade_remarks(text)
+    if remarks:
+        trade["remarks"] = remarks
+    return trade
+
+
+def trade_remarks(text: str) -> str | None:
+    """Every remark about the customer's car (state, description, defects), each under its own label."""
+    parts = []
+    first = f.block_after(text, f.REMARK_LABELS)
+    if first:
+        parts.append(first)
+    for label in f.REMARK_LABELS:
+        value = f.labelled(text, [label], same_line_only=True)
+        if value and not any(value in part for part in parts):
+            parts.append(f"{label}: {value}")
+    return "\n".join(parts)[:2000] or None
 
 
 def adf_leads(mail: Mail) -> list[dict]:

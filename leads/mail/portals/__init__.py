@@ -95,9 +95,10 @@ def customer_name(mail: Mail, text: str) -> tuple[str, str]:
 
 def split_trade_in(text: str) -> tuple[str, str]:
     """(the text before a trade-in section, the trade-in section) — plate and mileage there are the customer's car."""
+    # A heading line (nothing after a colon): "Gegevens inruilauto", "Trade-in vehicle"; not "Trade-In?: No".
     m = re.search(r"^[\s*_#-]*(gegevens (van )?(de |uw |je )?inruil\w*|inruilauto|inruilvoertuig|uw inruil\w*|"
-                  r"je inruil\w*|(your )?trade[- ]in( vehicle| details)?|part[- ]exchange( vehicle)?)\b.*$",
-                  text, re.I | re.M)
+                  r"je inruil\w*|(your )?trade[- ]in( vehicle| details)?|part[- ]exchange( vehicle| details)?)\b"
+                  r"[^:\n]*:?[\s*_]*$", text, re.I | re.M)
     if not m:
         return text, ""
     return text[:m.start()], text[m.start():]
@@ -172,6 +173,8 @@ def lead_from_labels(mail: Mail, *, kind: str = "lead", text: str | None = None,
     phone = f.phone_in(phone_value) if phone_value else None
     if message is None:
         message = f.block_after(before, f.MESSAGE_LABELS)
+    if not email and not phone:  # no labelled contact: an address or number written in a sentence
+        email, phone = _contact_in_prose(mail, before)
     lead: dict = {
         "channel": "call" if kind == "call" else "email",
         "customer": {k: v for k, v in {"first_name": first, "last_name": last, "email": email, "phone": phone}.items() if v},
@@ -191,6 +194,16 @@ def lead_from_labels(mail: Mail, *, kind: str = "lead", text: str | None = None,
     if not lead.get("vehicle"):
         lead.pop("vehicle", None)
     return lead
+
+
+def _contact_in_prose(mail: Mail, text: str) -> tuple[str | None, str | None]:
+    """"Please send the report to: jan@example.com, Phone: 6479658360." — only used when no label gave a contact."""
+    own = {mail.from_domain}
+    email = next((e for e in f.EMAIL.findall(text) if not is_robot(e) and e.rpartition("@")[2].lower() not in own), None)
+    m = re.search(r"(?:phone|telephone|tel|telefoon(?:nummer)?|mobiel|bel(?:\s+\w+)?)\.?:?\s*\(?\s*(?:tel:)?"
+                  r"([+\d(][\d ()+.\-]{7,})", text, re.I)
+    phone = f.phone_in(m.group(1)) if m else None
+    return email, phone
 
 
 def _trade_in_unmarked(text: str, vehicle: dict, *, title: str) -> dict:
@@ -251,6 +264,13 @@ def adf_leads(mail: Mail) -> list[dict]:
             if not re.search(r"\d", data.get("external_id") or ""):
                 data.pop("external_id", None)
             customer = dict(data.get("customer") or {})
+            if customer.get("email") and "@" not in customer["email"]:  # feeds do swap fields: keep it where it fits
+                stray = customer.pop("email")
+                if not customer.get("phone") and f.phone_in(stray):
+                    customer["phone"] = stray
+            for part in ("first_name", "last_name"):
+                if "@" in (customer.get(part) or ""):
+                    customer.setdefault("email", f.email_in(customer.pop(part)))
             if not customer.get("email") and mail.reply_to_addr and not is_robot(mail.reply_to_addr):
                 customer["email"] = mail.reply_to_addr
             data["customer"] = customer

@@ -140,7 +140,7 @@ def _parts(msg: Message) -> list[tuple[Message, int]]:
         part, depth = stack.pop()
         seen += 1
         payload = part.get_payload() if part.is_multipart() else None
-        if isinstance(payload, list):
+        if isinstance(payload, list) and not part.get_content_type().startswith("message/"):  # an attached mail is a leaf
             if depth < MAX_DEPTH:
                 stack.extend((child, depth + 1) for child in reversed(payload))
             continue

@@ -81,7 +81,7 @@ def _read(mail: Mail, outer: Mail, reading: MailReading) -> None:
             return
     portal = next((p for p in REGISTRY if p.matches(mail)), None)
     named = portal is not None and portal.SOURCE not in ("website", "adf")
-    if named and is_marketing(mail):
+    if named and is_marketing(mail, subject_only=True):
         reading.ignored, reading.source = "marketing", portal.SOURCE
         return
     if not named and _auto_reply(outer, strict=False):
@@ -97,7 +97,7 @@ def _read(mail: Mail, outer: Mail, reading: MailReading) -> None:
         if leads:
             reading.leads = leads
             return
-        if named and _bulk(outer):
+        if named and (_bulk(outer) or is_marketing(mail)):  # a portal's mail with no buyer in it
             reading.ignored = "marketing"
             return
         if named:  # a portal's notice with no contact we could read: a person looks at it

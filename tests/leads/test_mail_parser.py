@@ -237,3 +237,34 @@ def test_an_html_only_dealer_site_enquiry_in_a_table():
     assert reading.source == "website" and lead["message"] == "Is the Z4 still available?"
     assert lead["vehicle"] == {"make": "BMW", "model": "Z4", "plate": "EA59ODK",
                                "url": "https://radlett.example.com/cars/1546657"}
+
+
+def test_a_lead_whose_footer_talks_marketing_is_still_a_lead():
+    raw = (SHARED / "22-autotrack-test-drive.eml").read_bytes().replace(
+        b"Wat vond je van deze e-mail?", b"Lees onze tips voor uw advertentie en vergroot uw verkoopkansen.")
+    reading = parse_message(raw)
+    assert reading.ignored is None and reading.leads[0]["customer"]["email"] == "thijs.vanleeuwen@example.nl"
+
+
+def test_a_mail_forwarded_as_an_attachment_is_read_as_the_inner_lead():
+    inner = (SHARED / "19-marktplaats-call-missed.eml").read_bytes()
+    raw = (b"From: Info <info@vandalen-auto.example.nl>\nSubject: FW: gemiste oproep\nMessage-ID: <fw-att@x>\n"
+           b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=Z\n\n--Z\nContent-Type: text/plain\n\nZie bijlage.\n"
+           b"--Z\nContent-Type: message/rfc822\nContent-Disposition: attachment\n\n" + inner + b"\n--Z--\n")
+    reading = parse_message(raw)
+    assert reading.forwarded and reading.source == "marktplaats" and reading.kind == "call"
+    assert reading.leads[0]["customer"]["phone"] == "0612345604"
+
+
+def test_an_outlook_html_forward_in_dutch_is_unwrapped():
+    raw = (b"From: Info <info@vandalen-auto.example.nl>\nSubject: Doorst: Nieuwe aanvraag\nMessage-ID: <fw-html@x>\n"
+           b"Content-Type: text/html; charset=utf-8\n\n<div>Graag oppakken</div><hr><p><b>Van:</b> AutoScout24 "
+           b"&lt;noreply@autoscout24.com&gt;<br><b>Verzonden:</b> maandag 12 januari 2026 15:47<br><b>Aan:</b> info<br>"
+           b"<b>Onderwerp:</b> Nieuwe aanvraag van Piet Kok voor uw Mazda CX-5</p><div>Bericht van de koper</div>"
+           b"<div>Rijdt hij goed?</div><div>Naam: Piet Kok</div><div>Telefoonnummer: 0611112222</div>"
+           b"<div>Antwoorden op: <a href='mailto:piet.kok@example.nl'>piet.kok@example.nl</a></div>")
+    reading = parse_message(raw)
+    lead = reading.leads[0]
+    assert reading.source == "autoscout24" and reading.forwarded
+    assert lead["customer"]["email"] == "piet.kok@example.nl" and lead["message"] == "Rijdt hij goed?"
+    assert lead["vehicle"]["make"] == "Mazda" and lead["vehicle"]["model"] == "CX-5"

@@ -41,8 +41,10 @@ def is_robot(address: str) -> bool:
     return bool(address) and bool(ROBOT.match(address.partition("@")[0]))
 
 
-def is_marketing(mail: Mail) -> bool:
-    head = f"{mail.subject}\n{mail.text[:600]}"
+def is_marketing(mail: Mail, *, subject_only: bool = False) -> bool:
+    """Marketing wording in the subject (or, for a mail that turned out to hold no buyer, the opening text): a lead's
+    footer that mentions "tips voor uw advertentie" does not make the lead marketing."""
+    head = mail.subject if subject_only else f"{mail.subject}\n{mail.text[:600]}"
     return bool(MARKETING.search(head))
 
 

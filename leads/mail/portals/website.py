@@ -27,9 +27,10 @@ def matches(mail) -> bool:
 
 def parse(mail) -> Parsed:
     head = f"{mail.subject}\n{mail.text[:300]}"
-    kind = ("test_drive" if re.search(r"proefrit|test ?drive", head, re.I)
-            else "callback" if re.search(r"terugbel|call ?back", head, re.I)
-            else "trade_in" if re.search(r"inruil|trade[- ]?in|part[- ]exchange", head, re.I) else "lead")
+    kind = ("trade_in" if re.search(r"inruil|trade[- ]?in|part[- ]exchange", head, re.I)
+            or re.search(r"inruilaanvraag|inruilverzoek", mail.text, re.I)
+            else "test_drive" if re.search(r"proefrit|test ?drive", head, re.I)
+            else "callback" if re.search(r"terugbel|call ?back", head, re.I) else "lead")
     lead = lead_from_labels(mail, kind=kind, url_pattern=LISTING)
     submitted = f.labelled(mail.text, ["This form submitted at", "Formulier verstuurd vanaf", "Verstuurd vanaf",
                                        "Pagina", "Page", "URL"], same_line_only=True)

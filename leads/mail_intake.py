@@ -84,7 +84,11 @@ def _leads_store(*, mail: InboundMail, reading: MailReading, source: str, route)
         serializer = LeadInSerializer(data=storable(data))
         if not serializer.is_valid():
             errors.append(f"lead {index}: {flatten_errors(serializer.errors)}")
-            continue
+            # What was read about the car may be odd; the buyer and their words are what must not be lost.
+            serializer = LeadInSerializer(data=storable({k: data[k] for k in ("customer", "message", "channel",
+                                                                               "needs_review") if k in data}))
+            if not serializer.is_valid():
+                continue
         lead_data = serializer.validated_data
         first = _resend_of(dealer=mail.dealer, source=source, data=lead_data)
         if first is not None:

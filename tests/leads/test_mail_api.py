@@ -306,3 +306,14 @@ def test_the_manager_lists_the_mails_set_aside_with_their_reason(mail_portal, ca
         aside = [(m.ignored, m.subject) for m in mail_list(dealer=cast.dealer_a, set_aside_only=True)]
     assert sorted(reason for reason, _subject in aside) == ["auto-reply", "marketing"]
     assert len(mail_list(dealer=cast.dealer_a)) == 3 and not mail_list(dealer=cast.dealer_b).exists()
+
+
+@pytest.mark.django_db
+def test_values_longer_than_the_contract_allows_are_cut_not_lost(mail_portal):
+    raw = ("From: " + "Jan" * 200 + " <jan@example.nl>\nSubject: Golf\nMessage-ID: <long@x>\n\nIs de Golf er nog?\n"
+           "Voornaam: " + "A" * 400 + "\nE-mail: jan@example.nl\nTelefoon: 0612345678\nKenteken: " + "X1" * 30 + "\n"
+           "Vraag: " + "lang " * 6000 + "\n").encode()
+    response = post_mail(mail_portal, raw)
+    assert response.status_code == 201, response.content
+    lead = Lead.objects.unscoped().get()
+    assert lead.customer.email == "jan@example.nl" and len(lead.customer.first_name) == 150

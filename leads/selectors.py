@@ -1,10 +1,10 @@
 """Reads for leads, and the one rule of who may see which lead."""
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Window
 
 from dealers.models import Role
 
-from .models import InboundMail, Kind, Lead, Queue
+from .models import InboundMail, Kind, Lead, Notification, Queue
 
 
 def leads_visible(*, access) -> QuerySet[Lead]:
@@ -48,3 +48,12 @@ def mail_list(*, dealer, set_aside_only: bool = False) -> QuerySet[InboundMail]:
     if set_aside_only:
         mails = mails.filter(leads__isnull=True)
     return mails
+
+
+def notices_unread(*, access, limit: int = 5) -> tuple[list[Notification], int]:
+    """The person's newest unread notices in this dealer and how many there are, in one query (the window count is
+    taken before the LIMIT)."""
+    unread = Notification.objects.for_access(access).filter(recipient=access.user, read_at__isnull=True)
+    latest = list(unread.only("pk", "lead_id", "subject", "created_at").annotate(total=Window(Count("pk")))
+                  .order_by("-created_at")[:limit])
+    return latest, (latest[0].total if latest else 0)

@@ -85,7 +85,8 @@ class ReplyTemplates:
         greeting = texts["greeting"] % names if name else texts["greeting_anonymous"]
         body = "\n\n".join([greeting, texts["thanks" + suffix] % names, texts["invitation"],
                              f"{texts['regards']}\n{self.sender.display_name}\n{lead.dealer.name}"])
-        short = texts["short" + suffix] % names
+        # A chat message greets by first name and introduces the sender as a message does ("this is"), not a phone.
+        short = texts["short" + suffix] % {**names, "name": lead.customer.first_name or name}
         short = " ".join(short.split()).replace(" ,", ",")  # no name: "Hello, this is …"
         return CustomerTemplate(subject=texts["subject" + suffix] % names, body=body, short=short)
 

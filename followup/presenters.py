@@ -62,9 +62,11 @@ def countdown_text(deadline: dt.datetime, now: dt.datetime, formats_: dict | Non
 
 def arrival_text(received_at: dt.datetime, now: dt.datetime) -> str:
     """When a lead arrived, the way people say it: "3 min ago" within the hour, "14:05" today, "tue 14:05" this week,
-    else "12 nov"."""
+    else "12 nov"; a follow-up scheduled for later says so ("planned for 2 jan 2027")."""
+    if received_at > now:  # a follow-up the system scheduled (a lost sale to call again): it has not arrived yet
+        return _("planned for %(when)s") % {"when": formats.date_format(timezone.localtime(received_at), "j b Y")}
     minutes = int((now - received_at).total_seconds()) // 60
-    if 0 <= minutes < 60:
+    if minutes < 60:
         return _("%(m)s min ago") % {"m": minutes}
     local, today = timezone.localtime(received_at), timezone.localtime(now).date()
     if local.date() == today:
@@ -255,6 +257,15 @@ VEHICLE_FIELDS = (
 )
 
 
+# What portals send as codes (ADF's interest and status), said in words; anything else is shown as it came.
+VEHICLE_VALUES = {
+    "interest": {"buy": gettext_lazy("buy"), "lease": gettext_lazy("lease"), "sell": gettext_lazy("sell"),
+                 "trade-in": gettext_lazy("trade-in"), "test-drive": gettext_lazy("test drive"),
+                 "finance": gettext_lazy("finance"), "service": gettext_lazy("service")},
+    "status": {"new": gettext_lazy("new"), "used": gettext_lazy("used (occasion)")},
+}
+
+
 def vehicle_facts(vehicle: dict) -> list[tuple[str, str, bool]]:
     """(label, value, is_link) for a vehicle or trade-in, known fields first in a fixed order, then whatever else came."""
     facts = []
@@ -268,7 +279,7 @@ def vehicle_facts(vehicle: dict) -> list[tuple[str, str, bool]]:
         elif key == "mileage_km" and isinstance(value, (int, float)):
             text = formats.number_format(value, 0, use_l10n=True, force_grouping=True) + " km"
         else:
-            text = str(value)
+            text = str(VEHICLE_VALUES.get(key, {}).get(str(value).lower(), value))
         is_link = key == "url" and text.startswith(("https://", "http://"))
         facts.append((str(known.get(key, key.replace("_", " "))), text, is_link))
     return facts

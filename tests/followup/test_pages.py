@@ -423,3 +423,25 @@ def test_policy_spacing_is_explained_on_the_timeline(sales_client, cast):
     html = sales_client.get(reverse("lead_detail", args=[lead.pk])).content.decode()
     assert "does not count toward the minimum (too soon after the previous attempt)" in html
     assert "1 of the minimum 4 attempts counted (2 logged)." in html
+
+
+def test_vehicle_codes_are_said_in_words():
+    from django.utils import translation
+
+    from followup.presenters import vehicle_facts
+
+    with translation.override("nl"):
+        facts = {label: value for label, value, _link in vehicle_facts({"interest": "buy", "status": "new", "make": "Kia"})}
+    assert facts["Interesse"] == "kopen" and facts["Nieuw of occasion"] == "nieuw" and facts["Merk"] == "Kia"
+
+
+def test_the_whatsapp_text_greets_by_first_name_as_a_message_does(cast):
+    from django.utils import translation
+
+    from followup.messaging import customer_template
+
+    lead = lead_for(cast.sales_a1, cast.dealer_a, first_name="Sanne", last_name="Bakker", vehicle={})
+    lead.customer.language = "nl"
+    with translation.override("nl"):
+        short = customer_template(lead=lead, sender=cast.sales_a1).short
+    assert short.startswith("Hallo Sanne, hier is ") and "Bakker" not in short and "u spreekt met" not in short

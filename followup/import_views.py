@@ -117,7 +117,7 @@ class TelephonySettingsView(DealerScopedMixin, View):
     template_name = "followup/import/telephony.html"
 
     def get_scoped_queryset(self):
-        return TelephonyEvent.objects.select_related("lead__customer", "attempt").order_by("-received_at", "-pk")
+        return TelephonyEvent.objects.select_related("lead", "attempt").order_by("-received_at", "-pk")
 
     def get(self, request):
         return render(request, self.template_name, {

@@ -36,7 +36,7 @@ class CustomerTemplate:
 
 
 def _customer_language(lead: Lead) -> str:
-    language = (lead.customer.language or "").lower()[:2]
+    language = (lead.contact_language or "").lower()[:2]
     return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
 
 
@@ -77,7 +77,7 @@ class ReplyTemplates:
     def for_lead(self, lead: Lead) -> CustomerTemplate:
         """The same energy for every lead, whatever its data looks like."""
         texts = self._for_language(_customer_language(lead))
-        name = lead.customer.full_name
+        name = lead.contact_name  # greet the person who wrote this lead, as they wrote
         vehicle = vehicle_label(lead.vehicle or {})
         names = {"vehicle": vehicle, "dealer": lead.dealer.name, "sender": self.sender.display_name, "name": name}
         suffix = "" if vehicle else "_no_vehicle"
@@ -100,7 +100,7 @@ def mailto_href(*, email: str, subject: str, body: str) -> str:
 
 def customer_email_address(lead: Lead) -> str:
     """The address to write to; an odd-looking one is still used (never pre-qualify), an unusable one is not."""
-    email = lead.customer.email
+    email = lead.contact_email
     if not email or (EMAIL_INVALID in (lead.data_flags or []) and "@" not in email):
         return ""
     return email

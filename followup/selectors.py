@@ -21,12 +21,13 @@ def lead_list(*, access: DealerAccess, include_closed: bool = False) -> QuerySet
         qs = qs.filter(queue=Queue.BDC)
         if access.via_bdc_company:  # an outsourced BDC sees the dealer's passive leads and nothing else
             qs = qs.filter(kind=Kind.PASSIVE)
-    return qs.select_related("customer", "assignee").order_by(F("deadline_at").asc(nulls_last=True), "-score", "received_at")
+    # A lead shows its own contact details: lists need no customer join.
+    return qs.select_related("assignee").order_by(F("deadline_at").asc(nulls_last=True), "-score", "received_at")
 
 
 def lead_detail_queryset(*, access: DealerAccess) -> QuerySet[Lead]:
     """One lead with everything its page or API detail shows, without N+1 queries."""
-    return lead_list(access=access, include_closed=True).prefetch_related(
+    return lead_list(access=access, include_closed=True).select_related("customer").prefetch_related(
         Prefetch("events", queryset=LeadEvent.objects.select_related("actor").order_by("at", "pk")),
         "attempts__user", "appointments", "escalations",
     )

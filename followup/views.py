@@ -125,7 +125,7 @@ def inbox_leads(access: DealerAccess, now: dt.datetime):
     return (lead_list(access=access).filter(assignee=access.user)
             .annotate(first_response_overdue=first_response_overdue)
             .order_by("first_response_overdue", F("deadline_at").asc(nulls_last=True), "-score", "received_at")
-            .select_related(None).select_related("customer", "dealer")  # the assignee is me; the reply names the dealer
+            .select_related(None).select_related("dealer")  # the assignee is me; the reply names the dealer
             .defer("payload", "trade_in", "message", "close_reason", "received_at_raw")  # not on a card; a payload can be large
             .prefetch_related(
                 Prefetch("events", to_attr="handovers",
@@ -167,17 +167,16 @@ class ContactLinks:
 
 def contact_links(lead: Lead, template: CustomerTemplate) -> ContactLinks:
     """One-tap links. A placeholder phone gets no call button (the hint says why); an odd-looking one still does."""
-    customer = lead.customer
     links = ContactLinks()
-    phone = customer.phone
-    if not phone and customer.phone_raw and PHONE_PLACEHOLDER not in (lead.data_flags or []):
-        phone = re.sub(r"[^\d+]", "", customer.phone_raw)
+    phone = lead.contact_phone  # the number given in this lead, not whatever the customer record holds
+    if not phone and lead.contact_phone_raw and PHONE_PLACEHOLDER not in (lead.data_flags or []):
+        phone = re.sub(r"[^\d+]", "", lead.contact_phone_raw)
     if phone:
         links.tel = f"tel:{phone}"
         links.sms = f"sms:{phone}?body={quote(template.short)}"
-        links.phone_display = customer.phone_raw or phone
-    if customer.phone:  # WhatsApp needs the international number
-        links.whatsapp = f"https://wa.me/{customer.phone.lstrip('+')}?text={quote(template.short)}"
+        links.phone_display = lead.contact_phone_raw or phone
+    if lead.contact_phone:  # WhatsApp needs the international number
+        links.whatsapp = f"https://wa.me/{lead.contact_phone.lstrip('+')}?text={quote(template.short)}"
     email = customer_email_address(lead)
     if email:
         links.email = email
@@ -249,7 +248,7 @@ def lead_card(lead: Lead, *, now: dt.datetime, texts: CardTexts) -> LeadCard:
             hints.append(str(flag_hint(code)))
         except KeyError:
             continue
-    name = lead.customer.full_name or str(lead.customer)
+    name = lead.contact_label
     # Built here rather than in the template: the inbox renders 25 of these and must stay well under 50 ms.
     card = LeadCard(lead=lead, name=name, vehicle=vehicle_label(lead.vehicle or {}), hints=hints,
                     contact=contact_links(lead, texts.replies.for_lead(lead)), min_attempts=texts.min_attempts,
@@ -620,7 +619,7 @@ class LeadCloseView(LeadActionView):
     def perform(self, data):
         lead_close(lead=self.lead, by=self.request.user, outcome=data["outcome"], reason=data["reason"])
         messages.success(self.request, _("%(name)s closed: %(outcome)s.") % {
-            "name": self.lead.customer, "outcome": _label(Status, data["outcome"])})
+            "name": self.lead.contact_label, "outcome": _label(Status, data["outcome"])})
         return self.done_url()
 
 
@@ -653,7 +652,7 @@ class CustomerEmailView(LeadActionView):
         delivery = customer_email_send(lead=self.lead, by=self.request.user, subject=data["subject"], body=data["body"])
         if delivery.sent:
             messages.success(self.request, _("E-mail sent to %(to)s and logged as a verified attempt.") % {
-                "to": self.lead.customer.email})
+                "to": customer_email_address(self.lead)})
         elif delivery.sent is False:
             messages.error(self.request, _("The e-mail could not be sent, so no attempt was logged. Try again, or use "
                                            "your own mail app and log the attempt."))

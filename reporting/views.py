@@ -229,7 +229,7 @@ class LeadReassignView(ReportScopeMixin, View):
             to_user = form.cleaned_data["to_user"]
             lead_reassign(lead=lead, to_user=to_user, by=request.user)
             messages.success(request, _("%(lead)s now goes to %(person)s.") % {
-                "lead": lead.customer, "person": to_user.display_name})
+                "lead": lead.contact_label, "person": to_user.display_name})
         else:
             messages.error(request, _("Choose someone on duty at this dealer."))
         target = request.POST.get("next") or reverse("dashboard")

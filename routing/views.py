@@ -67,7 +67,7 @@ GENERIC_SCRIPT = gettext_lazy(
 def script_text(*, lead: Lead, agent, script: CallScript | None) -> str:
     """The dealer's script for this reason (or the default), with the lead's names filled in."""
     text = script.body if script else str(DEFAULT_SCRIPTS.get(lead.reason, GENERIC_SCRIPT))
-    names = {"{customer}": lead.customer.full_name or _("sir/madam"), "{agent}": agent.first_name or agent.display_name,
+    names = {"{customer}": lead.contact_name or _("sir/madam"), "{agent}": agent.first_name or agent.display_name,
              "{dealer}": lead.dealer.name, "{vehicle}": vehicle_label(lead.vehicle or {}) or _("car")}
     for placeholder, value in names.items():
         text = text.replace(placeholder, value)
@@ -81,7 +81,7 @@ class BdcDeskView(DealerPage, TemplateView):
     allowed_roles = BDC_ROLES
 
     def get_scoped_queryset(self):
-        return bdc_queue(dealer=self.access.dealer, passive_only=self.access.via_bdc_company).select_related("customer")
+        return bdc_queue(dealer=self.access.dealer, passive_only=self.access.via_bdc_company)
 
     def get_context_data(self, **kwargs):
         queue = self.get_queryset()
@@ -177,5 +177,5 @@ class BdcHandoverView(DealerPage, View):
         lead = bdc_handover(lead=lead, agent=self.access.user, salesperson=form.cleaned_data["salesperson"],
                             note=form.cleaned_data["note"])
         who = lead.assignee.display_name if lead.assignee else _("the sales manager")
-        messages.success(request, _("%(name)s handed over to %(who)s.") % {"name": lead.customer, "who": who})
+        messages.success(request, _("%(name)s handed over to %(who)s.") % {"name": lead.contact_label, "who": who})
         return HttpResponseRedirect(reverse("bdc"))

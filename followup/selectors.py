@@ -1,10 +1,10 @@
 """Reads for working leads: who sees which leads, most urgent first."""
 
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, F, Prefetch, Q, QuerySet, Value
 
-from dealers.models import Role
+from dealers.models import Dealer, Role
 from dealers.scope import DealerAccess
-from leads.models import Kind, Lead, LeadEvent, Queue
+from leads.models import ContactKind, Customer, CustomerContact, Kind, Lead, LeadEvent, Queue
 
 
 def lead_list(*, access: DealerAccess, include_closed: bool = False) -> QuerySet[Lead]:
@@ -31,3 +31,34 @@ def lead_detail_queryset(*, access: DealerAccess) -> QuerySet[Lead]:
         Prefetch("events", queryset=LeadEvent.objects.select_related("actor").order_by("at", "pk")),
         "attempts__user", "appointments", "escalations",
     )
+
+
+def customer_leads_elsewhere(*, dealer, emails: set[str], phones: set[str], openable: list[tuple[int, Q]],
+                             limit: int = 20) -> list[Lead]:
+    """Leads at the group's other rooftops whose customer there has one of these e-mail addresses or phone numbers
+    (own field or contact point), newest first, in one statement. Each carries `by_email` (matched by an e-mail, so
+    the caller need not compare names) and `openable` (one of `openable`'s (dealer id, condition) pairs holds)."""
+    if not emails and not phones:
+        return []
+    others = Dealer.objects.filter(group_id=dealer.group_id).exclude(pk=dealer.pk).values("pk")
+    customers = Customer.objects.filter(dealer__in=others)
+    contacts = CustomerContact.objects.filter(dealer__in=others)
+    by_email = [customers.filter(email__in=emails).values("pk"),
+                contacts.filter(kind=ContactKind.EMAIL, value__in=emails).values("customer_id")] if emails else []
+    by_phone = [customers.filter(phone__in=phones).values("pk"),
+                contacts.filter(kind=ContactKind.PHONE, value__in=phones).values("customer_id")] if phones else []
+    # UNIONs of index lookups: the cost follows the matches, not the size of the group.
+    matched = by_email + by_phone
+    matched_ids = matched[0].union(*matched[1:], all=True)
+    email_ids = by_email[0].union(*by_email[1:], all=True) if by_email else None
+    can_open = Value(False)
+    if openable:
+        condition = Q()
+        for dealer_id, rule in openable:
+            condition |= Q(dealer_id=dealer_id) & rule
+        can_open = ExpressionWrapper(condition, output_field=BooleanField())
+    return list(Lead.objects.filter(customer_id__in=matched_ids)
+                .annotate(by_email=ExpressionWrapper(Q(customer_id__in=email_ids), output_field=BooleanField())
+                          if email_ids is not None else Value(False), openable=can_open)
+                .select_related("dealer", "customer").defer("payload", "message", "trade_in", "close_reason")
+                .order_by("-received_at")[:limit])

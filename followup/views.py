@@ -10,7 +10,19 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, F, IntegerField, Prefetch, Value, When, Window
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Prefetch,
+    Q,
+    Value,
+    When,
+    Window,
+)
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
@@ -30,7 +42,8 @@ from dealers.models import Role
 from dealers.scope import DealerAccess
 from dealers.services import policy_get
 from dealers.views import DealerScopedMixin
-from leads.models import Channel, EventType, Kind, Lead, LeadEvent, Notification, Queue, Reason, Status
+from leads.matching import names_contradict
+from leads.models import Channel, ContactKind, EventType, Kind, Lead, LeadEvent, Notification, Queue, Reason, Status
 from leads.quality import PHONE_PLACEHOLDER, flag_hint
 from leads.services import lead_event_add
 
@@ -53,7 +66,7 @@ from .models import (
     AttemptOutcome,
     EscalationAction,
 )
-from .selectors import lead_detail_queryset, lead_list
+from .selectors import customer_leads_elsewhere, lead_detail_queryset, lead_list
 from .services import (
     FollowUpError,
     appointment_move,
@@ -385,16 +398,64 @@ def card_context() -> dict:
             "inbox_url": reverse("inbox")}
 
 
+OTHER_LEADS_SHOWN = 20
+
+
+def _openable(access: DealerAccess) -> Q:
+    """The leads this access may open, as a condition for an annotation (the same rule as `workable_leads`)."""
+    return Q(pk__in=workable_leads(access).order_by().values("pk"))
+
+
+def _group_accesses(request, access: DealerAccess) -> dict[int, DealerAccess] | None:
+    """The viewer's accesses at the other rooftops of this dealer's group, when the viewer is its group admin."""
+    accesses = getattr(request, "dealer_accesses_list", None) or [access]
+    in_group = {a.dealer.pk: a for a in accesses if a.dealer.group_id == access.dealer.group_id}
+    if not any(a.role == Role.GROUP_ADMIN for a in in_group.values()):
+        return None
+    in_group.pop(access.dealer.pk, None)
+    return in_group
+
+
+def customer_context(*, request, access: DealerAccess, lead: Lead) -> dict:
+    """The lead page's customer block: this lead's own contact, the other details known for its customer, and the
+    customer's other leads here and (for a group admin) at the group's other rooftops; links only where the viewer may
+    open the lead. Two queries, a third for a group admin; none per lead."""
+    customer = lead.customer
+    points = list(customer.contacts.all())
+    given = {lead.contact_email, lead.contact_phone}
+    also_known = [value for value in [customer.email, customer.phone_raw or customer.phone] if value and value not in
+                  {lead.contact_email, lead.contact_phone, lead.contact_phone_raw}]
+    also_known += [p.raw or p.value for p in points if p.value not in given and (p.raw or p.value) not in also_known]
+    here = list(Lead.objects.filter(dealer=access.dealer, customer_id=lead.customer_id).exclude(pk=lead.pk)
+                .annotate(openable=ExpressionWrapper(_openable(access), output_field=BooleanField()))
+                .defer("payload", "message", "trade_in", "close_reason").order_by("-received_at")[:OTHER_LEADS_SHOWN])
+    elsewhere = None
+    group = _group_accesses(request, access)
+    if group is not None:
+        emails = {v for v in [customer.email, *(p.value for p in points if p.kind == ContactKind.EMAIL)] if v}
+        phones = {v for v in [customer.phone, *(p.value for p in points if p.kind == ContactKind.PHONE)] if v}
+        elsewhere = [other for other in customer_leads_elsewhere(dealer=access.dealer, emails=emails, phones=phones,
+                                                                 openable=[(pk, _openable(a)) for pk, a in group.items()],
+                                                                 limit=OTHER_LEADS_SHOWN)
+                     if other.by_email or not names_contradict(
+                         first_name=customer.first_name, last_name=customer.last_name,
+                         other_first_name=other.customer.first_name, other_last_name=other.customer.last_name)]
+    return {
+        "customer": customer,
+        "customer_also_known": also_known,
+        "other_leads": [(other, other.openable) for other in here],
+        "other_rooftop_leads": None if elsewhere is None else [(other, other.openable) for other in elsewhere],
+        "can_change_customer": access.can_manage,
+    }
+
+
 def lead_page_context(*, request, access: DealerAccess, lead: Lead, next_url: str = "") -> dict:
     """Everything the lead page (and the BDC desk's lead page) shows."""
     now = timezone.now()
     policy = policy_get(dealer=access.dealer)
     card = lead_card(lead, now=now, texts=CardTexts(sender=access.user, min_attempts=policy.min_attempts))
     owed = attempts_owed(lead=lead, policy=policy)
-    earlier = list(Lead.objects.filter(dealer=access.dealer, customer_id=lead.customer_id).exclude(pk=lead.pk)
-                   .order_by("-received_at")[:20])
-    # A customer's other leads are listed; only the ones this person may open are links.
-    visible = set(workable_leads(access).filter(pk__in=[e.pk for e in earlier]).values_list("pk", flat=True))
+    customer = customer_context(request=request, access=access, lead=lead)
     timeline = [{"event": e, "summary": event_summary(e), "quote": e.text if e.type in FREE_TEXT_EVENTS else ""}
                 for e in reversed(list(lead.events.all()))]
     template = customer_template(lead=lead, sender=access.user)
@@ -406,7 +467,7 @@ def lead_page_context(*, request, access: DealerAccess, lead: Lead, next_url: st
         "trade_in_facts": vehicle_facts(lead.trade_in or {}),
         "appointment_kinds": AppointmentKind.choices,
         "timeline": timeline,
-        "earlier_leads": [(e, e.pk in visible) for e in earlier],
+        **customer,
         "policy": policy,
         "attempts_owed": owed,
         "close_outcomes": [(value, label, value == Status.UNREACHABLE and owed > 0) for value, label in forms.CLOSE_OUTCOMES],

@@ -1,9 +1,37 @@
 """Reads for leads."""
 
-from .models import Lead
+from django.db.models import Count, Q
+
+from .models import ContactKind, Customer, CustomerContact, Lead
 
 
 def lead_readback_queryset():
     """A portal's view of its leads; the caller's scope adds the dealer and source filter."""
     # "escalations" is follow-up's reverse relation, ordered by its Meta; named by string so leads imports nothing above it.
     return Lead.objects.select_related("dealer", "assignee").prefetch_related("escalations")
+
+
+def customer_contact_points(*, customer: Customer) -> list[CustomerContact]:
+    """The further addresses and numbers known for a customer, most recently seen first."""
+    return list(customer.contacts.select_related("lead").order_by("-last_seen_at", "pk"))
+
+
+def customer_merge_candidates(*, customer: Customer, points: list[CustomerContact], query: str = "",
+                              limit: int = 20) -> list[Customer]:
+    """Customers of the same dealer a manager may merge this one with: those that share an e-mail address or phone
+    number with it (own field or contact point), or, with `query`, those whose name, e-mail or phone contains it."""
+    customers = Customer.objects.filter(dealer_id=customer.dealer_id).exclude(pk=customer.pk)
+    query = " ".join(query.split())[:100]
+    if query:
+        found = customers.filter(Q(first_name__icontains=query) | Q(last_name__icontains=query)
+                                 | Q(email__icontains=query) | Q(phone__icontains=query) | Q(phone_raw__icontains=query))
+    else:
+        emails = {v for v in [customer.email, *(p.value for p in points if p.kind == ContactKind.EMAIL)] if v}
+        phones = {v for v in [customer.phone, *(p.value for p in points if p.kind == ContactKind.PHONE)] if v}
+        contacts = CustomerContact.objects.filter(dealer_id=customer.dealer_id)
+        shared = [customers.filter(email__in=emails).values("pk"),
+                  contacts.filter(kind=ContactKind.EMAIL, value__in=emails).values("customer_id"),
+                  customers.filter(phone__in=phones).values("pk"),
+                  contacts.filter(kind=ContactKind.PHONE, value__in=phones).values("customer_id")]
+        found = customers.filter(pk__in=shared[0].union(*shared[1:], all=True)) if emails or phones else customers.none()
+    return list(found.annotate(lead_count=Count("leads")).order_by("last_name", "first_name", "pk")[:limit])

@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from dealers.models import Dealer
+from dealers.services import audit_record
 
 from .matching import Candidate, customer_match
 from .models import (
@@ -272,6 +273,86 @@ def lead_intake(*, dealer: Dealer, source: str, data: dict, idempotency_key: str
             IdempotencyKey.objects.filter(dealer=dealer, source=source, key=idempotency_key,
                                           created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW).delete()
     raise IntegrityError("lead could not be stored")
+
+
+class CustomerChangeRefused(Exception):
+    """A merge or split that cannot be done; the message says why in words a manager understands."""
+
+
+def _contact_points_of(customer: Customer) -> list[tuple[str, str, str, dt.datetime, dt.datetime, object]]:
+    """(kind, value, raw, first seen, last seen, lead id): the customer's own e-mail and phone, then its contact points."""
+    own = [(ContactKind.EMAIL, customer.email, customer.email, customer.created_at, customer.created_at, None),
+           (ContactKind.PHONE, customer.phone, customer.phone_raw or customer.phone, customer.created_at,
+            customer.created_at, None)]
+    further = customer.contacts.values_list("kind", "value", "raw", "first_seen_at", "last_seen_at", "lead_id")
+    return [point for point in [*own, *further] if point[1]]
+
+
+def customer_merge(*, into: Customer, other: Customer, by) -> Customer:
+    """Merge `other` into `into` (same dealer): its leads move, its e-mail and phone and its contact points become
+    contact points of `into`; `into`'s own details stay as they are (a blank name is filled). `other` is deleted."""
+    if into.pk == other.pk or into.dealer_id != other.dealer_id:
+        raise CustomerChangeRefused(_("Choose another customer of this dealer to merge with."))
+    with transaction.atomic():
+        # Both rows locked in one order, so two managers merging the same pair at once wait instead of deadlocking.
+        locked = {c.pk: c for c in Customer.objects.select_for_update().filter(
+            pk__in=[into.pk, other.pk], dealer_id=into.dealer_id).order_by("pk")}
+        if len(locked) != 2:
+            raise CustomerChangeRefused(_("One of these customers no longer exists; it may have been merged already."))
+        into, other = locked[into.pk], locked[other.pk]
+        now = timezone.now()
+        known = {(kind, value) for kind, value, *_rest in _contact_points_of(into)}
+        points = []
+        for kind, value, raw, first_seen, last_seen, lead_id in _contact_points_of(other):
+            if (kind, value) not in known:
+                known.add((kind, value))
+                points.append(CustomerContact(dealer_id=into.dealer_id, customer=into, kind=kind, value=value[:254],
+                                              raw=(raw or "")[:254], first_seen_at=first_seen, last_seen_at=last_seen,
+                                              lead_id=lead_id))
+        moved = list(Lead.objects.filter(customer=other).only("pk", "dealer_id"))
+        Lead.objects.filter(customer=other).update(customer=into)
+        CustomerContact.objects.bulk_create(points)
+        if not into.first_name and not into.last_name and (other.first_name or other.last_name):
+            into.first_name, into.last_name = other.first_name, other.last_name
+            into.save(update_fields=["first_name", "last_name"])
+        LeadEvent.objects.bulk_create([
+            lead_event_new(lead=lead, type=EventType.CUSTOMER_CHANGED, actor=by, at=now,
+                           data={"action": "merge", "customer": into.pk, "merged_customer": other.pk})
+            for lead in moved])
+        other_pk = other.pk
+        other.delete()  # its contact points go with it; they were copied above
+        # The audit names records, not people: an erased customer leaves no personal data behind here.
+        audit_record(dealer=into.dealer, actor=by, action="customer.merge", target=f"customer {into.pk}",
+                     changes={"merged_customer": other_pk, "leads_moved": len(moved), "contact_points_added": len(points)})
+    return into
+
+
+def customer_split(*, lead: Lead, by) -> Customer:
+    """Give a lead its own new customer, built from the contact details given in that lead. Addresses and numbers the
+    old customer knew only through this lead go with it; the old customer's own details stay."""
+    with transaction.atomic():
+        old = Customer.objects.select_for_update().get(pk=lead.customer_id, dealer_id=lead.dealer_id)
+        others = list(Lead.objects.filter(customer=old).exclude(pk=lead.pk).values_list("contact_email", "contact_phone"))
+        if not others:
+            raise CustomerChangeRefused(_("This is the customer's only lead: there is nothing to split off."))
+        new = Customer.objects.create(
+            dealer_id=lead.dealer_id, first_name=lead.contact_first_name, last_name=lead.contact_last_name,
+            email=lead.contact_email, phone=lead.contact_phone, phone_raw=lead.contact_phone_raw,
+            preferred_contact=lead.contact_preferred, language=lead.contact_language)
+        Lead.objects.filter(pk=lead.pk).update(customer=new)
+        lead.customer = new
+        still_used = {(ContactKind.EMAIL, email) for email, _phone in others if email} | {
+            (ContactKind.PHONE, phone) for _email, phone in others if phone}
+        leaving = [(kind, value) for kind, value in ((ContactKind.EMAIL, lead.contact_email),
+                                                     (ContactKind.PHONE, lead.contact_phone))
+                   if value and (kind, value) not in still_used]
+        for kind, value in leaving:
+            CustomerContact.objects.filter(customer=old, kind=kind, value=value).delete()
+        lead_event_add(lead=lead, type=EventType.CUSTOMER_CHANGED, actor=by,
+                       data={"action": "split", "customer": new.pk, "previous_customer": old.pk})
+        audit_record(dealer=lead.dealer, actor=by, action="customer.split", target=f"customer {old.pk}",
+                     changes={"lead": str(lead.pk), "new_customer": new.pk})
+    return new
 
 
 def document_store(*, dealer: Dealer, source: str, content_type: str, body: bytes) -> InboundDocument:

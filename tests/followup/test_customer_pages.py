@@ -195,3 +195,12 @@ def test_the_record_page_costs_the_same_queries_for_few_and_many(client, cast, h
     with django_assert_num_queries(len(few.captured_queries)):
         response = client.get(url)
     assert len(response.context["candidates"]) == 20
+
+
+def test_the_customer_block_and_record_page_speak_dutch(client, cast, household):
+    _jan, _jans, maries = household
+    client.force_login(cast.manager_a)
+    lead_page = client.get(reverse("lead_detail", args=[maries.pk]), HTTP_ACCEPT_LANGUAGE="nl").content.decode()
+    assert "Zoals opgegeven in deze lead:" in lead_page and "Andere leads van deze klant" in lead_page
+    record = client.get(reverse("lead_customer", args=[maries.pk]), HTTP_ACCEPT_LANGUAGE="nl").content.decode()
+    assert "Deze lead afsplitsen" in record and "Samenvoegen met…" in record and "Klantrecord" in record

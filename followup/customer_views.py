@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
-from dealers.scope import MANAGING_ROLES
+from dealers.access import MANAGING_ROLES
 from leads.models import Customer
 from leads.selectors import customer_contact_points, customer_merge_candidates
 from leads.services import CustomerChangeRefused, customer_merge, customer_split
@@ -77,7 +77,7 @@ class LeadCustomerMergeView(LeadCustomerView):
         if not form.is_valid():  # not a customer id: show the page again, with what is wrong
             context = {**self.get_context_data(pk=pk), "merge_error": _("Choose a customer to merge with.")}
             return self.render_to_response(context, status=400)
-        other = get_object_or_404(Customer.objects.filter(dealer=self.access.dealer), pk=form.cleaned_data["other"])
+        other = get_object_or_404(Customer.objects.for_access(self.access), pk=form.cleaned_data["other"])
         try:
             customer_merge(into=lead.customer, other=other, by=request.user)
         except CustomerChangeRefused as refused:

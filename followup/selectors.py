@@ -2,8 +2,8 @@
 
 from django.db.models import BooleanField, ExpressionWrapper, F, Prefetch, Q, QuerySet, Value
 
-from dealers.models import Dealer, Role
-from dealers.scope import DealerAccess
+from dealers.access import DealerAccess
+from dealers.models import Role
 from leads.models import ContactKind, Customer, CustomerContact, Kind, Lead, LeadEvent, Queue
 
 
@@ -12,7 +12,7 @@ def lead_list(*, access: DealerAccess, include_closed: bool = False) -> QuerySet
 
     Most urgent first: the earliest deadline (overdue ones are the earliest), then the BANT score, then arrival.
     """
-    qs = Lead.objects.filter(dealer=access.dealer)
+    qs = Lead.objects.for_dealer(access.dealer)
     if not include_closed:
         qs = qs.filter(closed_at__isnull=True)
     if access.role == Role.SALESPERSON:
@@ -28,21 +28,20 @@ def lead_list(*, access: DealerAccess, include_closed: bool = False) -> QuerySet
 def lead_detail_queryset(*, access: DealerAccess) -> QuerySet[Lead]:
     """One lead with everything its page or API detail shows, without N+1 queries."""
     return lead_list(access=access, include_closed=True).select_related("customer").prefetch_related(
-        Prefetch("events", queryset=LeadEvent.objects.select_related("actor").order_by("at", "pk")),
+        Prefetch("events", queryset=LeadEvent.objects.for_access(access).select_related("actor").order_by("at", "pk")),
         "attempts__user", "appointments", "escalations",
     )
 
 
-def customer_leads_elsewhere(*, dealer, emails: set[str], phones: set[str], openable: list[tuple[int, Q]],
-                             limit: int = 20) -> list[Lead]:
-    """Leads at the group's other rooftops whose customer there has one of these e-mail addresses or phone numbers
-    (own field or contact point), newest first, in one statement. Each carries `by_email` (matched by an e-mail, so
-    the caller need not compare names) and `openable` (one of `openable`'s (dealer id, condition) pairs holds)."""
-    if not emails and not phones:
+def customer_leads_elsewhere(*, dealer_ids: list[int], emails: set[str], phones: set[str],
+                             openable: list[tuple[int, Q]], limit: int = 20) -> list[Lead]:
+    """Leads at these (other) rooftops whose customer there has one of these e-mail addresses or phone numbers (own
+    field or contact point), newest first, in one statement. Each carries `by_email` (matched by an e-mail, so the
+    caller need not compare names) and `openable` (one of `openable`'s (dealer id, condition) pairs holds)."""
+    if not dealer_ids or (not emails and not phones):
         return []
-    others = Dealer.objects.filter(group_id=dealer.group_id).exclude(pk=dealer.pk).values("pk")
-    customers = Customer.objects.filter(dealer__in=others)
-    contacts = CustomerContact.objects.filter(dealer__in=others)
+    customers = Customer.objects.for_dealers(dealer_ids)
+    contacts = CustomerContact.objects.for_dealers(dealer_ids)
     by_email = [customers.filter(email__in=emails).values("pk"),
                 contacts.filter(kind=ContactKind.EMAIL, value__in=emails).values("customer_id")] if emails else []
     by_phone = [customers.filter(phone__in=phones).values("pk"),
@@ -57,7 +56,7 @@ def customer_leads_elsewhere(*, dealer, emails: set[str], phones: set[str], open
         for dealer_id, rule in openable:
             condition |= Q(dealer_id=dealer_id) & rule
         can_open = ExpressionWrapper(condition, output_field=BooleanField())
-    return list(Lead.objects.filter(customer_id__in=matched_ids)
+    return list(Lead.objects.for_dealers(dealer_ids).filter(customer_id__in=matched_ids)
                 .annotate(by_email=ExpressionWrapper(Q(customer_id__in=email_ids), output_field=BooleanField())
                           if email_ids is not None else Value(False), openable=can_open)
                 .select_related("dealer", "customer").defer("payload", "message", "trade_in", "close_reason")

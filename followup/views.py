@@ -37,9 +37,9 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
+from dealers.access import DealerAccess
 from dealers.hours import OpeningSchedule
 from dealers.models import Role
-from dealers.scope import DealerAccess
 from dealers.services import policy_get
 from dealers.views import DealerScopedMixin
 from leads.matching import names_contradict
@@ -108,7 +108,7 @@ class DealerPage(DealerScopedMixin, _DealerClock):
     """A page in the current dealer, shown in its time zone, with the user's unread notices in the top bar."""
 
     def notice_context(self) -> dict:
-        unread = Notification.objects.filter(dealer=self.access.dealer, recipient=self.access.user, read_at__isnull=True)
+        unread = Notification.objects.for_dealer(self.access.dealer).filter(recipient=self.access.user, read_at__isnull=True)
         # The newest five and the total in one query: the window count is taken before the LIMIT.
         latest = list(unread.only("pk", "lead_id", "subject", "created_at").annotate(total=Window(Count("pk")))
                       .order_by("-created_at")[:5])
@@ -142,9 +142,9 @@ def inbox_leads(access: DealerAccess, now: dt.datetime):
             .defer("payload", "trade_in", "message", "close_reason", "received_at_raw")  # not on a card; a payload can be large
             .prefetch_related(
                 Prefetch("events", to_attr="handovers",
-                         queryset=LeadEvent.objects.filter(type=EventType.HANDED_OVER).select_related("actor").order_by("-at")),
+                         queryset=LeadEvent.objects.for_access(access).filter(type=EventType.HANDED_OVER).select_related("actor").order_by("-at")),
                 Prefetch("appointments", to_attr="open_appointments",
-                         queryset=Appointment.objects.filter(showed__isnull=True).order_by("scheduled_at"))))
+                         queryset=Appointment.objects.for_access(access).filter(showed__isnull=True).order_by("scheduled_at"))))
 
 
 # ---------------------------------------------------------------------------------------------- presentation
@@ -426,7 +426,7 @@ def customer_context(*, request, access: DealerAccess, lead: Lead) -> dict:
     also_known = [value for value in [customer.email, customer.phone_raw or customer.phone] if value and value not in
                   {lead.contact_email, lead.contact_phone, lead.contact_phone_raw}]
     also_known += [p.raw or p.value for p in points if p.value not in given and (p.raw or p.value) not in also_known]
-    here = list(Lead.objects.filter(dealer=access.dealer, customer_id=lead.customer_id).exclude(pk=lead.pk)
+    here = list(Lead.objects.for_access(access).filter(customer_id=lead.customer_id).exclude(pk=lead.pk)
                 .annotate(openable=ExpressionWrapper(_openable(access), output_field=BooleanField()))
                 .defer("payload", "message", "trade_in", "close_reason").order_by("-received_at")[:OTHER_LEADS_SHOWN])
     elsewhere = None
@@ -434,7 +434,7 @@ def customer_context(*, request, access: DealerAccess, lead: Lead) -> dict:
     if group is not None:
         emails = {v for v in [customer.email, *(p.value for p in points if p.kind == ContactKind.EMAIL)] if v}
         phones = {v for v in [customer.phone, *(p.value for p in points if p.kind == ContactKind.PHONE)] if v}
-        elsewhere = [other for other in customer_leads_elsewhere(dealer=access.dealer, emails=emails, phones=phones,
+        elsewhere = [other for other in customer_leads_elsewhere(dealer_ids=list(group), emails=emails, phones=phones,
                                                                  openable=[(pk, _openable(a)) for pk, a in group.items()],
                                                                  limit=OTHER_LEADS_SHOWN)
                      if other.by_email or not names_contradict(
@@ -526,8 +526,8 @@ class InboxFeedView(DealerPage, View):
         if timezone.is_naive(since):
             since = timezone.make_aware(since, dt.UTC)
         since = max(since - FEED_OVERLAP, self.now - FEED_MAX_LOOKBACK)  # a stale tab reloads; it doesn't fetch a day of cards
-        notices = list(Notification.objects.filter(
-            dealer=self.access.dealer, recipient=self.access.user, lead__isnull=False, created_at__gt=since)
+        notices = list(Notification.objects.for_access(self.access).filter(
+            recipient=self.access.user, lead__isnull=False, created_at__gt=since)
             .order_by("-created_at").values("pk", "lead_id", "subject", "body", "kind")[:FEED_MAX_LEADS])
         policy = policy_get(dealer=self.access.dealer)
         leads = {lead.pk: lead for lead in self.get_queryset().filter(pk__in={n["lead_id"] for n in notices})}
@@ -538,7 +538,7 @@ class InboxFeedView(DealerPage, View):
             card = lead_card(lead, now=self.now, texts=texts)
             new.append({"id": str(lead.pk), "url": reverse("lead_detail", args=[lead.pk]),
                         "html": render_to_string("followup/_lead_card.html", {**context, "card": card}, request=request)})
-        unread = Notification.objects.filter(dealer=self.access.dealer, recipient=self.access.user, read_at__isnull=True).count()
+        unread = Notification.objects.for_access(self.access).filter(recipient=self.access.user, read_at__isnull=True).count()
         return JsonResponse({
             "now": self.now.isoformat(),
             "unread": unread,
@@ -629,7 +629,7 @@ class AttemptLogView(LeadActionView):
                 back = self.lead_url()
             return back.split("#")[0] + "#appointment"
         policy = policy_get(dealer=self.access.dealer)
-        counted = Lead.objects.filter(pk=self.lead.pk).values_list("counted_attempts", flat=True).first() or 0
+        counted = Lead.objects.for_access(self.access).values_list("counted_attempts", flat=True).get(pk=self.lead.pk)
         owed = max(policy.min_attempts - counted, 0)
         if owed:
             messages.success(self.request, _("Logged: %(outcome)s. %(owed)s more attempt(s) before you may close it as "
@@ -657,7 +657,7 @@ class AppointmentMoveView(LeadActionView):
     anchor = "appointment"
 
     def perform(self, data):
-        appointment = get_object_or_404(Appointment, lead=self.lead, pk=self.kwargs["appointment_id"])
+        appointment = get_object_or_404(self.lead.appointments, pk=self.kwargs["appointment_id"])
         appointment_move(appointment=appointment, by=self.request.user, scheduled_at=data["scheduled_at"])
         messages.success(self.request, _("Appointment moved to %(when)s.") % {"when": _local_text(data["scheduled_at"])})
 
@@ -667,7 +667,7 @@ class AppointmentOutcomeView(LeadActionView):
     anchor = "appointment"
 
     def perform(self, data):
-        appointment = get_object_or_404(Appointment, lead=self.lead, pk=self.kwargs["appointment_id"])
+        appointment = get_object_or_404(self.lead.appointments, pk=self.kwargs["appointment_id"])
         appointment_outcome_set(appointment=appointment, by=self.request.user, showed=data["showed"])
         messages.success(self.request, _("Saved: %(outcome)s.") % {
             "outcome": _("Showed up") if data["showed"] else _("Did not show")})

@@ -1,14 +1,15 @@
 """Reads for leads."""
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from .models import ContactKind, Customer, CustomerContact, Lead
 
 
-def lead_readback_queryset():
-    """A portal's view of its leads; the caller's scope adds the dealer and source filter."""
+def lead_readback_queryset(*, access) -> QuerySet[Lead]:
+    """A portal's view of its leads: its dealer's leads from its source."""
     # "escalations" is follow-up's reverse relation, ordered by its Meta; named by string so leads imports nothing above it.
-    return Lead.objects.select_related("dealer", "assignee").prefetch_related("escalations")
+    return (Lead.objects.for_access(access).filter(source=access.source)
+            .select_related("dealer", "assignee").prefetch_related("escalations"))
 
 
 def customer_contact_points(*, customer: Customer) -> list[CustomerContact]:
@@ -20,7 +21,7 @@ def customer_merge_candidates(*, customer: Customer, points: list[CustomerContac
                               limit: int = 20) -> list[Customer]:
     """Customers of the same dealer a manager may merge this one with: those that share an e-mail address or phone
     number with it (own field or contact point), or, with `query`, those whose name, e-mail or phone contains it."""
-    customers = Customer.objects.filter(dealer_id=customer.dealer_id).exclude(pk=customer.pk)
+    customers = Customer.objects.for_dealer(customer.dealer_id).exclude(pk=customer.pk)
     query = " ".join(query.split())[:100]
     if query:
         found = customers.filter(Q(first_name__icontains=query) | Q(last_name__icontains=query)
@@ -28,7 +29,7 @@ def customer_merge_candidates(*, customer: Customer, points: list[CustomerContac
     else:
         emails = {v for v in [customer.email, *(p.value for p in points if p.kind == ContactKind.EMAIL)] if v}
         phones = {v for v in [customer.phone, *(p.value for p in points if p.kind == ContactKind.PHONE)] if v}
-        contacts = CustomerContact.objects.filter(dealer_id=customer.dealer_id)
+        contacts = CustomerContact.objects.for_dealer(customer.dealer_id)
         shared = [customers.filter(email__in=emails).values("pk"),
                   contacts.filter(kind=ContactKind.EMAIL, value__in=emails).values("customer_id"),
                   customers.filter(phone__in=phones).values("pk"),

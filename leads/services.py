@@ -51,6 +51,12 @@ def lead_event_add(*, lead: Lead, type: str, actor=None, text: str = "", data: d
     return event
 
 
+def lead_lock(lead: Lead, *related: str) -> Lead:
+    """The lead read again under a row lock, in its dealer. `no_key`: rows that reference it can still be inserted."""
+    return (Lead.objects.for_dealer(lead.dealer_id).select_for_update(no_key=True, of=("self",))
+            .select_related(*related).get(pk=lead.pk))
+
+
 def lead_deadline_set(lead: Lead, deadline: dt.datetime | None, *, first_step_minutes: int) -> None:
     """A new deadline starts a new escalation chain; the sweep first acts `first_step_minutes` after it."""
     lead.deadline_at = deadline
@@ -100,7 +106,7 @@ class CustomerLink:
                                                 update_fields=["last_seen_at"])
         if self.fill:
             blank = Q(**{name: "" for name in self.fill})
-            Customer.objects.filter(blank, pk=self.customer.pk).update(**self.fill)
+            Customer.objects.for_dealer(self.customer.dealer_id).filter(blank, pk=self.customer.pk).update(**self.fill)
 
 
 CANDIDATE_LIMIT = 20  # a company switchboard may be shared by many customers; e-mail matches are read first
@@ -133,7 +139,8 @@ def customer_candidates(*, dealer_id: int, email: str, phone: str) -> list[Custo
     sql = (f"SELECT c.*, {has_email} AS has_email, {has_phone} AS has_phone FROM {customers} c "
            f"WHERE c.id IN ({' UNION ALL '.join(ids)}) "
            f"ORDER BY CASE WHEN {has_email} THEN 0 ELSE 1 END, c.id LIMIT {CANDIDATE_LIMIT}")
-    return list(Customer.objects.raw(sql, [*email_params, *phone_params, *params, *email_params]))
+    # Raw SQL takes the dealer as a parameter (every branch of the UNION names it).
+    return list(Customer.objects.for_dealer(dealer_id).raw(sql, [*email_params, *phone_params, *params, *email_params]))
 
 
 def _customer_for(*, dealer: Dealer, contact, data: dict) -> CustomerLink:
@@ -169,11 +176,11 @@ def _customer_for(*, dealer: Dealer, contact, data: dict) -> CustomerLink:
 
 def _existing_lead(*, dealer: Dealer, source: str, external_id: str | None, idempotency_key: str | None) -> Lead | None:
     if external_id:
-        lead = Lead.objects.filter(dealer=dealer, source=source, external_id=external_id).first()
+        lead = Lead.objects.for_dealer(dealer).filter(source=source, external_id=external_id).first()
         if lead:
             return lead
     if idempotency_key:
-        row = (IdempotencyKey.objects.filter(dealer=dealer, source=source, key=idempotency_key,
+        row = (IdempotencyKey.objects.for_dealer(dealer).filter(source=source, key=idempotency_key,
                                              created_at__gte=timezone.now() - IDEMPOTENCY_WINDOW)
                .select_related("lead").first())
         if row:
@@ -270,7 +277,7 @@ def lead_intake(*, dealer: Dealer, source: str, data: dict, idempotency_key: str
             if not idempotency_key:
                 raise
             # An Idempotency-Key older than the window may be used again: free it and store the new lead.
-            IdempotencyKey.objects.filter(dealer=dealer, source=source, key=idempotency_key,
+            IdempotencyKey.objects.for_dealer(dealer).filter(source=source, key=idempotency_key,
                                           created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW).delete()
     raise IntegrityError("lead could not be stored")
 
@@ -295,8 +302,8 @@ def customer_merge(*, into: Customer, other: Customer, by) -> Customer:
         raise CustomerChangeRefused(_("Choose another customer of this dealer to merge with."))
     with transaction.atomic():
         # Both rows locked in one order, so two managers merging the same pair at once wait instead of deadlocking.
-        locked = {c.pk: c for c in Customer.objects.select_for_update().filter(
-            pk__in=[into.pk, other.pk], dealer_id=into.dealer_id).order_by("pk")}
+        locked = {c.pk: c for c in Customer.objects.for_dealer(into.dealer_id).select_for_update().filter(
+            pk__in=[into.pk, other.pk]).order_by("pk")}
         if len(locked) != 2:
             raise CustomerChangeRefused(_("One of these customers no longer exists; it may have been merged already."))
         into, other = locked[into.pk], locked[other.pk]
@@ -309,8 +316,9 @@ def customer_merge(*, into: Customer, other: Customer, by) -> Customer:
                 points.append(CustomerContact(dealer_id=into.dealer_id, customer=into, kind=kind, value=value[:254],
                                               raw=(raw or "")[:254], first_seen_at=first_seen, last_seen_at=last_seen,
                                               lead_id=lead_id))
-        moved = list(Lead.objects.filter(customer=other).only("pk", "dealer_id"))
-        Lead.objects.filter(customer=other).update(customer=into)
+        leads = Lead.objects.for_dealer(into.dealer_id).filter(customer=other)
+        moved = list(leads.only("pk", "dealer_id"))
+        leads.update(customer=into)
         CustomerContact.objects.bulk_create(points)
         if not into.first_name and not into.last_name and (other.first_name or other.last_name):
             into.first_name, into.last_name = other.first_name, other.last_name
@@ -331,15 +339,16 @@ def customer_split(*, lead: Lead, by) -> Customer:
     """Give a lead its own new customer, built from the contact details given in that lead. Addresses and numbers the
     old customer knew only through this lead go with it; the old customer's own details stay."""
     with transaction.atomic():
-        old = Customer.objects.select_for_update().get(pk=lead.customer_id, dealer_id=lead.dealer_id)
-        others = list(Lead.objects.filter(customer=old).exclude(pk=lead.pk).values_list("contact_email", "contact_phone"))
+        old = Customer.objects.for_dealer(lead.dealer_id).select_for_update().get(pk=lead.customer_id)
+        others = list(Lead.objects.for_dealer(lead.dealer_id).filter(customer=old).exclude(pk=lead.pk)
+                      .values_list("contact_email", "contact_phone"))
         if not others:
             raise CustomerChangeRefused(_("This is the customer's only lead: there is nothing to split off."))
         new = Customer.objects.create(
             dealer_id=lead.dealer_id, first_name=lead.contact_first_name, last_name=lead.contact_last_name,
             email=lead.contact_email, phone=lead.contact_phone, phone_raw=lead.contact_phone_raw,
             preferred_contact=lead.contact_preferred, language=lead.contact_language)
-        Lead.objects.filter(pk=lead.pk).update(customer=new)
+        Lead.objects.for_dealer(lead.dealer_id).filter(pk=lead.pk).update(customer=new)
         lead.customer = new
         still_used = {(ContactKind.EMAIL, email) for email, _phone in others if email} | {
             (ContactKind.PHONE, phone) for _email, phone in others if phone}
@@ -347,7 +356,7 @@ def customer_split(*, lead: Lead, by) -> Customer:
                                                      (ContactKind.PHONE, lead.contact_phone))
                    if value and (kind, value) not in still_used]
         for kind, value in leaving:
-            CustomerContact.objects.filter(customer=old, kind=kind, value=value).delete()
+            CustomerContact.objects.for_dealer(lead.dealer_id).filter(customer=old, kind=kind, value=value).delete()
         lead_event_add(lead=lead, type=EventType.CUSTOMER_CHANGED, actor=by,
                        data={"action": "split", "customer": new.pk, "previous_customer": old.pk})
         audit_record(dealer=lead.dealer, actor=by, action="customer.split", target=f"customer {old.pk}",
@@ -410,7 +419,7 @@ def notify_assignee(*, lead: Lead, user, kind: str, note: str = "") -> Notificat
 
 def notification_mark_read(*, dealer, recipient, ids: list[int] | None = None) -> int:
     """Mark a person's notices in one dealer read (all of them, or the given ones); returns how many changed."""
-    unread = Notification.objects.filter(dealer=dealer, recipient=recipient, read_at__isnull=True)
+    unread = Notification.objects.for_dealer(dealer).filter(recipient=recipient, read_at__isnull=True)
     if ids is not None:
         unread = unread.filter(pk__in=ids)
     return unread.update(read_at=timezone.now())
@@ -487,9 +496,9 @@ def _outbox_claim(*, limit: int) -> tuple[list[Notification], dt.datetime]:
     The claim's time marks them as this flush's: results are recorded only on rows still carrying it."""
     claimed_at = timezone.now()
     with transaction.atomic():
-        batch = list(Notification.objects.filter(email_status=DeliveryStatus.PENDING).order_by("created_at")
+        batch = list(Notification.objects.unscoped().filter(email_status=DeliveryStatus.PENDING).order_by("created_at")
                      .select_for_update(skip_locked=True, of=("self",)).select_related("recipient")[:limit])
-        Notification.objects.filter(pk__in=[n.pk for n in batch]).update(
+        Notification.objects.unscoped().filter(pk__in=[n.pk for n in batch]).update(
             email_status=DeliveryStatus.SENDING, email_attempts=F("email_attempts") + 1, email_sent_at=claimed_at)
     return batch, claimed_at
 
@@ -500,7 +509,8 @@ def _outbox_record(n: Notification, claimed_at: dt.datetime, error: Exception | 
     else:  # n.email_attempts is the count before this claim
         retry = n.email_attempts + 1 < MAX_EMAIL_ATTEMPTS
         changes = {"email_status": DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED, "email_error": str(error)[:1000]}
-    Notification.objects.filter(pk=n.pk, email_status=DeliveryStatus.SENDING, email_sent_at=claimed_at).update(**changes)
+    Notification.objects.for_dealer(n.dealer_id).filter(
+        pk=n.pk, email_status=DeliveryStatus.SENDING, email_sent_at=claimed_at).update(**changes)
 
 
 def _outbox_send(batch: list[Notification], claimed_at: dt.datetime) -> None:
@@ -531,7 +541,7 @@ def outbox_flush(*, batch_size: int = OUTBOX_BATCH) -> int:
     Also takes back e-mails stuck in "sending" after a crash mid-send (sent again: at least once, never lost).
     """
     stale = timezone.now() - SENDING_STALE_AFTER
-    Notification.objects.filter(email_status=DeliveryStatus.SENDING, email_sent_at__lt=stale).update(
+    Notification.objects.unscoped().filter(email_status=DeliveryStatus.SENDING, email_sent_at__lt=stale).update(
         email_status=DeliveryStatus.PENDING)
     tried = 0
     while True:

@@ -57,16 +57,16 @@ def test_a_corrected_resend_joins_the_customer_and_shows_its_own_address(portal,
     assert resend_back["customer"]["id"] == first_back["customer"]["id"]
     # Each lead shows what it said; the later lead never rewrites the earlier one.
     assert (first_back["customer"]["email"], resend_back["customer"]["email"]) == ("jan@gmial.com", "jan@example.nl")
-    customer = Customer.objects.get(pk=first_back["customer"]["id"])
+    customer = Customer.objects.unscoped().get(pk=first_back["customer"]["id"])
     assert customer.email == "jan@gmial.com"  # never overwritten
-    point = CustomerContact.objects.get(customer=customer)
+    point = CustomerContact.objects.unscoped().get(customer=customer)
     assert (point.kind, point.value, str(point.lead_id)) == (ContactKind.EMAIL, "jan@example.nl", resend["id"])
 
 
 def test_a_known_contact_point_matches_and_is_marked_seen_again(portal, open_dealer):
     post(portal, JAN)
     post(portal, {"external_id": "MP-3", "customer": {"first_name": "Jan", "email": "jan@werk.nl", "phone": "0201234567"}})
-    point = CustomerContact.objects.get(value="jan@werk.nl")
+    point = CustomerContact.objects.unscoped().get(value="jan@werk.nl")
     seen = point.last_seen_at
     # By the new address alone, with another phone: the contact point finds Jan, and the new phone is learnt too.
     again = post(portal, {"external_id": "MP-4", "customer": {"first_name": "Johannes", "email": "JAN@werk.nl",
@@ -74,7 +74,7 @@ def test_a_known_contact_point_matches_and_is_marked_seen_again(portal, open_dea
     assert again["existing_customer"] is True
     point.refresh_from_db()
     assert point.last_seen_at > seen and point.first_seen_at < point.last_seen_at
-    assert set(CustomerContact.objects.filter(customer=point.customer).values_list("value", flat=True)) == {
+    assert set(CustomerContact.objects.unscoped().filter(customer=point.customer).values_list("value", flat=True)) == {
         "jan@werk.nl", "+31611112222"}
 
 
@@ -83,7 +83,7 @@ def test_a_nameless_customer_learns_the_name_once_and_then_tells_people_apart(po
     jan = post(portal, {**JAN, "customer": {"first_name": "Jan", "phone": "020 123 4567"}})
     marieke = post(portal, {**MARIEKE, "customer": {"first_name": "Marieke", "phone": "020 123 4567"}})
     assert jan["existing_customer"] is True and marieke["existing_customer"] is False
-    assert Customer.objects.get(pk=read_back(portal, jan)["customer"]["id"]).first_name == "Jan"
+    assert Customer.objects.unscoped().get(pk=read_back(portal, jan)["customer"]["id"]).first_name == "Jan"
 
 
 def _statements(client, body) -> int:
@@ -111,16 +111,16 @@ def test_merge_moves_leads_and_turns_the_other_details_into_contact_points(cast)
     kept = LeadFactory(dealer=cast.dealer_a, customer=into)
     moved = LeadFactory(dealer=cast.dealer_a, customer=other)
     customer_merge(into=into, other=other, by=cast.manager_a)
-    assert not Customer.objects.filter(pk=other.pk).exists()
-    assert set(Lead.objects.filter(customer=into).values_list("pk", flat=True)) == {kept.pk, moved.pk}
+    assert not Customer.objects.unscoped().filter(pk=other.pk).exists()
+    assert set(Lead.objects.unscoped().filter(customer=into).values_list("pk", flat=True)) == {kept.pk, moved.pk}
     into.refresh_from_db()
     assert (into.first_name, into.email) == ("Jan", "jan@example.nl")  # its own details stay
-    assert sorted(CustomerContact.objects.filter(customer=into).values_list("kind", "value", "raw")) == [
+    assert sorted(CustomerContact.objects.unscoped().filter(customer=into).values_list("kind", "value", "raw")) == [
         ("email", "jan@werk.nl", "jan@werk.nl"), ("phone", "+31201234567", "020 1234567")]
     moved.refresh_from_db()
     assert moved.contact_email == other.email  # the lead still shows what it was given
     assert moved.events.filter(type=EventType.CUSTOMER_CHANGED).exists()
-    entry = AuditEntry.objects.get(dealer=cast.dealer_a, action="customer.merge")
+    entry = AuditEntry.objects.unscoped().get(dealer=cast.dealer_a, action="customer.merge")
     assert entry.actor == cast.manager_a and entry.changes["merged_customer"] == other.pk
     assert "jan" not in str(entry.changes).lower()  # records, not people: nothing personal on the audit trail
 
@@ -130,7 +130,7 @@ def test_merge_refuses_itself_and_another_dealers_customer(cast):
     for other in (mine, theirs):
         with pytest.raises(CustomerChangeRefused):
             customer_merge(into=mine, other=other, by=cast.manager_a)
-    assert Customer.objects.filter(pk=theirs.pk).exists()
+    assert Customer.objects.unscoped().filter(pk=theirs.pk).exists()
 
 
 def test_split_gives_a_lead_a_customer_built_from_its_own_contact(cast):
@@ -145,10 +145,10 @@ def test_split_gives_a_lead_a_customer_built_from_its_own_contact(cast):
     assert marieke.customer == new and (new.first_name, new.email, new.phone_raw) == (
         "Marieke", "marieke@example.nl", "020 1234567")
     # Marieke's address leaves Jan's record (so her next lead finds her); the shared phone stays Jan's own.
-    assert not CustomerContact.objects.filter(customer=jan).exists()
+    assert not CustomerContact.objects.unscoped().filter(customer=jan).exists()
     jan.refresh_from_db()
     assert jan.phone == "+31201234567"
-    assert AuditEntry.objects.filter(dealer=cast.dealer_a, action="customer.split", actor=cast.manager_a).exists()
+    assert AuditEntry.objects.unscoped().filter(dealer=cast.dealer_a, action="customer.split", actor=cast.manager_a).exists()
     with pytest.raises(CustomerChangeRefused):  # her only lead now: nothing left to split off
         customer_split(lead=marieke, by=cast.manager_a)
 
@@ -157,7 +157,7 @@ def test_after_a_split_the_next_lead_finds_the_right_person(portal, open_dealer,
     jan = post(portal, {**JAN, "customer": {**JAN["customer"], "email": ""}})
     marieke = post(portal, {**MARIEKE, "customer": {"email": "marieke@example.nl", "phone": "020 123 4567"}})
     assert marieke["existing_customer"] is True  # no name given: filed under Jan
-    customer_split(lead=Lead.objects.get(pk=marieke["id"]), by=cast.manager_a)
+    customer_split(lead=Lead.objects.unscoped().get(pk=marieke["id"]), by=cast.manager_a)
     again = post(portal, {**MARIEKE, "external_id": "MP-5"})
     assert read_back(portal, again)["customer"]["id"] == read_back(portal, marieke)["customer"]["id"]
     assert read_back(portal, again)["customer"]["id"] != read_back(portal, jan)["customer"]["id"]

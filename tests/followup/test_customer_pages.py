@@ -207,3 +207,15 @@ def test_the_customer_block_and_record_page_speak_dutch(client, cast, household)
         translation.activate("en")  # the locale middleware leaves Dutch active in this thread for the next tests
     assert "Zoals opgegeven in deze lead:" in lead_page and "Andere leads van deze klant" in lead_page
     assert "Deze lead afsplitsen" in record and "Samenvoegen met…" in record and "Klantrecord" in record
+
+
+def test_the_team_api_shows_the_lead_s_own_contact_with_the_customer_id(cast, household):
+    from tests.conftest import team_client
+
+    jan, _jans, maries = household
+    client = team_client(cast.sales_a1)
+    listed = client.get("/api/v1/team/leads/").json()["results"]
+    detail = client.get(f"/api/v1/team/leads/{maries.pk}/").json()
+    expected = {"id": jan.pk, "name": "Marieke de Vries", "phone": "+31612345678", "phone_raw": "06 1234 5678",
+                "email": "marieke@example.nl"}
+    assert [item["customer"] for item in listed] == [expected] and detail["customer"] == expected

@@ -161,3 +161,32 @@ def test_after_a_split_the_next_lead_finds_the_right_person(portal, open_dealer,
     again = post(portal, {**MARIEKE, "external_id": "MP-5"})
     assert read_back(portal, again)["customer"]["id"] == read_back(portal, marieke)["customer"]["id"]
     assert read_back(portal, again)["customer"]["id"] != read_back(portal, jan)["customer"]["id"]
+
+
+def test_the_assignee_is_told_the_name_given_in_the_lead(portal, open_dealer):
+    from leads.models import Notification
+
+    post(portal, {**JAN, "customer": {**JAN["customer"], "email": ""}})
+    marieke = post(portal, {**MARIEKE, "customer": {"first_name": "Marieke", "last_name": "de Vries",
+                                                    "phone": "020 123 4567"}})
+    notice = Notification.objects.unscoped().get(lead_id=marieke["id"])
+    assert notice.subject == "New lead: Marieke de Vries" and "Marieke de Vries is waiting" in notice.body
+
+
+def test_the_data_migration_gives_existing_leads_their_customer_s_details(cast):
+    """Before this change a lead showed its customer's details; the migration copies them into the lead's own."""
+    import importlib
+
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    migration = importlib.import_module("leads.migrations.0008_lead_contact_from_customer")
+    apps = MigrationLoader(connection).project_state(("leads", "0008_lead_contact_from_customer")).apps
+    customer = CustomerFactory(dealer=cast.dealer_a, first_name="Fleur", last_name="Visser", email="fleur@example.nl",
+                               phone="+31611223344", phone_raw="06-11223344", preferred_contact="sms", language="nl")
+    lead = LeadFactory(dealer=cast.dealer_a, customer=customer, contact_first_name="", contact_last_name="",
+                       contact_email="", contact_phone="", contact_phone_raw="", contact_preferred="", contact_language="")
+    migration.copy_from_customer(apps, None)
+    lead.refresh_from_db()
+    assert (lead.contact_name, lead.contact_email, lead.contact_phone, lead.contact_phone_raw, lead.contact_preferred,
+            lead.contact_language) == ("Fleur Visser", "fleur@example.nl", "+31611223344", "06-11223344", "sms", "nl")

@@ -330,7 +330,7 @@ def customer_merge(*, into: Customer, other: Customer, by) -> Customer:
         other_pk = other.pk
         other.delete()  # its contact points go with it; they were copied above
         # The audit names records, not people: an erased customer leaves no personal data behind here.
-        audit_record(dealer=into.dealer, actor=by, action="customer.merge", target=f"customer {into.pk}",
+        audit_record(dealer=into.dealer, actor=by, action="customer.merged", target=f"#{into.pk}",
                      changes={"merged_customer": other_pk, "leads_moved": len(moved), "contact_points_added": len(points)})
     return into
 
@@ -359,7 +359,7 @@ def customer_split(*, lead: Lead, by) -> Customer:
             CustomerContact.objects.for_dealer(lead.dealer_id).filter(customer=old, kind=kind, value=value).delete()
         lead_event_add(lead=lead, type=EventType.CUSTOMER_CHANGED, actor=by,
                        data={"action": "split", "customer": new.pk, "previous_customer": old.pk})
-        audit_record(dealer=lead.dealer, actor=by, action="customer.split", target=f"customer {old.pk}",
+        audit_record(dealer=lead.dealer, actor=by, action="customer.split", target=f"#{old.pk}",
                      changes={"lead": str(lead.pk), "new_customer": new.pk})
     return new
 

@@ -154,6 +154,8 @@ def test_a_manager_splits_the_lead_off_and_merges_it_back(client, cast, househol
     assert response.status_code == 302
     maries.refresh_from_db()
     assert maries.customer_id == jan.pk and maries.contact_first_name == "Marieke"
+    audit = client.get("/settings/audit/").content.decode()
+    assert "Customer records merged" in audit and "Lead split off into a customer record of its own" in audit
 
 
 def test_merge_suggestions_are_customers_sharing_an_address_or_number(client, cast, household):

@@ -120,7 +120,7 @@ def test_merge_moves_leads_and_turns_the_other_details_into_contact_points(cast)
     moved.refresh_from_db()
     assert moved.contact_email == other.email  # the lead still shows what it was given
     assert moved.events.filter(type=EventType.CUSTOMER_CHANGED).exists()
-    entry = AuditEntry.objects.unscoped().get(dealer=cast.dealer_a, action="customer.merge")
+    entry = AuditEntry.objects.unscoped().get(dealer=cast.dealer_a, action="customer.merged")
     assert entry.actor == cast.manager_a and entry.changes["merged_customer"] == other.pk
     assert "jan" not in str(entry.changes).lower()  # records, not people: nothing personal on the audit trail
 

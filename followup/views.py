@@ -328,6 +328,11 @@ def event_summary(event: LeadEvent) -> str:
         return _label(Kind, event.text)
     if kind == EventType.ROUTED:
         return _label(Queue, event.text)
+    if kind == EventType.CUSTOMER_CHANGED:
+        if data.get("action") == "split":
+            return _("Split off into customer record %(id)s") % {"id": data.get("customer")}
+        return _("Customer record %(other)s merged into record %(id)s") % {"other": data.get("merged_customer"),
+                                                                          "id": data.get("customer")}
     if kind == EventType.SCORE_CHANGED:
         return _("Score %(old)s → %(new)s") % {"old": data.get("from"), "new": data.get("to")}
     return ""

@@ -147,6 +147,7 @@ def test_a_manager_splits_the_lead_off_and_merges_it_back(client, cast, househol
     assert response.status_code == 302 and response["Location"] == reverse("lead_detail", args=[maries.pk])
     maries.refresh_from_db()
     assert maries.customer_id != jan.pk and maries.customer.first_name == "Marieke"
+    new_record = maries.customer_id
     # Jan's record page suggests Marieke's (the same landline? no: her own number) only when searched for.
     found = client.get(reverse("lead_customer", args=[jans.pk]), {"q": "marieke"}).content.decode()
     assert f'name="other" value="{maries.customer_id}"' in found
@@ -154,6 +155,9 @@ def test_a_manager_splits_the_lead_off_and_merges_it_back(client, cast, househol
     assert response.status_code == 302
     maries.refresh_from_db()
     assert maries.customer_id == jan.pk and maries.contact_first_name == "Marieke"
+    timeline = client.get(reverse("lead_detail", args=[maries.pk])).content.decode()
+    assert f"Split off into customer record {new_record}" in timeline
+    assert f"Customer record {new_record} merged into record {jan.pk}" in timeline
     audit = client.get("/settings/audit/").content.decode()
     assert "Customer records merged" in audit and "Lead split off into a customer record of its own" in audit
 

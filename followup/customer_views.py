@@ -15,11 +15,10 @@ from django.views.generic import TemplateView
 
 from dealers.access import MANAGING_ROLES
 from leads.models import Customer
-from leads.selectors import customer_contact_points, customer_merge_candidates
+from leads.selectors import customer_contact_points, customer_merge_candidates, leads_workable
 from leads.services import CustomerChangeRefused, customer_merge, customer_split
 
-from .selectors import lead_list
-from .views import DealerPage
+from .views import WorkPage
 
 CUSTOMER_LEADS_SHOWN = 50
 
@@ -33,13 +32,13 @@ class CustomerMergeForm(django_forms.Form):
     other = django_forms.IntegerField(min_value=1, max_value=2**63 - 1)
 
 
-class LeadCustomerMixin(DealerPage):
+class LeadCustomerMixin(WorkPage):
     """The lead (any of this dealer's, for a manager) whose customer record is being changed; another dealer's is a 404."""
 
     allowed_roles = MANAGING_ROLES
 
     def get_scoped_queryset(self):
-        return lead_list(access=self.access, include_closed=True).select_related("customer")
+        return leads_workable(access=self.access).select_related("customer")
 
     def get_lead(self):
         return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])

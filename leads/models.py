@@ -53,6 +53,8 @@ class Status(models.TextChoices):
 
 
 CLOSED_STATUSES = frozenset({Status.SOLD, Status.LOST, Status.UNREACHABLE, Status.NOT_INTERESTED})
+# How a lead can be closed, in the order a person is offered them (pages, the team API).
+CLOSE_OUTCOMES = [(s.value, s.label) for s in (Status.SOLD, Status.LOST, Status.NOT_INTERESTED, Status.UNREACHABLE)]
 OPEN_STATUSES = frozenset(set(Status.values) - CLOSED_STATUSES)
 
 
@@ -264,6 +266,15 @@ class Lead(models.Model):
         return self.closed_at is None
 
     @property
+    def due_at(self):
+        """The deadline that says how late this lead really is: until someone tried to reach the customer, the first
+        response it was given on arrival (a reassignment does not forgive it); after that, the next step's deadline.
+        `due_at_expression()` is the same rule in SQL."""
+        if self.closed_at is not None:
+            return None
+        return self.first_response_due_at if self.first_contact_at is None else self.deadline_at
+
+    @property
     def contact_name(self) -> str:
         """The name as given in this lead."""
         return f"{self.contact_first_name} {self.contact_last_name}".strip()
@@ -276,6 +287,13 @@ class Lead(models.Model):
     def contact_details(self) -> dict:
         """This lead's own contact fields, e.g. for a lead the dealer creates from this one."""
         return {name: getattr(self, name) for name in LEAD_CONTACT_FIELDS}
+
+
+def due_at_expression():
+    """Lead.due_at as an expression, to sort and count in the database."""
+    return models.Case(models.When(closed_at__isnull=False, then=models.Value(None)),
+                       models.When(first_contact_at__isnull=True, then=models.F("first_response_due_at")),
+                       default=models.F("deadline_at"), output_field=models.DateTimeField())
 
 
 # The lead's own contact fields and the customer fields they mirror.

@@ -80,6 +80,8 @@ ACTION_LABELS = {
     "api_key.revoked": gettext_lazy("Portal key revoked"),
     "call_script.saved": gettext_lazy("Call script saved"),
     "call_script.removed": gettext_lazy("Call script removed"),
+    "customer.merged": gettext_lazy("Customer records merged"),
+    "customer.split": gettext_lazy("Lead split off into a customer record of its own"),
 }
 
 

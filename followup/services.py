@@ -197,7 +197,7 @@ def lead_close(*, lead: Lead, by, outcome: str, reason: str = "") -> Lead:
         for manager in _managers(lead.dealer_id):
             notification_queue(dealer_id=lead.dealer_id, recipient=manager, lead=lead, kind=NotificationKind.MANAGER_ALERT,
                                subject=_("Check: lead closed without the minimum attempts"),
-                               body=f"{lead.customer}: {lead.manager_flag} {reason}".strip())
+                               body=f"{lead.contact_label}: {lead.manager_flag} {reason}".strip())
     lead.save(update_fields=["status", "closed_at", "close_reason", "deadline_at", "next_action_at", "manager_flag"])
     _resolve_escalations(lead, now)
     open_appointments_cancel(lead=lead)
@@ -211,7 +211,8 @@ def _spawn_lost_sale_followup(*, lead: Lead, policy: FollowUpPolicy, now) -> Lea
     """A sale lost after a real conversation comes back as a passive BDC lead after N days."""
     starts = now + dt.timedelta(days=policy.lost_sale_followup_days)
     follow = Lead.objects.create(
-        dealer_id=lead.dealer_id, customer=lead.customer, source="lost-sale", channel="outbound", reason=Reason.LOST_SALE,
+        dealer_id=lead.dealer_id, customer_id=lead.customer_id, **lead.contact_details(),  # the same person, as they wrote
+        source="lost-sale", channel="outbound", reason=Reason.LOST_SALE,
         received_at=starts, vehicle=lead.vehicle, trade_in=lead.trade_in, data_flags=lead.data_flags,
         message=_("Lost sale follow-up. Reason given: %(reason)s") % {"reason": lead.close_reason or "-"},
         returning_customer=True, origin_lead=lead, payload={"origin_lead": str(lead.pk)})
@@ -333,7 +334,7 @@ def _process_due(*, lead_id, seen: dt.datetime, now: dt.datetime, policies: dict
 def _act(*, lead: Lead, action: str, policy: FollowUpPolicy, now) -> None:
     who = lead.assignee
     overdue = _("%(name)s has been waiting since %(due)s.") % {
-        "name": lead.customer, "due": timezone.localtime(lead.deadline_at, lead.dealer.tz).strftime("%d-%m-%Y %H:%M")}
+        "name": lead.contact_label, "due": timezone.localtime(lead.deadline_at, lead.dealer.tz).strftime("%d-%m-%Y %H:%M")}
     lead_event_add(lead=lead, type=EventType.ESCALATION, at=now, text=action,
                    data={"level": lead.escalation_level + 1, "due_at": lead.deadline_at.isoformat()})
     if action == EscalationAction.REMIND:
@@ -341,12 +342,12 @@ def _act(*, lead: Lead, action: str, policy: FollowUpPolicy, now) -> None:
             dealer_id=lead.dealer_id, role=Role.BDC_AGENT, on_duty=True, is_active=True).select_related("user")]
         for user in recipients:
             notification_queue(dealer_id=lead.dealer_id, recipient=user, lead=lead, kind=NotificationKind.REMINDER,
-                               subject=_("Reminder: %(name)s is waiting") % {"name": lead.customer}, body=overdue)
+                               subject=_("Reminder: %(name)s is waiting") % {"name": lead.contact_label}, body=overdue)
     elif action == EscalationAction.ALERT_MANAGER:
         holder = _("Assigned to %(user)s.") % {"user": who} if who else _("Not claimed yet.")
         for manager in _managers(lead.dealer_id):
             notification_queue(dealer_id=lead.dealer_id, recipient=manager, lead=lead, kind=NotificationKind.MANAGER_ALERT,
-                               subject=_("Overdue lead: %(name)s") % {"name": lead.customer}, body=f"{overdue} {holder}")
+                               subject=_("Overdue lead: %(name)s") % {"name": lead.contact_label}, body=f"{overdue} {holder}")
     else:
         _reassign(lead=lead, policy=policy, now=now, overdue=overdue)
 
@@ -365,7 +366,7 @@ def _reassign(*, lead: Lead, policy: FollowUpPolicy, now, overdue: str) -> None:
     lead.save(update_fields=["deadline_at", "escalation_level", "next_action_at"])
     for manager in _managers(lead.dealer_id):
         notification_queue(dealer_id=lead.dealer_id, recipient=manager, lead=lead, kind=NotificationKind.REASSIGNED,
-                           subject=_("Lead reassigned: %(name)s") % {"name": lead.customer},
+                           subject=_("Lead reassigned: %(name)s") % {"name": lead.contact_label},
                            body=overdue + " " + _("From %(old)s to %(new)s.") % {
                                "old": previous or "-", "new": lead.assignee or _("the BDC queue")})
 
@@ -389,7 +390,7 @@ def manager_digest_send(*, now: dt.datetime | None = None) -> int:
             if not waiting:
                 continue
             day = timezone.localdate(now, dealer.tz)
-            lines = [f"- {lead.customer} · {lead.source} · "
+            lines = [f"- {lead.contact_label} · {lead.source} · "
                      f"{timezone.localtime(lead.received_at, dealer.tz):%d-%m %H:%M} · {lead.assignee or _('BDC queue')}"
                      for lead in waiting[:50]]
             if len(waiting) > 50:

@@ -5,6 +5,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -117,7 +118,7 @@ def call_answered_log(*, dealer, phone: str, at: dt.datetime, ref: str, source: 
     e164, _raw = normalise_phone(phone, region=dealer.country)
     if not e164:
         return None
-    lead = (Lead.objects.for_dealer(dealer).filter(customer__phone=e164, closed_at__isnull=True)
+    lead = (Lead.objects.for_dealer(dealer).filter(Q(contact_phone=e164) | Q(customer__phone=e164), closed_at__isnull=True)
             .order_by("-received_at").first())
     if lead is None or ContactAttempt.objects.for_dealer(dealer).filter(external_ref=ref[:200]).exists():
         return None

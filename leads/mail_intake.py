@@ -113,7 +113,8 @@ def _resend_of(*, dealer: Dealer, source: str, data: dict) -> Lead | None:
     vehicle = data.get("vehicle") or {}
     email = normalise_email(customer.get("email"))
     phone, _raw = normalise_phone(customer.get("phone"), region=dealer.country)
-    same_buyer = (Q(customer__email=email) if email else Q()) | (Q(customer__phone=phone) if phone else Q())
+    # The same buyer as the portal gave them before (the lead's own contact, not what the customer record holds now).
+    same_buyer = (Q(contact_email=email) if email else Q()) | (Q(contact_phone=phone) if phone else Q())
     same_ad = (Q(vehicle__url=vehicle["url"]) if vehicle.get("url") else Q()) | (
         Q(vehicle__plate=vehicle["plate"]) if vehicle.get("plate") else Q())
     if not same_buyer or not same_ad:

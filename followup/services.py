@@ -14,10 +14,11 @@ from dealers.hours import OpeningSchedule
 from dealers.models import FollowUpPolicy, Membership, Role
 from dealers.policy import attempts_owed
 from dealers.services import policy_get
+from leads.mail_intake import MailIngestResult, mail_ingest
 from leads.models import CLOSED_STATUSES, EventType, Lead, NotificationKind, Queue, Reason, Status
 from leads.quality import normalise_phone
 from leads.services import lead_deadline_set, lead_event_add, lead_lock, notification_queue, outbox_batch
-from routing.services import assign_to_sales, first_response_deadline, lead_route
+from routing.services import assign_to_sales, first_response_deadline, lead_route, lead_route_new
 
 from .appointment_mail import customer_message_queue, open_appointments_cancel
 from .models import REAL_CONTACT_OUTCOMES, Appointment, ContactAttempt, CustomerMessageKind, Escalation, EscalationAction
@@ -109,6 +110,68 @@ def attempt_log(*, lead: Lead, by, channel: str, outcome: str, note: str = "", d
                    data={"channel": channel, "outcome": outcome, "verified": verified, "attempt_id": attempt.pk,
                          "counts_toward_minimum": at in counted})
     return attempt
+
+
+def mail_receive(*, dealer, raw: bytes, fallback_source: str, channel: str, api_key=None) -> MailIngestResult:
+    """A raw mail from any channel (the API, the dealer's mailbox) into the one intake, with the follow-up steps a mail
+    can bring: routing for the leads it holds, a portal's answered call, a customer's reply, a bounce."""
+    return mail_ingest(dealer=dealer, raw=raw, fallback_source=fallback_source, channel=channel, api_key=api_key,
+                       route=lead_route_new, on_call_answered=call_answered_log, on_reply=customer_reply_log,
+                       on_bounce=customer_mail_bounced)
+
+
+def _sent_mail_refs(message_ids: list[str]) -> list[str]:
+    """The external refs under which customer_email_send recorded the mails it sent (followup/messaging.py)."""
+    return [f"mail:{message_id}"[:200] for message_id in message_ids]
+
+
+@transaction.atomic
+def customer_reply_log(*, dealer, message_ids: list[str], text: str, at: dt.datetime, ref: str) -> Lead | None:
+    """A customer answered a mail sent from a lead: the answer lands on that lead's timeline as a verified reply (a
+    real contact) and its holder is told. None when the mail answers nothing we sent. `ref` makes a second delivery of
+    the same answer change nothing."""
+    sent = (ContactAttempt.objects.for_dealer(dealer).filter(external_ref__in=_sent_mail_refs(message_ids))
+            .select_related("lead__customer", "lead__assignee").order_by("-at").first())
+    if sent is None:
+        return None
+    lead, ref = sent.lead, ref[:200]
+    if ContactAttempt.objects.for_dealer(dealer).filter(external_ref=ref).exists() or \
+            lead.events.filter(type=EventType.NOTE, data__reply_ref=ref).exists():
+        return lead
+    words = text.strip()[:5000]
+    if lead.closed_at is None:
+        attempt_log(lead=lead, by=None, channel="email", outcome="replied", at=min(at, timezone.now()), verified=True,
+                    external_ref=ref, note=words)
+    else:  # a closed lead keeps the customer's words too, and its last holder hears of them
+        lead_event_add(lead=lead, type=EventType.NOTE, text=words, data={"reply_ref": ref})
+    if lead.assignee is not None:
+        notification_queue(dealer_id=lead.dealer_id, recipient=lead.assignee, lead=lead, kind=NotificationKind.REPLY,
+                           subject=_("%(name)s replied to your e-mail") % {"name": lead.contact_name or lead.customer},
+                           body=words[:1000])
+    return lead
+
+
+@transaction.atomic
+def customer_mail_bounced(*, dealer, message_ids: list[str]) -> int:
+    """A mail sent from a lead came back undelivered: it proves no contact, so its attempt is no longer verified (it
+    stays on the timeline, marked), and the lead's holder is told to use the phone. Returns how many were undone."""
+    undone = 0
+    for attempt in (ContactAttempt.objects.for_dealer(dealer).filter(external_ref__in=_sent_mail_refs(message_ids),
+                                                                     verified=True).select_related("lead__assignee")):
+        lead = lead_lock(attempt.lead)
+        ContactAttempt.objects.for_dealer(dealer).filter(pk=attempt.pk).update(
+            verified=False, outcome="wrong_number", note=(attempt.note + " " + _("(bounced)")).strip()[:2000])
+        lead.verified_attempts = ContactAttempt.objects.for_dealer(dealer).filter(lead=lead, verified=True).count()
+        lead.save(update_fields=["verified_attempts"])
+        lead_event_add(lead=lead, type=EventType.NOTE, text=_("The e-mail to the customer bounced: it did not arrive."),
+                       data={"bounced_attempt_id": attempt.pk})
+        if attempt.lead.assignee is not None:
+            notification_queue(dealer_id=lead.dealer_id, recipient=attempt.lead.assignee, lead=lead,
+                               kind=NotificationKind.BOUNCE, subject=_("E-mail bounced: %(name)s") % {
+                                   "name": lead.contact_name or lead.customer},
+                               body=_("Your e-mail did not arrive. Call, text or WhatsApp the customer instead."))
+        undone += 1
+    return undone
 
 
 @transaction.atomic

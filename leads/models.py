@@ -425,6 +425,8 @@ class NotificationKind(models.TextChoices):
     REASSIGNED = "reassigned", _("Lead reassigned")
     HANDOVER = "handover", _("Hand-over from the BDC")
     DIGEST = "digest", _("Daily digest")
+    REPLY = "reply", _("Customer replied")
+    BOUNCE = "bounce", _("E-mail bounced")
 
 
 class DeliveryStatus(models.TextChoices):

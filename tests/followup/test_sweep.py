@@ -230,3 +230,26 @@ def test_two_sweepers_side_by_side_escalate_each_lead_once_per_step():
     for lead in leads:
         assert sorted(Escalation.objects.filter(lead=lead).values_list("level", flat=True)) == [1, 2, 3]
     assert Lead.objects.filter(escalation_level=0, deadline_at__gt=at(120)).count() == 40
+
+
+@pytest.mark.django_db
+def test_the_manager_sees_what_the_sweep_could_not_do(cast, client, lead, monkeypatch):
+    LeadFactory(dealer=cast.dealer_a, assignee=cast.sales_a1)  # a healthy lead is not counted
+
+    def crash(notices):
+        raise RuntimeError("mail table unavailable")
+
+    monkeypatch.setattr(followup_services, "notification_send_many", crash)
+    followup_sweep(now=at(0))
+    client.force_login(cast.manager_a)
+    page = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert "data-sweep-error" in page and "failed on this lead 1 time" in page and "mail table unavailable" in page
+    board = client.get("/dashboard/").content.decode()
+    assert "could not handle 1 open lead." in board
+    client.force_login(cast.sales_a1)  # the salesperson's page stays free of the technical error
+    assert "data-sweep-error" not in client.get(f"/leads/{lead.pk}/").content.decode()
+    monkeypatch.undo()
+    followup_sweep(now=at(1))  # handled at last: the line and the count go away
+    client.force_login(cast.manager_a)
+    assert "data-sweep-error" not in client.get(f"/leads/{lead.pk}/").content.decode()
+    assert "data-sweep-failing" not in client.get("/dashboard/").content.decode()

@@ -10,8 +10,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import holidays
+from django.db import connection
 
-from .models import Dealer
+from .models import ClosingDay, Dealer, OpeningHours
+
+# Raw SQL, scoped by the dealer it is given: the week's periods, then the dealer's own closing days.
+_SCHEDULE_SQL = f"""
+    SELECT weekday, opens, closes, NULL::date, NULL FROM {OpeningHours._meta.db_table} WHERE dealer_id = %(dealer_id)s
+    UNION ALL
+    SELECT NULL, NULL, NULL, date, label FROM {ClosingDay._meta.db_table} WHERE dealer_id = %(dealer_id)s"""
 
 # How far ahead an opening is looked for: a fortnight's Christmas closure plus a week still finds the next one.
 LOOKAHEAD_DAYS = 42
@@ -61,10 +68,15 @@ class OpeningSchedule:
 
     @classmethod
     def for_dealer(cls, dealer: Dealer) -> "OpeningSchedule":
-        periods = [Period(r.weekday, r.opens, r.closes) for r in dealer.opening_hours.all()]
-        if not periods:  # always open: closed days change nothing, so they are not read
-            return cls([], dealer.tz, country=dealer.country)
-        closing = {c.date: c.label for c in dealer.closing_days.all()}
+        # One statement for the week and the own closing days: every lead's intake reads them.
+        periods, closing = [], {}
+        with connection.cursor() as cursor:
+            cursor.execute(_SCHEDULE_SQL, {"dealer_id": dealer.pk})
+            for weekday, opens, closes, day, label in cursor.fetchall():
+                if day is None:
+                    periods.append(Period(weekday, opens, closes))
+                else:
+                    closing[day] = label
         return cls(periods, dealer.tz, country=dealer.country, closing_days=closing)
 
     @property

@@ -177,11 +177,10 @@ def nothing_due_plan(now: dt.datetime) -> tuple[str, str]:
     """The claim's plan and its measured execution time on the full table, when nothing is due."""
     from django.db import connection, transaction
 
-    from followup.services import _claim_queryset
+    from followup.services import CLAIM_SQL
 
-    sql, params = _claim_queryset(now=now, limit=500).query.sql_with_params()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + CLAIM_SQL, {"now": now, "limit": 500, "pks": None})
         rows = [row[0].strip() for row in cursor.fetchall()]
     plan = " | ".join(r for r in rows if "Scan" in r or "Index Cond" in r)
     execution = next((r for r in rows if r.startswith("Execution Time")), "")

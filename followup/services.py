@@ -1,6 +1,7 @@
 """The follow-up rules: attempts and the minimum, appointments, closing, and the escalation sweep."""
 
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -10,9 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dealers.hours import OpeningSchedule
-from dealers.models import FollowUpPolicy, Membership, Role
+from dealers.models import Dealer, FollowUpPolicy, Membership, Role, User
 from dealers.services import audit_record, policy_get
-from leads.models import CLOSED_STATUSES, EventType, Kind, Lead, LeadEvent, NotificationKind, Queue, Reason, Status
+from leads.models import CLOSED_STATUSES, Customer, EventType, Kind, Lead, LeadEvent, NotificationKind, Queue, Reason, Status
 from leads.services import (
     lead_deadline_set,
     lead_event_add,
@@ -301,6 +302,8 @@ class _Pass:
 
     def __init__(self, now: dt.datetime):
         self.now = now
+        self.dealers: dict = {}  # with their follow-up policy
+        self.users: dict = {}  # assignees
         self.schedules: dict[int, OpeningSchedule] = {}
         self.managers: dict[int, list] = {}
         self.bdc_agents: dict[int, list] = {}  # on duty: they are reminded of unclaimed BDC leads
@@ -309,6 +312,27 @@ class _Pass:
         if dealer.pk not in self.schedules:
             self.schedules[dealer.pk] = OpeningSchedule.for_dealer(dealer)
         return self.schedules[dealer.pk]
+
+    def dealers_load(self, dealer_ids) -> None:
+        missing = {d for d in dealer_ids if d not in self.dealers}
+        if missing:
+            for dealer in Dealer.objects.filter(pk__in=missing).select_related("followup_policy"):
+                dealer.followup_policy = policy_get(dealer=dealer)  # created with the defaults if missing, once
+                self.dealers[dealer.pk] = dealer
+
+    def users_load(self, user_ids) -> None:
+        missing = {u for u in user_ids if u not in self.users}
+        if missing:
+            self.users.update(User.objects.in_bulk(missing))
+
+    @functools.cached_property
+    def texts(self) -> dict:
+        """The step texts in the pass's language, translated once rather than per lead."""
+        return {"overdue": _("%(name)s has been waiting since %(due)s."),
+                "remind": _("Reminder: %(name)s is waiting"), "alert": _("Overdue lead: %(name)s"),
+                "assigned_to": _("Assigned to %(user)s."), "not_claimed": _("Not claimed yet."),
+                "reassigned": _("Lead reassigned: %(name)s"), "from_to": _("From %(old)s to %(new)s."),
+                "bdc_queue": _("the BDC queue")}
 
     def people_load(self, dealer_ids) -> None:
         missing = {d for d in dealer_ids if d not in self.managers}
@@ -342,7 +366,7 @@ def _step_plan(lead: Lead, sweep: _Pass) -> _Step:
     if lead.deadline_at is None or level >= len(STEP_ACTIONS):
         return _Step(lead, lead.next_action_at, None)
     step = _Step(lead, lead.next_action_at, STEP_ACTIONS[level], level + 1, lead.deadline_at)
-    step.overdue = _("%(name)s has been waiting since %(due)s.") % {
+    step.overdue = sweep.texts["overdue"] % {
         "name": lead.customer, "due": timezone.localtime(lead.deadline_at, lead.dealer.tz).strftime("%d-%m-%Y %H:%M")}
     if step.action == EscalationAction.REASSIGN:
         # The new owner gets a fresh first-response window from now.
@@ -356,18 +380,39 @@ def _step_plan(lead: Lead, sweep: _Pass) -> _Step:
     return step
 
 
-def _claim_queryset(*, now: dt.datetime, limit: int, pks=None):
-    """Up to `limit` due leads, locked (rows another sweeper holds are skipped, not waited for), with what the steps
-    need. Its filter implies the partial index lead_due_open's condition, so "nothing due" reads an empty index range."""
-    due = Lead.objects.filter(closed_at__isnull=True, next_action_at__lte=now)
-    if pks is not None:
-        due = due.filter(pk__in=pks)
-    return (due.order_by("next_action_at").select_for_update(no_key=True, skip_locked=True, of=("self",))
-            .select_related("dealer__followup_policy", "customer", "assignee").defer("payload")[:limit])
+# The claim reads ids only, from the partial index lead_due_open (its filter implies the index's condition), so
+# "nothing due" is one cheap statement to plan and run, and a row whose dates the driver cannot read still has a name.
+CLAIM_SQL = f"""
+    SELECT id FROM {Lead._meta.db_table}
+    WHERE closed_at IS NULL AND next_action_at <= %(now)s AND (%(pks)s::uuid[] IS NULL OR id = ANY(%(pks)s::uuid[]))
+    ORDER BY next_action_at LIMIT %(limit)s
+    FOR NO KEY UPDATE SKIP LOCKED"""
+
+# What a step reads of a lead (a reassignment's notice included); not the payload or the message history.
+SWEEP_LEAD_FIELDS = ("id", "dealer_id", "customer_id", "assignee_id", "kind", "queue", "escalation_level", "deadline_at",
+                     "next_action_at", "first_response_due_at", "returning_customer", "sweep_failures", "vehicle",
+                     "message")
 
 
-def _claim(*, now: dt.datetime, limit: int, pks=None) -> list[Lead]:
-    return list(_claim_queryset(now=now, limit=limit, pks=pks))
+def _claim(*, now: dt.datetime, limit: int, pks=None) -> list:
+    """Lock up to `limit` due leads' rows until commit (rows another sweeper holds are skipped, not waited for)."""
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_SQL, {"now": now, "limit": limit, "pks": [str(pk) for pk in pks] if pks is not None else None})
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _load(pks: list, sweep: "_Pass") -> list[Lead]:
+    """The claimed leads with their dealer (and policy), customer and assignee, the dealers and people from the pass."""
+    leads = sorted(Lead.objects.filter(pk__in=pks).only(*SWEEP_LEAD_FIELDS), key=lambda lead: lead.next_action_at)
+    sweep.dealers_load({lead.dealer_id for lead in leads})
+    sweep.users_load({lead.assignee_id for lead in leads if lead.assignee_id})
+    customers = Customer.objects.only("id", "first_name", "last_name", "email", "phone_raw").in_bulk(
+        {lead.customer_id for lead in leads})
+    for lead in leads:
+        lead.dealer = sweep.dealers[lead.dealer_id]
+        lead.customer = customers[lead.customer_id]
+        lead.assignee = sweep.users[lead.assignee_id] if lead.assignee_id else None
+    return leads
 
 
 def _sweep_batches(*, sweep: _Pass, batch_size: int, max_batches: int, done: list) -> None:
@@ -375,11 +420,10 @@ def _sweep_batches(*, sweep: _Pass, batch_size: int, max_batches: int, done: lis
         claimed_pks: list = []
         try:
             with transaction.atomic():
-                leads = _claim(now=sweep.now, limit=batch_size)
-                claimed_pks = [lead.pk for lead in leads]
-                if not leads:
+                claimed_pks = _claim(now=sweep.now, limit=batch_size)
+                if not claimed_pks:
                     return
-                actions = _escalate_batch(leads, sweep)
+                actions = _escalate_batch(_load(claimed_pks, sweep), sweep)
         except Exception:
             # Something in the batch broke its transaction (claim and writes are rolled back together): take the
             # leads one at a time, so the broken one is pushed back and the others are escalated in this pass.
@@ -399,7 +443,8 @@ def _escalate_one_by_one(pks: list, sweep: _Pass) -> list[SweepAction]:
     for pk in pks:
         try:
             with transaction.atomic():
-                actions.extend(_escalate_batch(_claim(now=sweep.now, limit=1, pks=[pk]), sweep))
+                claimed = _claim(now=sweep.now, limit=1, pks=[pk])
+                actions.extend(_escalate_batch(_load(claimed, sweep), sweep) if claimed else [])
         except Exception as exc:
             logger.exception("Follow-up sweep failed for lead %s", pk)
             _sweep_failure_record(pk=pk, error=exc, now=sweep.now, move_next_action=True)
@@ -509,13 +554,13 @@ def _step_notices(step: _Step, sweep: _Pass, events: list, notices: list) -> Non
         for user in [who] if who else sweep.bdc_agents[lead.dealer_id]:
             notices.append(notification_new(dealer_id=lead.dealer_id, recipient=user, lead=lead,
                                             kind=NotificationKind.REMINDER, body=overdue,
-                                            subject=_("Reminder: %(name)s is waiting") % {"name": lead.customer}))
+                                            subject=sweep.texts["remind"] % {"name": lead.customer}))
     elif step.action == EscalationAction.ALERT_MANAGER:
         for manager in sweep.managers[lead.dealer_id]:
             notices.append(notification_new(
                 dealer_id=lead.dealer_id, recipient=manager, lead=lead, kind=NotificationKind.MANAGER_ALERT,
-                subject=_("Overdue lead: %(name)s") % {"name": lead.customer},
-                body=f"{overdue} {_('Assigned to %(user)s.') % {'user': who} if who else _('Not claimed yet.')}"))
+                subject=sweep.texts["alert"] % {"name": lead.customer},
+                body=f"{overdue} {sweep.texts['assigned_to'] % {'user': who} if who else sweep.texts['not_claimed']}"))
     else:
         # A stalled sales lead goes to the next on-duty salesperson; a stalled BDC lead back into the BDC queue.
         previous = lead.assignee
@@ -531,9 +576,9 @@ def _step_notices(step: _Step, sweep: _Pass, events: list, notices: list) -> Non
         for manager in sweep.managers[lead.dealer_id]:
             notices.append(notification_new(
                 dealer_id=lead.dealer_id, recipient=manager, lead=lead, kind=NotificationKind.REASSIGNED,
-                subject=_("Lead reassigned: %(name)s") % {"name": lead.customer},
-                body=overdue + " " + _("From %(old)s to %(new)s.") % {
-                    "old": previous or "-", "new": lead.assignee or _("the BDC queue")}))
+                subject=sweep.texts["reassigned"] % {"name": lead.customer},
+                body=overdue + " " + sweep.texts["from_to"] % {
+                    "old": previous or "-", "new": lead.assignee or sweep.texts["bdc_queue"]}))
 
 
 def _route_unrouted(now) -> None:

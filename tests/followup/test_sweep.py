@@ -198,8 +198,7 @@ def test_nothing_due_is_an_index_scan_of_the_open_deadlines():
     """The claim's plan uses the partial index lead_due_open (forced here: a test table is too small to prefer it)."""
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
-        sql, params = followup_services._claim_queryset(now=DUE, limit=500).query.sql_with_params()
-        cursor.execute("EXPLAIN " + sql, params)
+        cursor.execute("EXPLAIN " + followup_services.CLAIM_SQL, {"now": DUE, "limit": 500, "pks": None})
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "lead_due_open" in plan, plan
 

@@ -252,3 +252,22 @@ def test_the_manager_sees_what_the_sweep_could_not_do(cast, client, lead, monkey
     client.force_login(cast.manager_a)
     assert "data-sweep-error" not in client.get(f"/leads/{lead.pk}/").content.decode()
     assert "data-sweep-failing" not in client.get("/dashboard/").content.decode()
+
+
+@pytest.mark.django_db
+def test_a_batch_costs_the_same_statements_for_5_and_60_due_leads(cast):
+    open_all_week(cast.dealer_a)
+
+    def statements(n: int, now) -> int:
+        for i in range(n):
+            LeadFactory(dealer=cast.dealer_a, assignee=(cast.sales_a1, cast.sales_a2)[i % 2], deadline_at=now,
+                        next_action_at=now, first_response_due_at=now)
+        with CaptureQueriesContext(connection) as queries:
+            assert len(followup_sweep(now=now)) == n
+        return len(queries)
+
+    few, many = statements(5, at(0)), statements(60, at(0))  # the first five are not due again yet
+    # One batch: its transaction, the claim, the leads, the dealer and its policy (created on first use), the assignees,
+    # the customers, the people to notify, the escalations, the update, the timeline, the notices; then the empty
+    # claim that ends the pass, and the unrouted probe. Nothing per lead.
+    assert few == many <= 20

@@ -144,19 +144,29 @@ def lateness(seconds: float) -> dict:
     from followup.models import Escalation
     from leads.models import Lead
 
-    now = timezone.now()
-    sample = list(Lead.objects.filter(next_action_at__gt=now + dt.timedelta(days=1)).values_list("pk", flat=True)[:300])
-    for i, pk in enumerate(sample):
-        due = now + dt.timedelta(seconds=5 + 60 * i / len(sample))
-        Lead.objects.filter(pk=pk).update(deadline_at=due, next_action_at=due, escalation_level=0)
     connection.close()
     env = bench_env(DB, CELERY_BROKER_URL=REDIS, REDIS_URL=REDIS)
     schedule = Path(tempfile.mkdtemp()) / "beat-schedule"
     beat = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel=WARNING",
                              f"--schedule={schedule}"], cwd=ROOT, env=env)
-    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING",
+    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker",
+                               f"--loglevel={os.environ.get('BENCH_WORKER_LOGLEVEL', 'WARNING')}",
                                "--concurrency=1", "--without-gossip", "--without-mingle"], cwd=ROOT, env=env)
     try:
+        # Deadlines are set once the worker answers and beat has ticked: a running system's lateness, not a cold start.
+        from config.celery_app import app
+
+        booted = time.monotonic()
+        while not app.control.ping(timeout=1.0):
+            if time.monotonic() - booted > 300:
+                raise Refused("lateness: the worker did not start within 5 minutes")
+        time.sleep(2 * float(os.environ.get("FOLLOWUP_SWEEP_SECONDS", "5")))
+        print(f"worker and beat up after {time.monotonic() - booted:.0f} s")
+        now = timezone.now()
+        sample = list(Lead.objects.filter(next_action_at__gt=now + dt.timedelta(days=1)).values_list("pk", flat=True)[:300])
+        for i, pk in enumerate(sample):
+            due = now + dt.timedelta(seconds=5 + 60 * i / len(sample))
+            Lead.objects.filter(pk=pk).update(deadline_at=due, next_action_at=due, escalation_level=0)
         time.sleep(seconds)
     finally:
         for process in (beat, worker):

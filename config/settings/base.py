@@ -138,6 +138,10 @@ CELERY_BEAT_SCHEDULE = {
     "lead-imports-tend": {"task": "followup.tasks.lead_imports_tend", "schedule": 60.0},
     "manager-digest": {"task": "followup.tasks.manager_digest", "schedule": crontab(hour=7, minute=30)},
 }
+# The sweep has a queue of its own: behind a Monday burst the outbox flush sends thousands of e-mails in one task, and a
+# sweep queued behind it would expire. Every worker command consumes it (`-Q celery,timers`); a busy site runs one
+# small worker on `-Q timers` alone.
+CELERY_TASK_ROUTES = {"followup.tasks.followup_sweep": {"queue": "timers"}}
 CELERY_TIMEZONE = TIME_ZONE
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

@@ -118,18 +118,18 @@ def burst_check(due_before: dict, actions: list, now: dt.datetime) -> None:
         problems.append(f"{doubled_in_results} leads reported twice by the sweepers")
     if set(acted) != {str(pk) for pk in due_before}:
         problems.append(f"{len(due_before) - len(set(acted) & {str(pk) for pk in due_before})} due leads not escalated")
-    per_lead = dict(Escalation.objects.values_list("lead_id").annotate(n=Count("id")).values_list("lead_id", "n"))
+    per_lead = dict(Escalation.objects.unscoped().values_list("lead_id").annotate(n=Count("id")).values_list("lead_id", "n"))
     if any(n != 1 for n in per_lead.values()) or set(per_lead) != set(due_before):
         problems.append(f"escalation rows: {sum(per_lead.values())} for {len(due_before)} due leads")
-    events = LeadEvent.objects.filter(type="escalation").count()
+    events = LeadEvent.objects.unscoped().filter(type="escalation").count()
     if events != len(due_before):
         problems.append(f"{events} escalation timeline entries for {len(due_before)} due leads")
     # A reminder goes to the assignee, an alert to the one manager, a reassignment to the new owner and the manager.
     expected = sum((1, 1, 2)[level] for level in due_before.values())
-    notices = Notification.objects.count()
+    notices = Notification.objects.unscoped().count()
     if notices != expected:
         problems.append(f"{notices} notices where {expected} are owed")
-    still_due = Lead.objects.filter(pk__in=list(due_before), next_action_at__lte=now).count()
+    still_due = Lead.objects.unscoped().filter(pk__in=list(due_before), next_action_at__lte=now).count()
     if still_due:
         problems.append(f"{still_due} escalated leads still due")
     if problems:
@@ -166,17 +166,18 @@ def lateness(seconds: float) -> dict:
         time.sleep(2 * float(os.environ.get("FOLLOWUP_SWEEP_SECONDS", "5")))
         print(f"worker and beat up after {time.monotonic() - booted:.0f} s")
         now = timezone.now()
-        sample = list(Lead.objects.filter(next_action_at__gt=now + dt.timedelta(days=1)).values_list("pk", flat=True)[:300])
+        later = Lead.objects.unscoped().filter(next_action_at__gt=now + dt.timedelta(days=1))
+        sample = list(later.values_list("pk", flat=True)[:300])
         for i, pk in enumerate(sample):
             due = now + dt.timedelta(seconds=5 + 60 * i / len(sample))
-            Lead.objects.filter(pk=pk).update(deadline_at=due, next_action_at=due, escalation_level=0)
+            Lead.objects.unscoped().filter(pk=pk).update(deadline_at=due, next_action_at=due, escalation_level=0)
         time.sleep(seconds)
     finally:
         for process in (beat, *workers):
             process.send_signal(signal.SIGTERM)
         for process in (beat, *workers):
             process.wait(timeout=60)
-    rows = list(Escalation.objects.filter(lead_id__in=sample, level=1).values_list("lead_id", "at", "due_at"))
+    rows = list(Escalation.objects.unscoped().filter(lead_id__in=sample, level=1).values_list("lead_id", "at", "due_at"))
     if len({r[0] for r in rows}) != len(rows):
         raise Refused(f"lateness: {len(rows) - len({r[0] for r in rows})} reminders doubled")
     if len(rows) != len(sample):
@@ -222,7 +223,7 @@ def main():
         seconds, _ = timed(lambda: populate(args.leads, args.due, args.steps))
         print(f"populated {args.leads:,} open leads ({args.due:,} due, steps: {args.steps}) in {seconds:.1f} s")
         now = timezone.now()
-        due_before = dict(Lead.objects.filter(next_action_at__lte=now).values_list("pk", "escalation_level"))
+        due_before = dict(Lead.objects.unscoped().filter(next_action_at__lte=now).values_list("pk", "escalation_level"))
         sweep_seconds, actions = burst(now, args.sweepers)
         try:
             burst_check(due_before, actions, now)

@@ -13,7 +13,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
-from .hours import Period
+from .access import MANAGING_ROLES, is_group_admin
+from .hours import Period, opening_periods_problems
 from .models import (
     ApiKey,
     AuditEntry,
@@ -28,7 +29,7 @@ from .models import (
     User,
     hash_api_key,
 )
-from .scope import MANAGING_ROLES
+from .policy import POLICY_FIELDS, policy_problems
 
 
 def audit_record(*, dealer: Dealer, actor, action: str, target: str = "", changes: dict | None = None) -> AuditEntry:
@@ -66,6 +67,24 @@ def policy_get(*, dealer: Dealer) -> FollowUpPolicy:
     return policy
 
 
+@transaction.atomic
+def policy_update(*, dealer: Dealer, by, changes: dict) -> FollowUpPolicy:
+    """Change the dealer's follow-up policy; the whole result must hang together. Every change is on the audit trail."""
+    policy = FollowUpPolicy.objects.select_for_update(no_key=True).get(pk=policy_get(dealer=dealer).pk)
+    diff = {}
+    for name, value in changes.items():
+        if name in POLICY_FIELDS and getattr(policy, name) != value:
+            diff[name] = [str(getattr(policy, name)), str(value)]
+            setattr(policy, name, value)
+    if diff:
+        problems = policy_problems({name: getattr(policy, name) for name in POLICY_FIELDS})
+        if problems:
+            raise ValidationError(problems)
+        policy.save()
+        audit_record(dealer=dealer, actor=by, action="policy.updated", target="follow-up policy", changes=diff)
+    return policy
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # The manager's settings pages: routing model, opening hours, the team. Every change leaves an audit entry whose
 # `changes` maps a field to [old, new] in language-neutral values; the audit page translates them for display.
@@ -94,26 +113,6 @@ def dealer_routing_model_set(*, dealer: Dealer, routing_model: str, by) -> Deale
     return locked
 
 
-def opening_periods_problems(periods: Iterable[Period]) -> list[str]:
-    """What is wrong with a week of opening periods (empty when it can be saved)."""
-    problems = []
-    by_day: dict[int, list[Period]] = {}
-    for period in periods:
-        if not 0 <= period.weekday <= 6:
-            problems.append(_("Unknown weekday."))
-            continue
-        if period.closes <= period.opens:
-            problems.append(_("%(day)s: the closing time must be after the opening time.")
-                            % {"day": OpeningHours(weekday=period.weekday).get_weekday_display()})
-        by_day.setdefault(period.weekday, []).append(period)
-    for day, day_periods in by_day.items():
-        day_periods.sort(key=lambda p: p.opens)
-        for earlier, later in zip(day_periods, day_periods[1:], strict=False):
-            if later.opens < earlier.closes:
-                problems.append(_("%(day)s: opening periods overlap.") % {"day": OpeningHours(weekday=day).get_weekday_display()})
-    return problems
-
-
 def _week_text(rows) -> dict[int, str]:
     """Per weekday the periods as "09:00-12:00, 13:00-18:00"; a closed day is the empty string."""
     days: dict[int, list[str]] = {d: [] for d in range(7)}
@@ -128,10 +127,10 @@ def opening_hours_replace(*, dealer: Dealer, periods: Iterable[Period], by) -> l
     periods = sorted(periods, key=lambda p: (p.weekday, p.opens))
     problems = opening_periods_problems(periods)
     if problems:
-        raise ValidationError(problems)
+        raise ValidationError([f"{OpeningHours(weekday=day).get_weekday_display()}: {problem}" for day, problem in problems])
     _lock_dealer(dealer)
-    before = _week_text(OpeningHours.objects.filter(dealer=dealer))
-    OpeningHours.objects.filter(dealer=dealer).delete()
+    before = _week_text(OpeningHours.objects.for_dealer(dealer))
+    OpeningHours.objects.for_dealer(dealer).delete()
     rows = OpeningHours.objects.bulk_create(
         [OpeningHours(dealer=dealer, weekday=p.weekday, opens=p.opens, closes=p.closes) for p in periods])
     after = _week_text(rows)
@@ -159,16 +158,31 @@ def closing_day_remove(*, closing_day: ClosingDay, by) -> None:
                  changes={"label": [closing_day.label, ""]})
 
 
-def acts_as_group_admin(*, dealer: Dealer, user) -> bool:
-    """Group admins of the dealer's group (or with a group-admin membership) may hand out and change that role."""
-    if user is None or not user.is_authenticated:
-        return False
-    return (DealerGroup.objects.filter(pk=dealer.group_id, admins=user).exists()
-            or Membership.objects.filter(dealer=dealer, user=user, role=Role.GROUP_ADMIN, is_active=True).exists())
+@transaction.atomic
+def group_admin_grant(*, group: DealerGroup, user, by=None) -> Membership:
+    """Make a person the group's admin: a group-admin membership at one of its rooftops (the one source of truth),
+    which gives them every rooftop of the group. An existing membership in the group is upgraded."""
+    dealers = list(Dealer.objects.filter(group=group).order_by("name"))
+    if not dealers:
+        raise ValidationError(_("This group has no rooftop yet."))
+    memberships = {m.dealer_id: m for m in Membership.objects.filter(user=user, dealer__group=group)}
+    membership = next((m for m in memberships.values() if m.role == Role.GROUP_ADMIN), None)
+    if membership is None:
+        free = next((d for d in dealers if d.pk not in memberships), None)
+        if free is not None:
+            membership = Membership.objects.create(user=user, dealer=free, role=Role.GROUP_ADMIN)
+        else:
+            membership = memberships[dealers[0].pk]
+            membership.role = Role.GROUP_ADMIN
+    membership.is_active = True
+    membership.save()
+    audit_record(dealer=membership.dealer, actor=by, action="group_admin.granted", target=user.email)
+    return membership
 
 
 def _check_role_change(*, dealer: Dealer, by, old_role: str | None, new_role: str) -> None:
-    if Role.GROUP_ADMIN in (old_role, new_role) and old_role != new_role and not acts_as_group_admin(dealer=dealer, user=by):
+    changes_group_admin = Role.GROUP_ADMIN in (old_role, new_role) and old_role != new_role
+    if changes_group_admin and not is_group_admin(user=by, group_id=dealer.group_id):
         raise ValidationError(_("Only a group admin can give or take away the group-admin role."))
 
 
@@ -186,7 +200,7 @@ def membership_update(*, membership: Membership, by, role: str | None = None, on
         raise ValidationError(_("Unknown role."))
     if "role" in diff:
         _check_role_change(dealer=locked.dealer, by=by, old_role=locked.role, new_role=role)
-    if locked.role == Role.GROUP_ADMIN and "is_active" in diff and not acts_as_group_admin(dealer=locked.dealer, user=by):
+    if locked.role == Role.GROUP_ADMIN and "is_active" in diff and not is_group_admin(user=by, group_id=locked.dealer.group_id):
         raise ValidationError(_("Only a group admin can remove a group admin."))
     loses_management = (("role" in diff and role not in MANAGING_ROLES) or diff.get("is_active", [None, True])[1] is False)
     if by is not None and locked.user_id == by.pk and locked.role in MANAGING_ROLES and loses_management:

@@ -23,11 +23,11 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 
-from followup.services import policy_update
 from leads.models import Reason
 from routing.models import CallScript
 from routing.services import call_script_save
 
+from .access import MANAGING_ROLES
 from .forms import (
     PERCENT_FIELDS,
     ApiKeyCreateForm,
@@ -42,10 +42,8 @@ from .forms import (
 )
 from .hours import OpeningSchedule, Period
 from .models import ApiKey, AuditEntry, ClosingDay, FollowUpPolicy, Membership, OpeningHours, Role, RoutingModel
-from .scope import MANAGING_ROLES
 from .services import (
     WEEKDAY_KEYS,
-    acts_as_group_admin,
     api_key_create,
     api_key_revoke,
     closing_day_add,
@@ -56,6 +54,7 @@ from .services import (
     membership_update,
     opening_hours_replace,
     policy_get,
+    policy_update,
 )
 from .views import DealerScopedMixin
 
@@ -123,15 +122,15 @@ class OverviewView(SettingsMixin, TemplateView):
     def get_context_data(self, **kwargs):
         dealer = self.dealer
         policy = policy_get(dealer=dealer)
-        hours = OpeningHours.objects.filter(dealer=dealer)
+        hours = OpeningHours.objects.for_dealer(dealer)
         return super().get_context_data(
             policy=policy,
             routing_explanation=ROUTING_EXPLANATIONS[dealer.routing_model],
             open_days=len({h.weekday for h in hours}),
             team_size=Membership.objects.filter(dealer=dealer, is_active=True).count(),
             on_duty=Membership.objects.filter(dealer=dealer, is_active=True, on_duty=True).count(),
-            active_keys=ApiKey.objects.active().filter(dealer=dealer).count(),
-            scripts=CallScript.objects.filter(dealer=dealer).count(),
+            active_keys=ApiKey.objects.for_dealer(dealer).active().count(),
+            scripts=CallScript.objects.for_dealer(dealer).count(),
             reasons=len(Reason.values),
             **kwargs,
         )
@@ -197,7 +196,7 @@ class HoursView(SettingsMixin, TemplateView):
     section = "hours"
 
     def current_periods(self):
-        return [Period(h.weekday, h.opens, h.closes) for h in OpeningHours.objects.filter(dealer=self.dealer)]
+        return [Period(h.weekday, h.opens, h.closes) for h in OpeningHours.objects.for_dealer(self.dealer)]
 
     def get_context_data(self, **kwargs):
         # The next closed days, as the deadlines see them: the country's public holidays and the dealer's own days.
@@ -255,7 +254,7 @@ class ClosingDayRemoveView(HoursView):
     http_method_names = ["post"]
 
     def get_scoped_queryset(self):
-        return ClosingDay.objects.all()
+        return ClosingDay.objects.for_access(self.access)
 
     def post(self, request, *args, **kwargs):
         day = get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
@@ -271,7 +270,7 @@ class TeamMixin(SettingsMixin):
         return Membership.objects.select_related("user")
 
     def can_grant_group_admin(self) -> bool:
-        return self.access.role == Role.GROUP_ADMIN or acts_as_group_admin(dealer=self.dealer, user=self.request.user)
+        return self.access.is_group_admin
 
 
 class TeamView(TeamMixin, TemplateView):
@@ -352,7 +351,7 @@ class KeysMixin(SettingsMixin):
     section = "keys"
 
     def get_scoped_queryset(self):
-        return ApiKey.objects.select_related("created_by")
+        return ApiKey.objects.for_access(self.access).select_related("created_by")
 
 
 class KeysView(KeysMixin, TemplateView):
@@ -415,7 +414,7 @@ class ScriptsView(SettingsMixin, TemplateView):
     section = "scripts"
 
     def get_scoped_queryset(self):
-        return CallScript.objects.all()
+        return CallScript.objects.for_access(self.access)
 
     def get_context_data(self, **kwargs):
         scripts = {s.reason: s for s in self.get_queryset()}
@@ -507,7 +506,7 @@ class AuditView(SettingsMixin, TemplateView):
     paginate_by = 25
 
     def get_scoped_queryset(self):
-        return AuditEntry.objects.select_related("actor").order_by("-at", "-pk")
+        return AuditEntry.objects.for_access(self.access).select_related("actor").order_by("-at", "-pk")
 
     def get_context_data(self, **kwargs):
         page = Paginator(self.get_queryset(), self.paginate_by).get_page(self.request.GET.get("page"))

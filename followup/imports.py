@@ -24,14 +24,13 @@ from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from dealers.hours import OpeningSchedule
 from dealers.models import Dealer
-from dealers.services import audit_record, policy_get
+from dealers.services import audit_record
 from leads.models import Channel, Customer, EventType, Kind, Lead, LeadEvent, Queue, Reason
 from leads.quality import NormalisedContact, assess_contact, storable
 from leads.scoring import score_lead
-from leads.services import lead_deadline_set, lead_intake, outbox_batch, parse_received_at, task_enqueue
-from routing.services import first_response_deadline, lead_classify, lead_route_new, queue_for
+from leads.services import lead_intake, outbox_batch, parse_received_at, task_enqueue
+from routing.services import ROUTING_FIELDS, lead_classify, lead_route_new, queue_for
 
 from .models import ImportStatus, LeadImport
 
@@ -41,7 +40,7 @@ IMPORT_SOURCE = "import"
 MAX_ROWS = 200_000
 MAX_ERRORS_KEPT = 1000  # a file with thousands of bad rows has one problem; the first thousand show it
 EXTERNAL_ID_MAX = 150
-SAMPLE_ROWS = 10
+SAMPLE_ROWS = 5  # rows shown from a checked file, as a taste of what will be imported
 
 
 def _key(text: str) -> str:
@@ -266,7 +265,7 @@ def _known_external_ids(*, dealer: Dealer, external_ids: list[str]) -> set[str]:
                            "WHERE dealer_id = %s AND source = %s AND external_id = ANY(%s)",
                            [dealer.pk, IMPORT_SOURCE, external_ids])
             return {row[0] for row in cursor.fetchall()}
-    return set(Lead.objects.filter(dealer=dealer, source=IMPORT_SOURCE, external_id__in=external_ids)
+    return set(Lead.objects.for_dealer(dealer).filter(source=IMPORT_SOURCE, external_id__in=external_ids)
                .values_list("external_id", flat=True))
 
 
@@ -589,18 +588,16 @@ class _BulkWriter:
         self.dealer, self.received_at, self.created = dealer, received_at, 0
         self.now = timezone.now()
         self.received, self.received_raw = parse_received_at(received_at)
-        policy = policy_get(dealer=dealer)
-        # Routing, as routing.services.lead_route_new does it. Every row arrives at the same moment: one deadline for all.
-        self.kind = lead_classify(channel=Channel.OUTBOUND, reason=Reason.OTHER)
-        self.queue = queue_for(dealer=dealer, kind=self.kind)
-        probe = Lead(dealer=dealer, received_at=self.received, kind=self.kind)
-        deadline = first_response_deadline(lead=probe, schedule=OpeningSchedule.for_dealer(dealer), policy=policy)
-        lead_deadline_set(probe, deadline.due_at, first_step_minutes=policy.remind_after_minutes)
-        self.routing = {"kind": self.kind, "queue": self.queue, "routed_at": self.now,
-                        "clock_started_at": deadline.clock_started_at, "first_response_due_at": deadline.due_at,
-                        "deadline_at": probe.deadline_at, "escalation_level": probe.escalation_level,
-                        "next_action_at": probe.next_action_at}
-        self.routed_event = {"clock_started_at": deadline.clock_started_at.isoformat(), "due_at": deadline.due_at.isoformat()}
+        # Routing by the one routing decision (routing.services.lead_route_new), taken once: every row arrives at the
+        # same moment as a passive lead that waits unassigned in the BDC queue, so they all get the same fields.
+        probe = Lead(dealer=dealer, received_at=self.received, channel=Channel.OUTBOUND, reason=Reason.OTHER)
+        routed = lead_route_new(lead=probe)
+        if probe.queue != Queue.BDC or probe.assignee_id is not None:
+            raise ValueError("the bulk import is for leads that wait unassigned in the BDC queue (see _bulk_fits)")
+        self.kind, self.queue = probe.kind, probe.queue
+        self.routing = {Lead._meta.get_field(name).attname: getattr(probe, Lead._meta.get_field(name).attname)
+                        for name in ROUTING_FIELDS}
+        self.routed_events = [(event.type, event.text, _Rendered(_copy_text(event.data))) for event in routed.events]
         # Customers this import created, so a later row of the same person joins them (as lead_intake would).
         self.pending_by_email: dict[str, dict] = {}
         self.pending_by_phone: dict[str, dict] = {}
@@ -644,7 +641,6 @@ class _BulkWriter:
         links = self._customers(rows)
         random = os.urandom(16 * len(links))  # one system call for the chunk's uuid4 ids instead of one per lead
         rendered: dict = {}  # a handful of distinct flag lists, each rendered once
-        classified, routed = _Rendered(_copy_text({})), _Rendered(_copy_text(self.routed_event))
         for i, (row, customer, known) in enumerate(links):
             data = {**row.data, "received_at": self.received_at}
             score = score_lead(data)
@@ -662,8 +658,8 @@ class _BulkWriter:
                 "bant_timeline": score.timeline, "score": score.total, "returning_customer": known, "payload": data,
             })
             events.append({"lead_id": lead_id, "type": EventType.RECEIVED, "text": IMPORT_SOURCE, "data": received_data})
-            events.append({"lead_id": lead_id, "type": EventType.CLASSIFIED, "text": self.kind, "data": classified})
-            events.append({"lead_id": lead_id, "type": EventType.ROUTED, "text": self.queue, "data": routed})
+            events.extend({"lead_id": lead_id, "type": type_, "text": text, "data": data}
+                          for type_, text, data in self.routed_events)
         _insert(Lead, leads, common={
             "dealer_id": dealer_id, "source": IMPORT_SOURCE, "received_at": self.received,
             "received_at_raw": self.received_raw[:100], "created_at": now, "trade_in": {}, "consent_marketing": None,
@@ -693,7 +689,7 @@ def import_run(*, dealer: Dealer, by, content: bytes | None, filename: str = "",
     # Notices (sales-only dealers' salespeople) go out in one outbox flush once the transaction has committed.
     with outbox_batch(), transaction.atomic():
         if into is not None:  # held until commit: a redelivered task skips it instead of importing twice
-            locked = (LeadImport.objects.select_for_update(skip_locked=True)
+            locked = (LeadImport.objects.unscoped().select_for_update(skip_locked=True)
                       .filter(pk=into.pk, status=ImportStatus.QUEUED).values_list("content", flat=True).first())
             if locked is None:
                 return None
@@ -725,7 +721,6 @@ def import_run(*, dealer: Dealer, by, content: bytes | None, filename: str = "",
 # may (gunicorn and proxies cut requests off at 30-60 s). The upload waits in its LeadImport row meanwhile.
 
 ERRORS_KEPT = 200
-SAMPLE_ROWS = 5
 RESUME_AFTER = dt.timedelta(minutes=2)  # waiting this long for the worker: hand it the task again
 GIVE_UP_AFTER = dt.timedelta(hours=1)  # still not checked or imported: say so, and drop the file
 UNCONFIRMED_KEPT = dt.timedelta(days=1)  # a checked file nobody confirmed: customers' data is not kept longer
@@ -768,10 +763,11 @@ def import_check(*, lead_import_id: int) -> LeadImport | None:
 
     No transaction is held while checking (it only reads): a second delivery of the task may check in parallel,
     and only the first to finish records its result."""
-    lead_import = LeadImport.objects.select_related("dealer").filter(pk=lead_import_id, status=ImportStatus.CHECKING).first()
+    lead_import = (LeadImport.objects.unscoped().select_related("dealer")
+                   .filter(pk=lead_import_id, status=ImportStatus.CHECKING).first())
     if lead_import is None:
         return None
-    waiting = LeadImport.objects.filter(pk=lead_import_id, status=ImportStatus.CHECKING)
+    waiting = LeadImport.objects.unscoped().filter(pk=lead_import_id, status=ImportStatus.CHECKING)
     with translation.override(lead_import.language or None):
         try:
             preview = import_preview(dealer=lead_import.dealer, content=bytes(lead_import.content),
@@ -791,7 +787,7 @@ def import_check(*, lead_import_id: int) -> LeadImport | None:
 
 def import_confirm(*, lead_import: LeadImport) -> bool:
     """The manager's go for a checked file: the worker imports it. False if it is not (or no longer) waiting for it."""
-    queued = LeadImport.objects.filter(pk=lead_import.pk, status=ImportStatus.CHECKED).update(
+    queued = LeadImport.objects.for_dealer(lead_import.dealer_id).filter(pk=lead_import.pk, status=ImportStatus.CHECKED).update(
         status=ImportStatus.QUEUED, waiting_since=timezone.now())
     if queued:
         transaction.on_commit(lambda: task_enqueue("followup.tasks.lead_import_run", lead_import.pk))
@@ -800,11 +796,11 @@ def import_confirm(*, lead_import: LeadImport) -> bool:
 
 def import_queued_run(*, lead_import_id: int) -> LeadImport | None:
     """The worker imports a confirmed file. A file that turns out wrong now imports nothing and says why."""
-    lead_import = (LeadImport.objects.select_related("dealer", "uploaded_by").defer("content")  # read once locked
+    lead_import = (LeadImport.objects.unscoped().select_related("dealer", "uploaded_by").defer("content")  # read once locked
                    .filter(pk=lead_import_id, status=ImportStatus.QUEUED).first())
     if lead_import is None:
         return None
-    waiting = LeadImport.objects.filter(pk=lead_import_id, status=ImportStatus.QUEUED)
+    waiting = LeadImport.objects.unscoped().filter(pk=lead_import_id, status=ImportStatus.QUEUED)
     with translation.override(lead_import.language or None):
         try:
             return import_run(dealer=lead_import.dealer, by=lead_import.uploaded_by, content=None,
@@ -823,10 +819,10 @@ def imports_tend(*, now: dt.datetime | None = None) -> int:
     one is skipped, not doubled), give up on what waited too long, and drop files nobody confirmed within a day.
     Returns how many tasks were handed out again."""
     now = now or timezone.now()
-    waiting = LeadImport.objects.filter(status__in=[ImportStatus.CHECKING, ImportStatus.QUEUED])
+    waiting = LeadImport.objects.unscoped().filter(status__in=[ImportStatus.CHECKING, ImportStatus.QUEUED])
     _give_up(waiting.filter(waiting_since__lt=now - GIVE_UP_AFTER),
              error=_("The worker could not finish this file; nothing was imported. Please upload it again."))
-    _give_up(LeadImport.objects.filter(status=ImportStatus.CHECKED, created_at__lt=now - UNCONFIRMED_KEPT),
+    _give_up(LeadImport.objects.unscoped().filter(status=ImportStatus.CHECKED, created_at__lt=now - UNCONFIRMED_KEPT),
              error=_("Not confirmed within a day, so the file was not kept. Upload it again to import it."))
     count = 0
     for pk, status in waiting.filter(waiting_since__lt=now - RESUME_AFTER).values_list("pk", "status"):

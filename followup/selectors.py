@@ -1,32 +1,47 @@
-"""Reads for working leads: who sees which leads, most urgent first."""
+"""Reads for working leads: the visible leads most urgent first, and one lead with everything its page shows."""
 
-from django.db.models import F, Prefetch, QuerySet
+import datetime as dt
 
-from dealers.models import Role
-from dealers.scope import DealerAccess
-from leads.models import Kind, Lead, LeadEvent, Queue
+from django.db.models import Case, F, IntegerField, Prefetch, QuerySet, Value, When
+
+from dealers.access import DealerAccess
+from leads.models import EventType, Lead, LeadEvent, due_at_expression
+from leads.selectors import leads_visible, leads_workable
+
+from .models import Appointment
 
 
 def lead_list(*, access: DealerAccess, include_closed: bool = False) -> QuerySet[Lead]:
-    """The leads this person may see in this dealer: a salesperson their own, a BDC agent the BDC queue, a manager all.
-
-    Most urgent first: the earliest deadline (overdue ones are the earliest), then the BANT score, then arrival.
-    """
-    qs = Lead.objects.filter(dealer=access.dealer)
+    """The leads this person may see (leads.selectors.leads_visible), most urgent first: the earliest deadline (overdue
+    ones are the earliest), then the BANT score, then arrival."""
+    qs = leads_visible(access=access)
     if not include_closed:
         qs = qs.filter(closed_at__isnull=True)
-    if access.role == Role.SALESPERSON:
-        qs = qs.filter(assignee=access.user)
-    elif access.role == Role.BDC_AGENT:
-        qs = qs.filter(queue=Queue.BDC)
-        if access.via_bdc_company:  # an outsourced BDC sees the dealer's passive leads and nothing else
-            qs = qs.filter(kind=Kind.PASSIVE)
     return qs.select_related("customer", "assignee").order_by(F("deadline_at").asc(nulls_last=True), "-score", "received_at")
 
 
 def lead_detail_queryset(*, access: DealerAccess) -> QuerySet[Lead]:
-    """One lead with everything its page or API detail shows, without N+1 queries."""
-    return lead_list(access=access, include_closed=True).prefetch_related(
-        Prefetch("events", queryset=LeadEvent.objects.select_related("actor").order_by("at", "pk")),
+    """A lead this person may open and act on, with everything its page or API detail shows, without N+1 queries."""
+    return leads_workable(access=access).select_related("customer", "assignee").prefetch_related(
+        Prefetch("events", queryset=LeadEvent.objects.for_access(access).select_related("actor").order_by("at", "pk")),
         "attempts__user", "appointments", "escalations",
     )
+
+
+def inbox_leads(access: DealerAccess, now: dt.datetime):
+    """My open leads: a customer still waiting for a first response past its deadline first (speed to lead), then by
+    how late each really is (Lead.due_at: a first response still owed counts from the deadline given on arrival,
+    whoever holds the lead now), then the BANT score, then arrival."""
+    first_response_overdue = Case(When(first_contact_at__isnull=True, first_response_due_at__lte=now, then=Value(0)),
+                                  default=Value(1), output_field=IntegerField())
+    return (lead_list(access=access).filter(assignee=access.user)
+            .annotate(first_response_overdue=first_response_overdue, due_at_sort=due_at_expression())
+            .order_by("first_response_overdue", F("due_at_sort").asc(nulls_last=True), "-score", "received_at")
+            .select_related(None).select_related("customer", "dealer")  # the assignee is me; the reply names the dealer
+            .defer("payload", "trade_in", "message", "close_reason", "received_at_raw")  # not on a card; a payload can be large
+            .prefetch_related(
+                Prefetch("events", to_attr="handovers",
+                         queryset=LeadEvent.objects.for_access(access).filter(type=EventType.HANDED_OVER)
+                         .select_related("actor").order_by("-at")),
+                Prefetch("appointments", to_attr="open_appointments",
+                         queryset=Appointment.objects.for_access(access).filter(showed__isnull=True).order_by("scheduled_at"))))

@@ -10,43 +10,27 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from dealers.errors import AttemptsOwed, FollowUpRuleError, LeadClosed
 from dealers.hours import OpeningSchedule
 from dealers.models import Dealer, FollowUpPolicy, Membership, Role, User
-from dealers.services import audit_record, policy_get
-from leads.models import CLOSED_STATUSES, Customer, EventType, Kind, Lead, LeadEvent, NotificationKind, Queue, Reason, Status
+from dealers.policy import attempts_owed
+from dealers.services import policy_get
+from leads.models import CLOSED_STATUSES, Customer, EventType, Lead, LeadEvent, NotificationKind, Queue, Reason, Status
 from leads.services import (
     lead_deadline_set,
     lead_event_add,
     lead_event_new,
+    lead_lock,
     notification_new,
     notification_queue,
     notification_send_many,
     outbox_batch,
 )
-from routing.services import lead_route, lead_sales_reassign
+from routing.services import first_response_deadline, lead_route, lead_sales_reassign
 
 from .models import REAL_CONTACT_OUTCOMES, Appointment, ContactAttempt, Escalation, EscalationAction
 
 logger = logging.getLogger(__name__)
-
-
-class FollowUpError(Exception):
-    """A rule refused the action; `.detail` says why in words a salesperson understands."""
-
-    status_code = 409
-
-    def __init__(self, detail: str, **extra):
-        super().__init__(detail)
-        self.detail = detail
-        self.extra = extra
-
-
-class AttemptsOwed(FollowUpError):
-    pass
-
-
-class LeadClosed(FollowUpError):
-    pass
 
 
 def counted_attempt_times(times: list[dt.datetime], spacing_minutes: int) -> list[dt.datetime]:
@@ -59,12 +43,8 @@ def counted_attempt_times(times: list[dt.datetime], spacing_minutes: int) -> lis
     return counted
 
 
-def attempts_owed(*, lead: Lead, policy: FollowUpPolicy) -> int:
-    return max(policy.min_attempts - lead.counted_attempts, 0)
-
-
 def _lock(lead: Lead) -> Lead:
-    locked = Lead.objects.select_for_update(no_key=True, of=("self",)).select_related("dealer", "customer").get(pk=lead.pk)
+    locked = lead_lock(lead, "dealer", "customer")
     if locked.closed_at is not None:
         raise LeadClosed(_("This lead is already closed."))
     return locked
@@ -85,7 +65,7 @@ def _next_attempt_deadline(*, lead: Lead, policy: FollowUpPolicy, schedule: Open
 
 
 def _resolve_escalations(lead: Lead, now) -> None:
-    Escalation.objects.filter(lead=lead, resolved_at__isnull=True).update(resolved_at=now)
+    Escalation.objects.for_dealer(lead.dealer_id).filter(lead=lead, resolved_at__isnull=True).update(resolved_at=now)
 
 
 @transaction.atomic
@@ -99,7 +79,8 @@ def attempt_log(*, lead: Lead, by, channel: str, outcome: str, note: str = "", d
     attempt = ContactAttempt.objects.create(
         dealer_id=lead.dealer_id, lead=lead, user=by, channel=channel, outcome=outcome, note=note,
         duration_seconds=duration_seconds, at=at, verified=verified, external_ref=external_ref)
-    attempts = sorted(ContactAttempt.objects.filter(lead=lead).only("pk", "at", "counts_toward_minimum", "verified", "outcome"),
+    attempts = sorted(ContactAttempt.objects.for_dealer(lead.dealer_id).filter(lead=lead)
+                      .only("pk", "at", "counts_toward_minimum", "verified", "outcome"),
                       key=lambda a: (a.at, a.pk))
     times = [a.at for a in attempts]
     counted = counted_attempt_times(times, policy.attempt_spacing_minutes)
@@ -107,7 +88,7 @@ def attempt_log(*, lead: Lead, by, channel: str, outcome: str, note: str = "", d
     changed = [a for a in attempts if a.counts_toward_minimum != (a.at in counted_set)]
     for a in changed:
         a.counts_toward_minimum = a.at in counted_set
-    ContactAttempt.objects.bulk_update(changed, ["counts_toward_minimum"])
+    ContactAttempt.objects.for_dealer(lead.dealer_id).bulk_update(changed, ["counts_toward_minimum"])
     attempt.counts_toward_minimum = attempt.at in counted_set  # the instance returned to the caller, kept in step
     lead.attempt_count = len(times)
     lead.counted_attempts = len(counted)
@@ -185,10 +166,10 @@ def _managers(dealer_id: int):
 def lead_close(*, lead: Lead, by, outcome: str, reason: str = "") -> Lead:
     """Close a lead. "Unreachable" needs the minimum of attempts behind it; "not interested" without them is flagged."""
     if outcome not in CLOSED_STATUSES:
-        raise FollowUpError(_("Unknown outcome."))
+        raise FollowUpRuleError(_("Unknown outcome."))
     lead = _lock(lead)
     policy = policy_get(dealer=lead.dealer)
-    owed = attempts_owed(lead=lead, policy=policy)
+    owed = attempts_owed(counted_attempts=lead.counted_attempts, policy=policy)
     if outcome == Status.UNREACHABLE and owed:
         raise AttemptsOwed(
             _("%(owed)s more contact attempt(s) needed before this lead may be closed as unreachable "
@@ -229,7 +210,7 @@ def _spawn_lost_sale_followup(*, lead: Lead, policy: FollowUpPolicy, now) -> Lea
 
 @transaction.atomic
 def score_update(*, lead: Lead, by, budget: int, authority: int, need: int, timeline: int) -> Lead:
-    lead = Lead.objects.select_for_update(no_key=True, of=("self",)).get(pk=lead.pk)
+    lead = lead_lock(lead)
     parts = {"bant_budget": budget, "bant_authority": authority, "bant_need": need, "bant_timeline": timeline}
     for name, value in parts.items():
         setattr(lead, name, max(0, min(25, int(value))))
@@ -239,25 +220,6 @@ def score_update(*, lead: Lead, by, budget: int, authority: int, need: int, time
     lead_event_add(lead=lead, type=EventType.SCORE_CHANGED, actor=by, data={"from": old, "to": lead.score})
     return lead
 
-
-POLICY_FIELDS = ("first_response_minutes", "passive_first_response_days", "min_attempts", "attempt_spacing_minutes",
-                 "cadence_days", "remind_after_minutes", "manager_alert_after_minutes", "reassign_after_minutes",
-                 "lost_sale_followup_days", "map_target", "contact_target", "appointment_of_contacted_target")
-
-
-@transaction.atomic
-def policy_update(*, dealer, by, changes: dict) -> FollowUpPolicy:
-    policy = FollowUpPolicy.objects.select_for_update(no_key=True).get(pk=policy_get(dealer=dealer).pk)
-    diff = {}
-    for name, value in changes.items():
-        if name in POLICY_FIELDS and getattr(policy, name) != value:
-            diff[name] = [str(getattr(policy, name)), str(value)]
-            setattr(policy, name, value)
-    if diff:
-        policy.full_clean()
-        policy.save()
-        audit_record(dealer=dealer, actor=by, action="policy.updated", target="follow-up policy", changes=diff)
-    return policy
 
 
 # ---------------------------------------------------------------------------------------------- the sweep
@@ -370,11 +332,8 @@ def _step_plan(lead: Lead, sweep: _Pass) -> _Step:
         "name": lead.customer, "due": timezone.localtime(lead.deadline_at, lead.dealer.tz).strftime("%d-%m-%Y %H:%M")}
     if step.action == EscalationAction.REASSIGN:
         # The new owner gets a fresh first-response window from now.
-        schedule = sweep.schedule(lead.dealer)
-        if lead.kind == Kind.ACTIVE:
-            step.fresh_deadline = schedule.add_open_minutes(schedule.next_opening(sweep.now), policy.first_response_minutes)
-        else:
-            step.fresh_deadline = schedule.end_of_working_day(sweep.now, policy.passive_first_response_days)
+        step.fresh_deadline = first_response_deadline(kind=lead.kind, since=sweep.now, schedule=sweep.schedule(lead.dealer),
+                                                      policy=policy).due_at
     else:
         step.next_action_at = lead.deadline_at + dt.timedelta(minutes=_step_delay(policy, level + 1))
     return step
@@ -403,10 +362,10 @@ def _claim(*, now: dt.datetime, limit: int, pks=None) -> list:
 
 def _load(pks: list, sweep: "_Pass") -> list[Lead]:
     """The claimed leads with their dealer (and policy), customer and assignee, the dealers and people from the pass."""
-    leads = sorted(Lead.objects.filter(pk__in=pks).only(*SWEEP_LEAD_FIELDS), key=lambda lead: lead.next_action_at)
+    leads = sorted(Lead.objects.unscoped().filter(pk__in=pks).only(*SWEEP_LEAD_FIELDS), key=lambda lead: lead.next_action_at)
     sweep.dealers_load({lead.dealer_id for lead in leads})
     sweep.users_load({lead.assignee_id for lead in leads if lead.assignee_id})
-    customers = Customer.objects.only("id", "first_name", "last_name", "email", "phone_raw").in_bulk(
+    customers = Customer.objects.unscoped().only("id", "first_name", "last_name", "email", "phone_raw").in_bulk(
         {lead.customer_id for lead in leads})
     for lead in leads:
         lead.dealer = sweep.dealers[lead.dealer_id]
@@ -434,7 +393,7 @@ def _sweep_batches(*, sweep: _Pass, batch_size: int, max_batches: int, done: lis
 
 def _due_pks(now: dt.datetime, limit: int) -> list:
     """The due leads' ids alone: a stored value the driver cannot even read must not hide which lead it is."""
-    return list(Lead.objects.filter(closed_at__isnull=True, next_action_at__lte=now)
+    return list(Lead.objects.unscoped().filter(closed_at__isnull=True, next_action_at__lte=now)
                 .order_by("next_action_at").values_list("pk", flat=True)[:limit])
 
 
@@ -572,7 +531,7 @@ def _step_notices(step: _Step, sweep: _Pass, events: list, notices: list) -> Non
                 notices.append(routed.notice)
         else:
             lead.assignee = None
-            Lead.objects.filter(pk=lead.pk).update(assignee=None)
+            Lead.objects.for_dealer(lead.dealer_id).filter(pk=lead.pk).update(assignee=None)
         for manager in sweep.managers[lead.dealer_id]:
             notices.append(notification_new(
                 dealer_id=lead.dealer_id, recipient=manager, lead=lead, kind=NotificationKind.REASSIGNED,
@@ -587,20 +546,21 @@ def _route_unrouted(now) -> None:
     table = Lead._meta.db_table
     with connection.cursor() as cursor:  # the partial index lead_unrouted, in arrival order, skipping those backing off
         cursor.execute(
-            f"SELECT id FROM {table} WHERE routed_at IS NULL AND closed_at IS NULL AND created_at <= %(grace)s "
+            f"SELECT id, dealer_id FROM {table} WHERE routed_at IS NULL AND closed_at IS NULL AND created_at <= %(grace)s "
             f"AND (sweep_failed_at IS NULL "
             f"OR sweep_failed_at + LEAST(%(base)s * power(2, LEAST(sweep_failures - 1, 20)), %(max)s) <= %(now)s) "
             f"ORDER BY created_at LIMIT 500",
             {"grace": now - UNROUTED_GRACE, "now": now, "base": SWEEP_BACKOFF, "max": SWEEP_BACKOFF_MAX})
-        pks = [row[0] for row in cursor.fetchall()]
-    for pk in pks:
+        unrouted = cursor.fetchall()
+    for pk, dealer_id in unrouted:
         try:
-            lead_route(lead=Lead(pk=pk))
+            lead_route(lead=Lead(pk=pk, dealer_id=dealer_id))
         except Exception as exc:
             logger.exception("Routing retry failed for lead %s", pk)
             _sweep_failure_record(pk=pk, error=exc, now=now, move_next_action=False)
         else:
-            Lead.objects.filter(pk=pk, sweep_failures__gt=0).update(sweep_failures=0, sweep_error="", sweep_failed_at=None)
+            Lead.objects.for_dealer(dealer_id).filter(pk=pk, sweep_failures__gt=0).update(
+                sweep_failures=0, sweep_error="", sweep_failed_at=None)
 
 
 def manager_digest_send(*, now: dt.datetime | None = None) -> int:
@@ -616,7 +576,8 @@ def manager_digest_send(*, now: dt.datetime | None = None) -> int:
     with outbox_batch():
         for dealer_id, memberships in managers_by_dealer.items():
             dealer = memberships[0].dealer
-            waiting = list(Lead.objects.open().filter(dealer_id=dealer_id, routed_at__isnull=False, first_contact_at__isnull=True)
+            waiting = list(Lead.objects.for_dealer(dealer_id).open()
+                           .filter(routed_at__isnull=False, first_contact_at__isnull=True)
                            .select_related("customer", "assignee").order_by("received_at")[:51])
             if not waiting:
                 continue

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dealers.models import Dealer
+from dealers.tenancy import TenantManager, TenantQuerySet
 
 
 class Channel(models.TextChoices):
@@ -52,6 +53,8 @@ class Status(models.TextChoices):
 
 
 CLOSED_STATUSES = frozenset({Status.SOLD, Status.LOST, Status.UNREACHABLE, Status.NOT_INTERESTED})
+# How a lead can be closed, in the order a person is offered them (pages, the team API).
+CLOSE_OUTCOMES = [(s.value, s.label) for s in (Status.SOLD, Status.LOST, Status.NOT_INTERESTED, Status.UNREACHABLE)]
 OPEN_STATUSES = frozenset(set(Status.values) - CLOSED_STATUSES)
 
 
@@ -68,6 +71,8 @@ class Customer(models.Model):
     preferred_contact = models.CharField(_("preferred contact"), max_length=16, blank=True)
     language = models.CharField(_("language"), max_length=8, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantManager()
 
     class Meta:
         verbose_name = _("customer")
@@ -94,6 +99,8 @@ class InboundDocument(models.Model):
     body = models.BinaryField()
     received_at = models.DateTimeField(default=timezone.now)
 
+    objects = TenantManager()
+
     class Meta:
         indexes = [models.Index(fields=["dealer", "received_at"])]
 
@@ -101,7 +108,7 @@ class InboundDocument(models.Model):
         return f"{self.source} {self.received_at:%Y-%m-%d %H:%M}"
 
 
-class LeadQuerySet(models.QuerySet):
+class LeadQuerySet(TenantQuerySet):
     def open(self):
         return self.filter(closed_at__isnull=True)
 
@@ -165,7 +172,7 @@ class Lead(models.Model):
     origin_lead = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_up_leads",
                                     help_text=_("The lead this one follows up (e.g. a lost sale)."))
 
-    objects = LeadQuerySet.as_manager()
+    objects = TenantManager.from_queryset(LeadQuerySet)()
 
     class Meta:
         verbose_name = _("lead")
@@ -207,6 +214,22 @@ class Lead(models.Model):
     def is_open(self) -> bool:
         return self.closed_at is None
 
+    @property
+    def due_at(self):
+        """The deadline that says how late this lead really is: until someone tried to reach the customer, the first
+        response it was given on arrival (a reassignment does not forgive it); after that, the next step's deadline.
+        `due_at_expression()` is the same rule in SQL."""
+        if self.closed_at is not None:
+            return None
+        return self.first_response_due_at if self.first_contact_at is None else self.deadline_at
+
+
+def due_at_expression():
+    """Lead.due_at as an expression, to sort and count in the database."""
+    return models.Case(models.When(closed_at__isnull=False, then=models.Value(None)),
+                       models.When(first_contact_at__isnull=True, then=models.F("first_response_due_at")),
+                       default=models.F("deadline_at"), output_field=models.DateTimeField())
+
 
 class IdempotencyKey(models.Model):
     """An Idempotency-Key header seen from a portal; it points at the lead it created for 24 hours."""
@@ -217,6 +240,8 @@ class IdempotencyKey(models.Model):
     key = models.CharField(max_length=255)
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["dealer", "source", "key"], name="idempotency_key_unique")]
@@ -254,6 +279,8 @@ class LeadEvent(models.Model):
     at = models.DateTimeField(default=timezone.now)
     text = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
+
+    objects = TenantManager()
 
     class Meta:
         ordering = ["at", "pk"]
@@ -297,6 +324,8 @@ class Notification(models.Model):
     email_sent_at = models.DateTimeField(null=True, blank=True)
     email_error = models.TextField(blank=True)
     digest_date = models.DateField(null=True, blank=True, help_text="For daily digests: the day it covers (one per person).")
+
+    objects = TenantManager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -8,9 +8,9 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
+from dealers.access import MANAGING_ROLES
 from dealers.api import TeamAPIView
-from dealers.scope import MANAGING_ROLES
-from leads.models import Kind, Lead
+from leads.models import Kind
 
 from .forms import ReportFilterForm
 from .selectors import FigureRow, ReportFilters, report_scope, report_summary
@@ -86,9 +86,6 @@ def summary_body(row: FigureRow, *, filters: ReportFilters, time_zone: str) -> d
 
 class ReportSummaryView(TeamAPIView):
     allowed_roles = MANAGING_ROLES
-
-    def get_scoped_queryset(self):
-        return Lead.objects.all()
 
     @extend_schema(
         operation_id="team_reports_summary", summary="Report figures (funnel, speed to lead, compliance)", tags=["team"],

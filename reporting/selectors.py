@@ -46,13 +46,12 @@ from django.utils.translation import gettext_lazy
 
 from dealers.models import ApiKey, Dealer, FollowUpPolicy, Membership, Role, User
 from followup.models import Appointment, Escalation
-from leads.models import Kind, Lead, Queue, Status
+from leads.models import Kind, Lead, Queue, Status, due_at_expression
 
 from .expressions import ElapsedSeconds, PercentileCont, Ratio, ShareOfTotal
 from .models import CohortLead
 
 TEAM_ROLES = (Role.SALESPERSON, Role.BDC_AGENT)
-BREAKDOWNS = ("dealer", "assignee", "team", "source", "kind", "week")
 
 # Speed-to-lead histogram: upper bounds in seconds (the last bucket is open-ended); label keys for the page.
 SPEED_BUCKETS: tuple[tuple[int | None, str], ...] = (
@@ -129,12 +128,13 @@ def cohort_condition(*, scope: ReportScope, filters: ReportFilters, prefix: str 
 
 def leads_in_period(*, scope: ReportScope, filters: ReportFilters) -> QuerySet[Lead]:
     """The report's cohort: the leads received in the period, narrowed by the filters."""
-    return Lead.objects.filter(cohort_condition(scope=scope, filters=filters))
+    return Lead.objects.for_dealers(scope.dealer_ids).filter(cohort_condition(scope=scope, filters=filters))
 
 
 
 def _below_minimum(scope: ReportScope) -> Q:
-    """Closed unreachable with fewer counted attempts than that dealer's own minimum."""
+    """Closed unreachable with fewer counted attempts than that dealer's own minimum: the SQL form of
+    `dealers.policy.attempts_owed(...) > 0`, so a whole period is counted in one query."""
     by_minimum: dict[int, list[int]] = defaultdict(list)
     for dealer_id, policy in scope.policies.items():
         by_minimum[policy.min_attempts].append(dealer_id)
@@ -163,8 +163,8 @@ def cohort_queryset(*, scope: ReportScope, filters: ReportFilters) -> QuerySet:
         # first_connected_at is set by followup.services.attempt_log on the first connected/replied attempt.
         is_contacted=_flag(Q(first_connected_at__isnull=False)),
         # Uncorrelated IN-subqueries: PostgreSQL hashes each once per report instead of probing per lead.
-        has_appointment=_flag(Q(pk__in=Appointment.objects.filter(dealer_id__in=dealer_ids).values("lead_id"))),
-        is_shown=_flag(Q(pk__in=Appointment.objects.filter(dealer_id__in=dealer_ids, showed=True).values("lead_id"))),
+        has_appointment=_flag(Q(pk__in=Appointment.objects.for_dealers(dealer_ids).values("lead_id"))),
+        is_shown=_flag(Q(pk__in=Appointment.objects.for_dealers(dealer_ids).filter(showed=True).values("lead_id"))),
         is_sold=_flag(Q(status=Status.SOLD)),
         is_open=_flag(Q(closed_at__isnull=True)),
         is_attempted=_flag(Q(first_contact_at__isnull=False)),
@@ -453,13 +453,13 @@ def board_counts(*, scope: ReportScope, now: dt.datetime, by_dealer: bool = Fals
     aggregates = {
         "new_today": Count("pk", filter=_today_start(scope, now)),
         "untouched": Count("pk", filter=open_leads & Q(first_contact_at__isnull=True)),
-        "overdue": Count("pk", filter=open_leads & Q(deadline_at__lt=now)),
+        "overdue": Count("pk", filter=open_leads & _late(now)),
         "escalated": Count("pk", filter=open_leads & Q(escalation_level__gt=0)),
         "sweep_failing": Count("pk", filter=open_leads & Q(sweep_failures__gt=0)),  # the timers could not handle them
         "open": Count("pk", filter=open_leads),
     }
     # Only open leads and today's arrivals can count, so the scan stays small whatever the history.
-    leads = Lead.objects.filter(Q(dealer_id__in=scope.dealer_ids) & (open_leads | _today_start(scope, now)))
+    leads = Lead.objects.for_dealers(scope.dealer_ids).filter(open_leads | _today_start(scope, now))
     if by_dealer:
         return list(leads.values("dealer_id").annotate(**aggregates).order_by("dealer_id"))
     return leads.aggregate(**aggregates)
@@ -468,43 +468,56 @@ def board_counts(*, scope: ReportScope, now: dt.datetime, by_dealer: bool = Fals
 # What the board's lead rows show; leaving out the lead's payload and message keeps a group's lists cheap to load.
 BOARD_LEAD_FIELDS = ("id", "dealer__slug", "dealer__name", "dealer__time_zone", "customer__first_name", "customer__last_name",
                      "customer__email", "customer__phone_raw", "assignee__first_name", "assignee__last_name",
-                     "assignee__email", "source", "kind", "queue", "received_at", "deadline_at", "escalation_level")
+                     "assignee__email", "source", "kind", "queue", "received_at", "deadline_at", "escalation_level",
+                     "first_response_due_at", "first_contact_at", "closed_at")
 
 
 def untouched_leads(*, scope: ReportScope, now: dt.datetime, limit: int = 25) -> QuerySet[Lead]:
     """Open leads nobody has tried yet, longest waiting first, with how long they have waited since arrival."""
-    return (Lead.objects.filter(dealer_id__in=scope.dealer_ids, closed_at__isnull=True, first_contact_at__isnull=True)
+    return (Lead.objects.for_dealers(scope.dealer_ids).filter(closed_at__isnull=True, first_contact_at__isnull=True)
             .annotate(waiting_seconds=ElapsedSeconds("received_at", Value(now, DateTimeField())))
             .select_related("customer", "assignee", "dealer").only(*BOARD_LEAD_FIELDS)
             .order_by("received_at")[:limit])
 
 
+def _late(now: dt.datetime) -> Q:
+    """Past the deadline that says how late a lead really is (Lead.due_at): a first response still owed counts from
+    the deadline it got on arrival, whatever escalations and reassignments did since."""
+    return Q(first_contact_at__isnull=True, first_response_due_at__lt=now) | Q(first_contact_at__isnull=False,
+                                                                              deadline_at__lt=now)
+
+
 def overdue_leads(*, scope: ReportScope, now: dt.datetime, limit: int = 25) -> QuerySet[Lead]:
-    """Open leads past the deadline they work towards, the longest overdue first, with how long overdue."""
-    return (Lead.objects.filter(dealer_id__in=scope.dealer_ids, closed_at__isnull=True, deadline_at__lt=now)
-            .annotate(overdue_seconds=ElapsedSeconds("deadline_at", Value(now, DateTimeField())))
+    """Open leads past their real deadline (Lead.due_at), the longest overdue first, with how long overdue and how long
+    they have waited since arrival."""
+    return (Lead.objects.for_dealers(scope.dealer_ids).filter(_late(now), closed_at__isnull=True)
+            .annotate(due_at_sort=due_at_expression(),
+                      overdue_seconds=ElapsedSeconds(due_at_expression(), Value(now, DateTimeField())),
+                      waiting_seconds=ElapsedSeconds("received_at", Value(now, DateTimeField())))
             .select_related("customer", "assignee", "dealer").only(*BOARD_LEAD_FIELDS)
-            .order_by("deadline_at")[:limit])
+            .order_by("due_at_sort")[:limit])
 
 
 def open_escalations(*, scope: ReportScope) -> list[dict]:
     """Unresolved escalations of open leads, per step (reminder, manager alert, reassignment)."""
-    return list(Escalation.objects.filter(dealer_id__in=scope.dealer_ids, resolved_at__isnull=True, lead__closed_at__isnull=True)
+    return list(Escalation.objects.for_dealers(scope.dealer_ids).filter(resolved_at__isnull=True, lead__closed_at__isnull=True)
                 .values("action").annotate(n=Count("pk")).order_by("action"))
 
 
 def team_members(*, scope: ReportScope, now: dt.datetime) -> QuerySet[Membership]:
     """Salespeople and BDC agents of the scope with their open, untouched and overdue leads (one query)."""
-    def count(**conditions):
+    def count(*conditions, **lookups):
         return Coalesce(Subquery(
-            Lead.objects.filter(dealer_id=OuterRef("dealer_id"), assignee_id=OuterRef("user_id"), closed_at__isnull=True,
-                                **conditions).order_by().values("assignee_id").annotate(n=Count("pk")).values("n")[:1]
+            # Correlated on the outer membership's dealer, so it reads only the scope's dealers.
+            Lead.objects.unscoped().filter(*conditions, dealer_id=OuterRef("dealer_id"), assignee_id=OuterRef("user_id"),
+                                           closed_at__isnull=True, **lookups)
+            .order_by().values("assignee_id").annotate(n=Count("pk")).values("n")[:1]
         ), 0)
 
     return (Membership.objects.filter(dealer_id__in=scope.dealer_ids, is_active=True, role__in=TEAM_ROLES)
             .select_related("user", "dealer")
             .annotate(open_leads=count(), untouched=count(first_contact_at__isnull=True),
-                      overdue=count(deadline_at__lt=now))
+                      overdue=count(_late(now)))
             .order_by("dealer__name", "-on_duty", "role", "user__first_name", "user__last_name"))
 
 
@@ -550,17 +563,9 @@ def report_build(*, scope: ReportScope, filters: ReportFilters, parts: Sequence[
     return report
 
 
-def group_dealers(*, access) -> list[Dealer] | None:
-    """Every rooftop of the current dealer's group when the user administers that group; otherwise None."""
-    group_id = access.dealer.group_id
-    if not Dealer.objects.filter(group_id=group_id, group__admins=access.user).exists():
-        return None
-    return list(Dealer.objects.filter(group_id=group_id).select_related("group").order_by("name"))
-
-
 def known_sources(*, scope: ReportScope) -> list[str]:
     """Sources to filter on: the portals with a key, plus the sources leads arrived through lately (one query)."""
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=90)
-    recent = Lead.objects.filter(dealer_id__in=scope.dealer_ids, received_at__gte=since).values_list("source", flat=True)
-    keys = ApiKey.objects.filter(dealer_id__in=scope.dealer_ids).values_list("source", flat=True)
+    recent = Lead.objects.for_dealers(scope.dealer_ids).filter(received_at__gte=since).values_list("source", flat=True)
+    keys = ApiKey.objects.for_dealers(scope.dealer_ids).values_list("source", flat=True)
     return sorted({s for s in recent.union(keys) if s})

@@ -12,8 +12,9 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views import View
 
+from dealers.access import MANAGING_ROLES, group_dealers
+from dealers.errors import DomainError
 from dealers.models import Role
-from dealers.scope import MANAGING_ROLES
 from dealers.views import DealerScopedMixin
 from leads.models import Lead
 from routing.services import lead_reassign
@@ -25,7 +26,6 @@ from .forms import ReassignForm, ReportFilterForm
 from .selectors import (
     Report,
     board_counts,
-    group_dealers,
     known_sources,
     open_escalations,
     overdue_leads,
@@ -45,9 +45,6 @@ class ReportScopeMixin(DealerScopedMixin):
     """Managers and group admins; `?scope=group` (a group admin's default) covers every rooftop of their group."""
 
     allowed_roles = MANAGING_ROLES
-
-    def get_scoped_queryset(self):
-        return Lead.objects.all()
 
     def resolve_report_scope(self) -> None:
         wanted = self.request.GET.get("scope")
@@ -220,16 +217,20 @@ class LeadReassignView(ReportScopeMixin, View):
     """The live board's one action: give an open lead to another on-duty salesperson or BDC agent of its dealer."""
 
     def get_scoped_queryset(self):
-        return Lead.objects.open()
+        return Lead.objects.for_access(self.access).open()
 
     def post(self, request, pk):
         lead = get_object_or_404(self.get_queryset().select_related("customer"), pk=pk)  # another dealer's lead: 404
         form = ReassignForm(request.POST, dealer=self.access.dealer)
         if form.is_valid():
             to_user = form.cleaned_data["to_user"]
-            lead_reassign(lead=lead, to_user=to_user, by=request.user)
-            messages.success(request, _("%(lead)s now goes to %(person)s.") % {
-                "lead": lead.customer, "person": to_user.display_name})
+            try:
+                lead_reassign(lead=lead, to_user=to_user, by=request.user)
+            except DomainError as exc:  # the person left the team meanwhile
+                messages.error(request, exc.detail)
+            else:
+                messages.success(request, _("%(lead)s now goes to %(person)s.") % {
+                    "lead": lead.customer, "person": to_user.display_name})
         else:
             messages.error(request, _("Choose someone on duty at this dealer."))
         target = request.POST.get("next") or reverse("dashboard")

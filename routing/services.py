@@ -5,7 +5,9 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from dealers.errors import LeadClosed, NotOnTheTeam
 from dealers.hours import OpeningSchedule
 from dealers.models import Dealer, Membership, Role, RoutingModel, User
 from dealers.services import audit_record, policy_get
@@ -16,6 +18,7 @@ from leads.services import (
     lead_deadline_set,
     lead_event_add,
     lead_event_new,
+    lead_lock,
     notification_send,
     notify_assignee,
 )
@@ -42,12 +45,13 @@ class Deadline:
     due_at: object
 
 
-def first_response_deadline(*, lead: Lead, schedule: OpeningSchedule, policy) -> Deadline:
-    """Active: N open minutes from arrival (or the next opening); passive: the end of the next working day."""
-    start = schedule.next_opening(lead.received_at)
-    if lead.kind == Kind.ACTIVE:
+def first_response_deadline(*, kind: str, since, schedule: OpeningSchedule, policy) -> Deadline:
+    """The first-response window from `since` (the lead's arrival, or its reassignment to a new owner): for an active
+    lead N open minutes from then (or from the next opening), for a passive one the end of the Nth working day."""
+    start = schedule.next_opening(since)
+    if kind == Kind.ACTIVE:
         return Deadline(start, schedule.add_open_minutes(start, policy.first_response_minutes))
-    return Deadline(start, schedule.end_of_working_day(lead.received_at, policy.passive_first_response_days))
+    return Deadline(start, schedule.end_of_working_day(since, policy.passive_first_response_days))
 
 
 def _round_robin_sql() -> str:
@@ -86,7 +90,7 @@ def _fallback_manager(dealer: Dealer):
 
 
 def _previous_salesperson_id(lead: Lead):
-    return (Lead.objects.filter(dealer=lead.dealer, customer=lead.customer, assignee__isnull=False)
+    return (Lead.objects.for_dealer(lead.dealer).filter(customer=lead.customer, assignee__isnull=False)
             .exclude(pk=lead.pk).order_by("-received_at").values_list("assignee_id", flat=True).first())
 
 
@@ -129,7 +133,7 @@ def lead_sales_reassign(*, lead: Lead, reason: str) -> Routed:
     previous = lead.assignee
     user, text = _sales_assignee(lead=lead, exclude_user_id=previous.pk if previous else None, reason=reason)
     lead.queue, lead.assignee = Queue.SALES, user
-    Lead.objects.filter(pk=lead.pk).update(queue=Queue.SALES, assignee=user)
+    Lead.objects.for_dealer(lead.dealer_id).filter(pk=lead.pk).update(queue=Queue.SALES, assignee=user)
     notice = assignee_notice(lead=lead, user=user, kind=NotificationKind.ASSIGNED) if user is not None else None
     return Routed(events=[_assigned_event(lead, user, text=text)], notice=notice)
 
@@ -149,7 +153,7 @@ def lead_route_new(*, lead: Lead) -> Routed:
     policy = policy_get(dealer=dealer)
     lead.kind = lead_classify(channel=lead.channel, reason=lead.reason)
     lead.queue = queue_for(dealer=dealer, kind=lead.kind)
-    deadline = first_response_deadline(lead=lead, schedule=schedule, policy=policy)
+    deadline = first_response_deadline(kind=lead.kind, since=lead.received_at, schedule=schedule, policy=policy)
     lead.clock_started_at, lead.first_response_due_at = deadline.clock_started_at, deadline.due_at
     lead_deadline_set(lead, deadline.due_at, first_step_minutes=policy.remind_after_minutes)
     lead.routed_at = now = timezone.now()
@@ -171,7 +175,7 @@ def lead_route_new(*, lead: Lead) -> Routed:
 def lead_route(*, lead: Lead) -> Lead:
     """Route a stored lead in its own transaction. Safe to call twice (the sweep retries leads whose routing failed)."""
     with transaction.atomic():
-        lead = Lead.objects.select_for_update(no_key=True, of=("self",)).select_related("dealer", "customer").get(pk=lead.pk)
+        lead = lead_lock(lead, "dealer", "customer")
         if lead.routed_at is None:
             routed = lead_route_new(lead=lead)
             lead.save(update_fields=ROUTING_FIELDS)
@@ -186,7 +190,7 @@ def bdc_queue(*, dealer: Dealer, passive_only: bool = False):
 
     `passive_only` for an outsourced BDC company's agents: they work the dealer's passive leads and nothing else.
     """
-    qs = Lead.objects.open().filter(dealer=dealer, queue=Queue.BDC, assignee__isnull=True)
+    qs = Lead.objects.for_dealer(dealer).open().filter(queue=Queue.BDC, assignee__isnull=True)
     if passive_only:
         qs = qs.filter(kind=Kind.PASSIVE)
     return qs.order_by(F("next_action_at").asc(nulls_last=True), "-score", "received_at")
@@ -208,12 +212,12 @@ def bdc_claim_next(*, dealer: Dealer, agent, passive_only: bool = False) -> Lead
 def bdc_handover(*, lead: Lead, agent, salesperson=None, note: str = "") -> Lead:
     """The BDC made the appointment: the lead moves to a salesperson's inbox with the agent's note."""
     with transaction.atomic():
-        lead = Lead.objects.select_for_update(no_key=True, of=("self",)).select_related("dealer", "customer").get(pk=lead.pk)
+        lead = lead_lock(lead, "dealer", "customer")
         if lead.closed_at is not None:
-            raise ValueError("this lead is closed")
+            raise LeadClosed(_("This lead is already closed."))
         if salesperson is not None and not Membership.objects.filter(
                 dealer=lead.dealer, user=salesperson, role=Role.SALESPERSON, is_active=True).exists():
-            raise ValueError("not a salesperson of this dealer")
+            raise NotOnTheTeam(_("Choose a salesperson of this dealer."))
         if salesperson is None:
             assign_to_sales(lead=lead, by=agent, reason="hand-over from the BDC")
         else:
@@ -229,11 +233,11 @@ def bdc_handover(*, lead: Lead, agent, salesperson=None, note: str = "") -> Lead
 def lead_reassign(*, lead: Lead, to_user, by) -> Lead:
     """A manager moves a lead to another salesperson (or BDC agent) of the same dealer, in one action."""
     with transaction.atomic():
-        lead = Lead.objects.select_for_update(no_key=True, of=("self",)).select_related("dealer", "customer").get(pk=lead.pk)
+        lead = lead_lock(lead, "dealer", "customer")
         membership = Membership.objects.filter(dealer=lead.dealer, user=to_user, is_active=True,
                                                role__in=[Role.SALESPERSON, Role.BDC_AGENT, Role.MANAGER]).first()
         if membership is None:
-            raise ValueError("The new assignee does not work for this dealer.")
+            raise NotOnTheTeam(_("Choose someone on duty at this dealer."))
         previous = lead.assignee
         lead.assignee = to_user
         lead.queue = Queue.BDC if membership.role == Role.BDC_AGENT else Queue.SALES
@@ -250,7 +254,7 @@ def call_script_save(*, dealer: Dealer, reason: str, body: str, by) -> CallScrip
     if reason not in Reason.values:
         raise ValueError(f"unknown reason {reason!r}")
     body = body.strip()
-    script = CallScript.objects.select_for_update().filter(dealer=dealer, reason=reason).first()
+    script = CallScript.objects.for_dealer(dealer).select_for_update().filter(reason=reason).first()
     if script is None and body:
         try:
             with transaction.atomic():
@@ -258,7 +262,7 @@ def call_script_save(*, dealer: Dealer, reason: str, body: str, by) -> CallScrip
             audit_record(dealer=dealer, actor=by, action="call_script.saved", target=reason, changes={"body": ["", body]})
             return script
         except IntegrityError:  # another manager created it a moment ago: edit theirs
-            script = CallScript.objects.select_for_update().get(dealer=dealer, reason=reason)
+            script = CallScript.objects.for_dealer(dealer).select_for_update().get(reason=reason)
     if script is None or script.body == body:
         return script
     old = script.body

@@ -127,15 +127,15 @@ def test_a_manager_adds_and_removes_a_closing_day_and_both_are_audited(cast, cli
     login(client, cast.manager_a)
     response = client.post(reverse("settings:closing_day_add"), {"date": "2026-12-31", "label": "Oudjaarsdag"})
     assert response.status_code == 302
-    day = ClosingDay.objects.get(dealer=cast.dealer_a)
+    day = ClosingDay.objects.unscoped().get(dealer=cast.dealer_a)
     assert (day.date, day.label) == (dt.date(2026, 12, 31), "Oudjaarsdag")
     page = client.get(reverse("settings:hours")).content.decode()
     assert "Oudjaarsdag" in page and reverse("settings:closing_day_remove", args=[day.pk]) in page
     again = client.post(reverse("settings:closing_day_add"), {"date": "2026-12-31", "label": "twice"})
     assert again.status_code == 400 and "already a closing day" in again.content.decode()
     assert client.post(reverse("settings:closing_day_remove", args=[day.pk])).status_code == 302
-    assert not ClosingDay.objects.exists()
-    assert list(AuditEntry.objects.filter(dealer=cast.dealer_a).values_list("action", flat=True).order_by("pk")) == [
+    assert not ClosingDay.objects.unscoped().exists()
+    assert list(AuditEntry.objects.unscoped().filter(dealer=cast.dealer_a).values_list("action", flat=True).order_by("pk")) == [
         "closing_day.added", "closing_day.removed"]
 
 
@@ -147,7 +147,7 @@ def test_hostile_or_impossible_closing_days_are_refused(cast, client, time_machi
     time_machine.move_to(local(2026, 12, 1, 10, 0), tick=False)
     response = login(client, cast.manager_a).post(reverse("settings:closing_day_add"), data)
     assert response.status_code == 400
-    assert not ClosingDay.objects.exists()
+    assert not ClosingDay.objects.unscoped().exists()
 
 
 def test_another_dealers_closing_day_is_a_404_and_a_salesperson_gets_403(cast, client):
@@ -155,6 +155,6 @@ def test_another_dealers_closing_day_is_a_404_and_a_salesperson_gets_403(cast, c
     assert login(client, cast.outsider_b).post(reverse("settings:closing_day_remove", args=[day.pk])).status_code == 404
     assert login(client, cast.sales_a1).post(reverse("settings:closing_day_remove", args=[day.pk])).status_code == 403
     assert login(client, cast.sales_a1).post(reverse("settings:closing_day_add"), {"date": "2030-01-03"}).status_code == 403
-    assert ClosingDay.objects.filter(pk=day.pk).exists()
+    assert ClosingDay.objects.unscoped().filter(pk=day.pk).exists()
     assert login(client, cast.outsider_b).get(reverse("settings:hours")).status_code == 200  # B's own page: no A days
     assert "2030" not in client.get(reverse("settings:hours")).content.decode()

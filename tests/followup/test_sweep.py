@@ -30,7 +30,7 @@ def lead(cast):
 
 
 def kinds(lead):
-    return list(Notification.objects.filter(lead=lead).order_by("pk").values_list("kind", "recipient__email"))
+    return list(Notification.objects.unscoped().filter(lead=lead).order_by("pk").values_list("kind", "recipient__email"))
 
 
 @pytest.mark.django_db
@@ -51,7 +51,7 @@ def test_each_step_fires_at_its_time_and_only_once(lead, cast):
     assert kinds(lead)[-2:] == [("assigned", "sales2@a.test"), ("reassigned", "manager@a.test")]
     assert lead.escalation_level == 0 and lead.deadline_at == at(65)  # a fresh five minutes for the new owner
     assert followup_sweep(now=at(64)) == []
-    assert list(Escalation.objects.filter(lead=lead).values_list("level", "action")) == [
+    assert list(Escalation.objects.unscoped().filter(lead=lead).values_list("level", "action")) == [
         (1, "remind"), (2, "alert_manager"), (3, "reassign")]
     assert lead.events.filter(type="escalation").count() == 3
 
@@ -68,7 +68,7 @@ def test_an_attempt_stops_the_chain(lead):
     followup_sweep(now=at(0))
     attempt_log(lead=lead, by=lead.assignee, channel="call", outcome="connected", at=at(3))
     assert followup_sweep(now=at(600)) == []
-    assert Escalation.objects.get(lead=lead).resolved_at is not None
+    assert Escalation.objects.unscoped().get(lead=lead).resolved_at is not None
 
 
 @pytest.mark.django_db
@@ -104,7 +104,7 @@ def test_a_crash_after_claiming_retries_the_step_once(lead, monkeypatch):
     monkeypatch.setattr(followup_services, "notification_send_many", crash_once)
     [remind] = followup_sweep(now=at(0))  # the batch rolled back; the lead was retried on its own in the same pass
     assert remind.action == "remind" and calls["n"] == 2
-    assert Escalation.objects.filter(lead=lead).count() == 1 and Notification.objects.filter(lead=lead).count() == 1
+    assert lead.escalations.count() == 1 and lead.notifications.count() == 1
     assert lead.events.filter(type="escalation").count() == 1
     assert followup_sweep(now=at(1)) == []
 
@@ -117,7 +117,7 @@ def test_a_step_that_keeps_crashing_is_pushed_back_with_its_error_and_later_done
     monkeypatch.setattr(followup_services, "notification_send_many", crash)
     assert followup_sweep(now=at(0)) == []
     lead.refresh_from_db()
-    assert not Escalation.objects.exists() and not Notification.objects.exists()  # nothing half-done
+    assert not Escalation.objects.unscoped().exists() and not Notification.objects.unscoped().exists()  # nothing half-done
     assert lead.sweep_failures == 1 and "mail table unavailable" in lead.sweep_error
     assert lead.next_action_at == at(1) and lead.escalation_level == 0  # one minute later, the step still owed
     assert followup_sweep(now=at(1)) == []
@@ -129,7 +129,7 @@ def test_a_step_that_keeps_crashing_is_pushed_back_with_its_error_and_later_done
     assert remind.action == "remind"
     lead.refresh_from_db()
     assert (lead.sweep_failures, lead.sweep_error, lead.escalation_level) == (0, "", 1)
-    assert Escalation.objects.filter(lead=lead).count() == 1 and Notification.objects.filter(lead=lead).count() == 1
+    assert lead.escalations.count() == 1 and lead.notifications.count() == 1
 
 
 @pytest.mark.django_db
@@ -144,9 +144,9 @@ def test_five_hundred_broken_leads_ahead_do_not_starve_a_good_one(cast, lead):
         for i in range(500)])
     actions = followup_sweep(now=at(0), batch_size=500)
     assert [(a.lead_id, a.action) for a in actions] == [(str(lead.pk), "remind")]
-    broken = Lead.objects.filter(dealer=abroad, deadline_at=year_one)
+    broken = Lead.objects.unscoped().filter(dealer=abroad, deadline_at=year_one)
     assert broken.filter(sweep_failures=1, next_action_at=at(1), sweep_error__startswith="OverflowError").count() == 500
-    assert not Escalation.objects.filter(dealer=abroad).exists()
+    assert not Escalation.objects.unscoped().filter(dealer=abroad).exists()
 
 
 @pytest.mark.django_db
@@ -191,7 +191,7 @@ def test_unrouted_leads_that_keep_failing_back_off_and_do_not_starve_the_rest(ca
         followup_services._route_unrouted(DUE + dt.timedelta(seconds=59))
     assert len(queries) == 1
     followup_services._route_unrouted(DUE + dt.timedelta(minutes=1))
-    assert {lead.sweep_failures for lead in Lead.objects.filter(pk__in=[b.pk for b in bad])} == {2}
+    assert {lead.sweep_failures for lead in Lead.objects.unscoped().filter(pk__in=[b.pk for b in bad])} == {2}
 
 
 @pytest.mark.django_db
@@ -226,10 +226,10 @@ def test_two_sweepers_side_by_side_escalate_each_lead_once_per_step():
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert len(results) == 40 * 3
-    assert Escalation.objects.count() == 40 * 3
+    assert Escalation.objects.unscoped().count() == 40 * 3
     for lead in leads:
-        assert sorted(Escalation.objects.filter(lead=lead).values_list("level", flat=True)) == [1, 2, 3]
-    assert Lead.objects.filter(escalation_level=0, deadline_at__gt=at(120)).count() == 40
+        assert sorted(Escalation.objects.unscoped().filter(lead=lead).values_list("level", flat=True)) == [1, 2, 3]
+    assert Lead.objects.unscoped().filter(escalation_level=0, deadline_at__gt=at(120)).count() == 40
 
 
 @pytest.mark.django_db

@@ -12,8 +12,9 @@ from django.utils.html import escape
 from dealers.models import Dealer, DealerGroup, Membership, Role
 from followup.models import Escalation
 from leads.models import Lead
+from reporting.selectors import board_counts, overdue_leads, report_scope
 from tests.conftest import team_client
-from tests.factories import DealerFactory, MembershipFactory, UserFactory
+from tests.factories import DealerFactory, MembershipFactory, UserFactory, make_group_admin
 
 from .conftest import AMS, PERIOD, lead_at
 
@@ -32,7 +33,7 @@ def group(cast):
     group = cast.dealer_a.group
     dealer_c = DealerFactory(group=group, slug="dealer-c", name="Autobedrijf C")
     admin = UserFactory(email="groep@a.test", first_name="Femke", last_name="Hendriks")
-    group.admins.add(admin)
+    make_group_admin(cast.dealer_a, admin)
     sales_c = MembershipFactory(dealer=dealer_c, role=Role.SALESPERSON, user=UserFactory(email="sales@c.test")).user
     return {"group": group, "dealer_c": dealer_c, "admin": admin, "sales_c": sales_c}
 
@@ -44,13 +45,28 @@ def test_the_board_shows_untouched_and_overdue_leads_with_their_wait(cast):
     lead_at(cast.dealer_a, now - dt.timedelta(days=2), assignee=cast.sales_a2, first_contact_at=now - dt.timedelta(days=2),
             deadline_at=now + dt.timedelta(hours=3))
     Escalation.objects.create(dealer=cast.dealer_a, lead=untouched, level=1, action="remind", due_at=untouched.deadline_at)
-    Lead.objects.filter(pk=untouched.pk).update(escalation_level=1)
+    Lead.objects.unscoped().filter(pk=untouched.pk).update(escalation_level=1)
     html = client_for(cast.manager_a).get("/dashboard/").content.decode()
     assert escape(str(untouched.customer)) in html  # Faker names may hold an apostrophe
     assert "42 min" in html  # waiting since arrival
     assert "37 min" in html  # overdue by
     assert "1 × reminder" in html
     assert cast.sales_a1.display_name in html and "on duty" in html
+
+
+def test_a_reassigned_lead_still_waiting_for_its_first_call_counts_as_late(cast):
+    """Escalations gave it a fresh deadline; the customer has still waited 19 days for a first response."""
+    now = timezone.now()
+    forgotten = lead_at(cast.dealer_a, now - dt.timedelta(days=19), assignee=cast.sales_a2,
+                        deadline_at=now + dt.timedelta(hours=8), next_action_at=now + dt.timedelta(hours=8))
+    lead_at(cast.dealer_a, now - dt.timedelta(minutes=1), assignee=cast.sales_a1)  # fresh, still within its 5 minutes
+    scope = report_scope(dealers=[cast.dealer_a])
+    assert board_counts(scope=scope, now=now)["overdue"] == 1
+    assert [lead.pk for lead in overdue_leads(scope=scope, now=now)] == [forgotten.pk]
+    html = client_for(cast.manager_a).get("/dashboard/").content.decode()
+    assert "Well done" not in html
+    overdue_section = html[html.index('id="overdue-title"'):]
+    assert escape(str(forgotten.customer)) in overdue_section and "19 d" in overdue_section
 
 
 def test_reassign_in_one_action(cast):

@@ -339,8 +339,9 @@ def _step_plan(lead: Lead, sweep: _Pass) -> _Step:
     return step
 
 
-# The claim reads ids only, from the partial index lead_due_open (its filter implies the index's condition), so
-# "nothing due" is one cheap statement to plan and run, and a row whose dates the driver cannot read still has a name.
+# System work across every dealer (raw SQL's `unscoped()`). The claim reads ids only, from the partial index
+# lead_due_open (its filter implies the index's condition), so "nothing due" is one cheap statement to plan and run,
+# and a row whose dates the driver cannot read still has a name.
 CLAIM_SQL = f"""
     SELECT id FROM {Lead._meta.db_table}
     WHERE closed_at IS NULL AND next_action_at <= %(now)s AND (%(pks)s::uuid[] IS NULL OR id = ANY(%(pks)s::uuid[]))

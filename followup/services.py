@@ -16,6 +16,7 @@ from dealers.models import Dealer, FollowUpPolicy, Membership, Role, User
 from dealers.policy import attempts_owed
 from dealers.services import policy_get
 from leads.models import CLOSED_STATUSES, Customer, EventType, Lead, LeadEvent, NotificationKind, Queue, Reason, Status
+from leads.quality import normalise_phone
 from leads.services import (
     lead_deadline_set,
     lead_event_add,
@@ -28,7 +29,8 @@ from leads.services import (
 )
 from routing.services import first_response_deadline, lead_route, lead_sales_reassign
 
-from .models import REAL_CONTACT_OUTCOMES, Appointment, ContactAttempt, Escalation, EscalationAction
+from .appointment_mail import customer_message_queue, open_appointments_cancel
+from .models import REAL_CONTACT_OUTCOMES, Appointment, ContactAttempt, CustomerMessageKind, Escalation, EscalationAction
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +122,26 @@ def attempt_log(*, lead: Lead, by, channel: str, outcome: str, note: str = "", d
 
 
 @transaction.atomic
+def call_answered_log(*, dealer, phone: str, at: dt.datetime, ref: str, source: str = "") -> ContactAttempt | None:
+    """A portal's notice that a call was taken ("Aangenomen oproep"): a verified, connected call on the newest open lead
+    of that number, if there is one. `ref` makes a second notice of the same call change nothing."""
+    e164, _raw = normalise_phone(phone, region=dealer.country)
+    if not e164:
+        return None
+    lead = (Lead.objects.for_dealer(dealer).filter(customer__phone=e164, closed_at__isnull=True)
+            .order_by("-received_at").first())
+    if lead is None or ContactAttempt.objects.for_dealer(dealer).filter(external_ref=ref[:200]).exists():
+        return None
+    try:
+        with transaction.atomic():
+            return attempt_log(lead=lead, by=None, channel="call", outcome="connected", at=min(at, timezone.now()),
+                               verified=True, external_ref=ref[:200],
+                               note=_("Answered call, reported by %(source)s.") % {"source": source or _("the portal")})
+    except IntegrityError:  # the same notice logged concurrently
+        return None
+
+
+@transaction.atomic
 def appointment_set(*, lead: Lead, by, scheduled_at: dt.datetime, kind: str) -> Appointment:
     lead = _lock(lead)
     appointment = Appointment.objects.create(dealer_id=lead.dealer_id, lead=lead, kind=kind, scheduled_at=scheduled_at,
@@ -130,6 +152,7 @@ def appointment_set(*, lead: Lead, by, scheduled_at: dt.datetime, kind: str) -> 
     _resolve_escalations(lead, timezone.now())
     lead_event_add(lead=lead, type=EventType.APPOINTMENT, actor=by,
                    data={"appointment_id": appointment.pk, "kind": kind, "scheduled_at": scheduled_at.isoformat()})
+    customer_message_queue(appointment=appointment, kind=CustomerMessageKind.CONFIRMATION)
     return appointment
 
 
@@ -141,6 +164,8 @@ def appointment_move(*, appointment: Appointment, by, scheduled_at: dt.datetime)
     appointment.save(update_fields=["scheduled_at"])
     lead_event_add(lead=appointment.lead, type=EventType.APPOINTMENT, actor=by, text="moved",
                    data={"appointment_id": appointment.pk, "from": old.isoformat(), "to": scheduled_at.isoformat()})
+    if old != scheduled_at:
+        customer_message_queue(appointment=appointment, kind=CustomerMessageKind.UPDATE)
     return appointment
 
 
@@ -189,6 +214,7 @@ def lead_close(*, lead: Lead, by, outcome: str, reason: str = "") -> Lead:
                                body=f"{lead.customer}: {lead.manager_flag} {reason}".strip())
     lead.save(update_fields=["status", "closed_at", "close_reason", "deadline_at", "next_action_at", "manager_flag"])
     _resolve_escalations(lead, now)
+    open_appointments_cancel(lead=lead)
     lead_event_add(lead=lead, type=EventType.CLOSED, actor=by, text=reason, data={"outcome": outcome, "attempts_owed": owed})
     if outcome == Status.LOST and (had_sales_conversation or lead.appointments.exists()):
         _spawn_lost_sale_followup(lead=lead, policy=policy, now=now)

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from dealers.models import BdcCompany, ClosingDay, Role
 from followup.models import Appointment, LeadImport
+from leads.models import InboundMail
 from tests.factories import DealerFactory, LeadFactory, MembershipFactory, UserFactory, api_key_for, make_group_admin
 
 pytestmark = pytest.mark.django_db
@@ -56,9 +57,12 @@ TENANT_ROUTES = {
     "lead_import": ("get", "/settings/import/?dealer=dealer-a", "page"),
     "lead_import_detail": ("get", "/settings/import/{lead_import}/", "page"),
     "telephony_settings": ("get", "/settings/telephony/?dealer=dealer-a", "page"),
+    "inbound_mail": ("get", "/settings/mail/?dealer=dealer-a", "page"),
+    "inbound_mail_promote": ("post", "/settings/mail/{inbound_mail}/promote/", "page"),
     "inbox": ("get", "/inbox/?dealer=dealer-a", "page"),
     "inbox_feed": ("get", "/inbox/feed/?dealer=dealer-a", "page"),
     "notices_read": ("post", "/notices/read/?dealer=dealer-a", "page"),
+    "appointments": ("get", "/appointments/?dealer=dealer-a", "page"),
     "lead_detail": ("get", f"/leads/{LEAD}/", "page"),
     "lead_attempt": ("post", f"/leads/{LEAD}/attempts/", "page"),
     "lead_appointment": ("post", f"/leads/{LEAD}/appointments/", "page"),
@@ -85,6 +89,7 @@ NOT_TENANT_ROUTES = {
     "api-docs": "the public API docs",
     "api-leads-create": "a portal key files under its own dealer; the body cannot name another",
     "api-leads-adf": "as api-leads-create",
+    "api-leads-mail": "as api-leads-create; its read-back scope is tested in tests/leads/test_mail_api.py",
     "api-auth-token": "sign-in",
     "telephony-events": "HMAC-signed by the endpoint that names the dealer (tests/followup/test_telephony.py)",
     "home": "redirects to the person's own page",
@@ -95,6 +100,11 @@ NOT_TENANT_ROUTES = {
     "password_reset_done": "sign-in",
     "password_reset_confirm": "sign-in",
     "password_reset_complete": "sign-in",
+    "two_factor": "the person's own second factor and tokens",
+    "two_factor_setup": "sign-in (second step)",
+    "two_factor_verify": "sign-in (second step)",
+    "api-auth-tokens": "the person's own tokens (tests/dealers/test_team_tokens.py)",
+    "api-auth-token-detail": "another person's token is a 404 (tests/dealers/test_team_tokens.py)",
 }
 
 
@@ -127,8 +137,11 @@ def world_a(cast):
         api_key_for(cast.dealer_a)
         api_key = cast.dealer_a.api_keys.get()
     closing_day = ClosingDay.objects.create(dealer=cast.dealer_a, date=lead.received_at.date(), label="A")
+    inbound_mail = InboundMail.objects.create(dealer=cast.dealer_a, message_identity="<a@a>", sha256="0" * 64, raw=b"x",
+                                              channel="api", ignored="auto-reply")
     return {"lead": lead.pk, "appointment": appointment.pk, "lead_import": lead_import.pk, "api_key": api_key.pk,
-            "membership": cast.sales_a1.memberships.get().pk, "closing_day": closing_day.pk}
+            "membership": cast.sales_a1.memberships.get().pk, "inbound_mail": inbound_mail.pk,
+            "closing_day": closing_day.pk}
 
 
 @pytest.fixture

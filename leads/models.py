@@ -204,6 +204,10 @@ class Lead(models.Model):
     next_action_at = models.DateTimeField(_("next escalation check"), null=True, blank=True,
                                           help_text=_("When the sweep acts next: the deadline plus the escalation step's delay."))
     escalation_level = models.PositiveSmallIntegerField(default=0)
+    # When the sweep could not route or escalate the lead, it moves it back and records why (for the manager).
+    sweep_failures = models.PositiveSmallIntegerField(_("failed sweep passes"), default=0)
+    sweep_error = models.CharField(_("last sweep error"), max_length=300, blank=True)
+    sweep_failed_at = models.DateTimeField(_("last sweep failure"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     close_reason = models.TextField(_("close reason"), blank=True)
     manager_flag = models.CharField(_("flag for the manager"), max_length=200, blank=True)

@@ -392,6 +392,19 @@ def notification_send(notification: Notification) -> Notification:
     return notification
 
 
+def notification_send_many(notifications: list[Notification]) -> list[Notification]:
+    """`notification_send` for many notices in one INSERT (the sweep's batches); their e-mails go out after commit."""
+    Notification.objects.bulk_create(notifications)
+    pending = [n.pk for n in notifications if n.email_status == DeliveryStatus.PENDING]
+    if pending:
+        batch = _outbox_batch.get()
+        if batch is not None:
+            batch.extend(pending)
+        else:
+            transaction.on_commit(outbox_wake)
+    return notifications
+
+
 def notification_queue(*, dealer_id: int, recipient, kind: str, subject: str, body: str,
                        lead: Lead | None = None, digest_date=None) -> Notification:
     """An in-app notice now; its e-mail goes out after commit."""

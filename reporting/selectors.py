@@ -447,13 +447,15 @@ def _today_start(scope: ReportScope, now: dt.datetime) -> Q:
 
 
 def board_counts(*, scope: ReportScope, now: dt.datetime, by_dealer: bool = False) -> list[dict] | dict:
-    """Right now: new leads today, untouched open leads, overdue open leads, leads in escalation."""
+    """Right now: new leads today, untouched open leads, overdue open leads, leads in escalation, and leads the sweep
+    could not route or escalate (each one is retried with a growing delay; the lead page says why)."""
     open_leads = Q(closed_at__isnull=True)
     aggregates = {
         "new_today": Count("pk", filter=_today_start(scope, now)),
         "untouched": Count("pk", filter=open_leads & Q(first_contact_at__isnull=True)),
         "overdue": Count("pk", filter=open_leads & _late(now)),
         "escalated": Count("pk", filter=open_leads & Q(escalation_level__gt=0)),
+        "sweep_failing": Count("pk", filter=open_leads & Q(sweep_failures__gt=0)),  # the timers could not handle them
         "open": Count("pk", filter=open_leads),
     }
     # Only open leads and today's arrivals can count, so the scan stays small whatever the history.

@@ -135,6 +135,15 @@ CELERY_BEAT_SCHEDULE = {
     "lead-imports-tend": {"task": "followup.tasks.lead_imports_tend", "schedule": 60.0},
     "manager-digest": {"task": "followup.tasks.manager_digest", "schedule": crontab(hour=7, minute=30)},
 }
+
+# Dealers' own mailboxes (IMAP): beat hands every due mailbox to the worker this often, one task per mailbox.
+MAILBOX_POLL_SECONDS = env.int("MAILBOX_POLL_SECONDS", default=15)
+CELERY_BEAT_SCHEDULE["mailboxes-poll"] = {"task": "leads.tasks.mailboxes_poll", "schedule": float(MAILBOX_POLL_SECONDS)}
+MAILBOX_TIMEOUT_SECONDS = env.int("MAILBOX_TIMEOUT_SECONDS", default=30)  # per socket operation; a hung server
+MAILBOX_TLS_CA_FILE = env("MAILBOX_TLS_CA_FILE", default="") or None  # extra CA bundle; empty = the system's
+# Fernet keys for the mailbox passwords, comma-separated: the first encrypts, all decrypt (rotation). Outside
+# production a key is derived from SECRET_KEY so the quick start needs none; production requires its own.
+MAILBOX_ENCRYPTION_KEY = env.list("MAILBOX_ENCRYPTION_KEY", default=[])
 CELERY_TIMEZONE = TIME_ZONE
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

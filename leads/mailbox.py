@@ -1,0 +1,348 @@
+"""The dealer's own mailbox over IMAP: connect, check, and read new mail into the mail intake exactly once.
+
+Exactly once, without a transaction open during network I/O:
+- Each mail is read by UID above `last_uid` (under the folder's UIDVALIDITY), fetched with BODY.PEEK (not marked
+  read by the fetch), handed to `mail_ingest` (idempotent per dealer on Message-ID, or the sha256 of the bytes),
+  then marked read or moved, and only then is `last_uid` advanced. A crash anywhere in between leaves `last_uid`
+  behind, so the mail is read again and the intake recognises it: never lost, never doubled.
+- One poller per mailbox at a time: a lease claimed by a conditional UPDATE (`poll_lease_until` in the past or
+  empty → ours, with a random token). Every bookkeeping write is conditional on our token, so a poller that lost
+  its lease (it stalled past the lease) stops at its next step instead of racing the new one. Chosen over a row
+  lock (which needs a transaction held across the network) and over a session advisory lock (which the embedded
+  SQLite of the quick start does not have and a transaction-pooling PgBouncer would break); the price is that
+  after a hard crash the mailbox waits for the lease to expire (POLL_LEASE) before it is read again.
+- A mailbox that fails records its error, counts the failures and backs off; it never stops the others.
+"""
+
+import base64
+import hashlib
+import imaplib
+import logging
+import re
+import ssl
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from dealers.models import Dealer
+
+from .models import AfterRead, Mailbox, MailboxSecurity
+
+logger = logging.getLogger(__name__)
+
+POLL_LEASE = timezone.timedelta(minutes=2)  # renewed at every mail; longer than one fetch + store can take
+POLL_TIME_BUDGET_SECONDS = 120  # a poll stops here and asks for a follow-up, under Celery's soft limit (240 s)
+BACKOFF_MAX = timezone.timedelta(minutes=15)
+ERROR_MAX_CHARS = 500
+
+
+class MailboxError(Exception):
+    """A mailbox could not be read; the message is for the manager (no password in it)."""
+
+
+class LeaseLost(Exception):
+    """Another poller took this mailbox over (ours stalled past its lease): stop without touching it."""
+
+
+# --- the password at rest -----------------------------------------------------------------------------------------
+
+def _fernet() -> MultiFernet:
+    keys = list(settings.MAILBOX_ENCRYPTION_KEY)
+    if not keys:  # local and test only: production refuses to boot without a key (config/settings/production.py)
+        keys = [base64.urlsafe_b64encode(hashlib.sha256(f"mailbox:{settings.SECRET_KEY}".encode()).digest())]
+    return MultiFernet([Fernet(k) for k in keys])
+
+
+def password_encrypt(password: str) -> str:
+    return _fernet().encrypt(password.encode()).decode()
+
+
+def password_decrypt(token: str) -> str:
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise MailboxError(_("The stored password cannot be decrypted (was MAILBOX_ENCRYPTION_KEY changed?). "
+                             "Enter the password again.")) from exc
+
+
+# --- IMAP ---------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str
+    port: int
+    username: str
+    password: str
+    security: str
+    folder: str = "INBOX"
+    move_to: str = ""
+
+    @classmethod
+    def of(cls, mailbox: Mailbox) -> "ServerSettings":
+        return cls(host=mailbox.host, port=mailbox.port, username=mailbox.username,
+                   password=password_decrypt(mailbox.password_encrypted), security=mailbox.security,
+                   folder=mailbox.folder, move_to=mailbox.move_to if mailbox.after_read == AfterRead.MOVE else "")
+
+
+def quote_mailbox_name(name: str) -> str:
+    """imaplib sends arguments as given: a folder name with spaces or quotes must be an IMAP quoted string."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=settings.MAILBOX_TLS_CA_FILE)
+
+
+def imap_open(server: ServerSettings) -> imaplib.IMAP4:
+    """A logged-in connection; every socket operation times out after MAILBOX_TIMEOUT_SECONDS."""
+    timeout = settings.MAILBOX_TIMEOUT_SECONDS
+    try:
+        if server.security == MailboxSecurity.SSL:
+            imap = imaplib.IMAP4_SSL(server.host, server.port, ssl_context=_tls_context(), timeout=timeout)
+        else:
+            imap = imaplib.IMAP4(server.host, server.port, timeout=timeout)
+            if server.security == MailboxSecurity.STARTTLS:
+                imap.starttls(ssl_context=_tls_context())
+    except ssl.SSLError as exc:
+        raise MailboxError(_("The secure connection to %(host)s:%(port)s failed: %(error)s")
+                           % {"host": server.host, "port": server.port, "error": exc}) from exc
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise MailboxError(_("Could not reach the mail server %(host)s:%(port)s: %(error)s")
+                           % {"host": server.host, "port": server.port, "error": exc}) from exc
+    try:
+        imap.login(server.username, server.password)
+    except imaplib.IMAP4.error as exc:
+        _close(imap)
+        raise MailboxError(_("The mail server refused the user name or password (%(error)s).") % {"error": _text(exc)}) from exc
+    typ, data = imap.capability()  # servers announce more (MOVE) once logged in
+    if typ == "OK" and data and data[-1]:
+        imap.capabilities = tuple(_text(data[-1]).upper().split())
+    return imap
+
+
+def _close(imap: imaplib.IMAP4) -> None:
+    try:
+        imap.logout()
+    except Exception:  # the connection may already be gone; logging out is a courtesy
+        pass
+
+
+def _text(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, Exception) and value.args:
+        return _text(value.args[0])
+    return str(value)
+
+
+def _ok(typ: str, data, what: str) -> list:
+    if typ != "OK":
+        raise MailboxError(_("The mail server answered %(what)s with: %(reply)s")
+                           % {"what": what, "reply": " ".join(_text(d) for d in data if d)})
+    return data
+
+
+STATUS_RE = re.compile(rb"(MESSAGES|UNSEEN|UIDVALIDITY|UIDNEXT) (\d+)")
+
+
+def folder_status(imap: imaplib.IMAP4, folder: str) -> dict[str, int]:
+    typ, data = imap.status(quote_mailbox_name(folder), "(MESSAGES UNSEEN UIDVALIDITY UIDNEXT)")
+    if typ != "OK":
+        raise MailboxError(_("The folder %(folder)s does not exist on the mail server.") % {"folder": folder})
+    return {k.decode(): int(v) for k, v in STATUS_RE.findall(data[0] or b"")}
+
+
+@dataclass(frozen=True)
+class MailboxCheck:
+    messages: int
+    unseen: int
+
+
+def mailbox_check(*, server: ServerSettings) -> MailboxCheck:
+    """Log in and look at the folder (and the folder to move to): what the manager sees before saving."""
+    imap = imap_open(server)
+    try:
+        status = folder_status(imap, server.folder)
+        if server.move_to:
+            folder_status(imap, server.move_to)
+        return MailboxCheck(messages=status.get("MESSAGES", 0), unseen=status.get("UNSEEN", 0))
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise MailboxError(_("The mail server stopped answering: %(error)s") % {"error": _text(exc)}) from exc
+    finally:
+        _close(imap)
+
+
+# --- connecting a mailbox -----------------------------------------------------------------------------------------
+
+def mailbox_connect(*, dealer: Dealer, server: ServerSettings, after_read: str = AfterRead.MARK_SEEN,
+                    by=None) -> Mailbox:
+    """Store a mailbox (after the caller checked it). Mail already in the folder is read too: last_uid starts at 0.
+
+    Connecting the same account and folder again replaces its password and settings and turns it back on.
+    """
+    mailbox, _created = Mailbox.objects.update_or_create(
+        dealer=dealer, host=server.host, username=server.username, folder=server.folder,
+        defaults={"port": server.port, "password_encrypted": password_encrypt(server.password),
+                  "security": server.security, "after_read": after_read,
+                  "move_to": server.move_to if after_read == AfterRead.MOVE else "", "is_active": True,
+                  "consecutive_failures": 0, "next_poll_at": None, "last_error": ""},
+        create_defaults={"port": server.port, "password_encrypted": password_encrypt(server.password),
+                         "security": server.security, "after_read": after_read,
+                         "move_to": server.move_to if after_read == AfterRead.MOVE else "", "created_by": by},
+    )
+    return mailbox
+
+
+def mailbox_set_active(*, mailbox: Mailbox, active: bool) -> Mailbox:
+    Mailbox.objects.filter(pk=mailbox.pk).update(is_active=active, next_poll_at=None, consecutive_failures=0)
+    mailbox.refresh_from_db()
+    return mailbox
+
+
+# --- reading ------------------------------------------------------------------------------------------------------
+
+@dataclass
+class PollResult:
+    mailbox: Mailbox
+    skipped: bool = False  # another poller holds the lease
+    read: list = field(default_factory=list)  # MailIngestResult per mail, in UID order
+    error: str = ""
+    more: bool = False  # stopped at the time budget with mail left
+
+    @property
+    def leads(self) -> list:
+        return [intake for ingested in self.read for intake in ingested.leads]
+
+    @property
+    def ignored(self) -> list:
+        return [ingested for ingested in self.read if ingested.ignored]
+
+
+def _backoff(failures: int) -> timezone.timedelta:
+    return min(timezone.timedelta(seconds=settings.MAILBOX_POLL_SECONDS * 2 ** min(failures - 1, 16)), BACKOFF_MAX)
+
+
+def _lease_claim(mailbox_id: int, token: str) -> bool:
+    now = timezone.now()
+    return Mailbox.objects.filter(pk=mailbox_id, is_active=True).filter(
+        Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now)
+    ).update(poll_lease_until=now + POLL_LEASE, poll_lease_token=token, last_polled_at=now) == 1
+
+
+def _bookkeep(mailbox: Mailbox, token: str, **fields) -> None:
+    """Write under our lease (and renew it); a lost lease stops this poller."""
+    if not Mailbox.objects.filter(pk=mailbox.pk, poll_lease_token=token).update(
+            poll_lease_until=timezone.now() + POLL_LEASE, **fields):
+        raise LeaseLost(mailbox.pk)
+    for name, value in fields.items():
+        setattr(mailbox, name, value)
+
+
+def _uids_after(imap: imaplib.IMAP4, last_uid: int) -> list[int]:
+    data = _ok(*imap.uid("SEARCH", None, f"UID {last_uid + 1}:*"), "UID SEARCH")
+    # "n:*" always matches the highest UID, even when it is below n: keep only the new ones.
+    return sorted(uid for uid in (int(u) for u in (data[0] or b"").split()) if uid > last_uid)
+
+
+def _fetch(imap: imaplib.IMAP4, uid: int) -> bytes | None:
+    data = _ok(*imap.uid("FETCH", str(uid), "(BODY.PEEK[])"), "UID FETCH")
+    for part in data:
+        if isinstance(part, tuple) and len(part) == 2:
+            return part[1]
+    return None  # expunged by someone else meanwhile
+
+
+def _after_read(imap: imaplib.IMAP4, mailbox: Mailbox, uid: int) -> None:
+    if mailbox.after_read == AfterRead.MOVE:
+        target = quote_mailbox_name(mailbox.move_to)
+        if "MOVE" in imap.capabilities:
+            _ok(*imap.uid("MOVE", str(uid), target), "UID MOVE")
+            return
+        # No MOVE (RFC 6851): copy and mark read. The original stays: we never delete from a dealer's mailbox.
+        _ok(*imap.uid("COPY", str(uid), target), "UID COPY")
+    _ok(*imap.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Seen)"), "UID STORE")
+
+
+def _ingest(*, dealer: Dealer, raw: bytes):
+    from .mail_intake import mail_ingest  # the mail intake (branch `mailparse`); see docs/mailbox.md
+
+    return mail_ingest(dealer=dealer, raw=raw, fallback_source="email", channel="imap")
+
+
+def _read_new_mail(imap: imaplib.IMAP4, mailbox: Mailbox, token: str, result: PollResult) -> None:
+    typ, data = imap.select(quote_mailbox_name(mailbox.folder))
+    if typ != "OK":
+        raise MailboxError(_("The folder %(folder)s does not exist on the mail server.") % {"folder": mailbox.folder})
+    uidvalidity = int(_ok(*imap.response("UIDVALIDITY"), "SELECT")[0])
+    if mailbox.uidvalidity != uidvalidity:
+        # A new UIDVALIDITY means the UIDs we counted no longer name the same mails: read the folder from the start;
+        # the intake recognises every mail it already stored by its Message-ID.
+        _bookkeep(mailbox, token, uidvalidity=uidvalidity, last_uid=0)
+    started = time.monotonic()
+    for uid in _uids_after(imap, mailbox.last_uid):
+        if time.monotonic() - started > POLL_TIME_BUDGET_SECONDS:
+            result.more = True
+            return
+        raw = _fetch(imap, uid)
+        if raw is not None:
+            result.read.append(_ingest(dealer=mailbox.dealer, raw=raw))
+            _after_read(imap, mailbox, uid)
+        _bookkeep(mailbox, token, last_uid=uid)
+
+
+def mailbox_poll(*, mailbox_id: int) -> PollResult:
+    """Read one mailbox's new mail now. Safe to run beside itself: a second poller finds the lease taken and skips."""
+    token = uuid.uuid4().hex
+    if not _lease_claim(mailbox_id, token):
+        return PollResult(mailbox=Mailbox.objects.select_related("dealer").get(pk=mailbox_id), skipped=True)
+    mailbox = Mailbox.objects.select_related("dealer").get(pk=mailbox_id)
+    result = PollResult(mailbox=mailbox)
+    imap = None
+    try:
+        imap = imap_open(ServerSettings.of(mailbox))
+        _read_new_mail(imap, mailbox, token, result)
+        now = timezone.now()
+        _bookkeep(mailbox, token, last_success_at=now, consecutive_failures=0, next_poll_at=None)
+    except LeaseLost:
+        logger.warning("mailbox %s: lease lost to another poller; stopped", mailbox_id)
+        return result
+    except Exception as exc:  # whatever breaks one mailbox is recorded on it and never stops the others
+        result.error = _error_text(exc)
+        if not isinstance(exc, MailboxError):
+            logger.exception("mailbox %s: poll failed", mailbox_id)
+        failures = mailbox.consecutive_failures + 1
+        now = timezone.now()
+        Mailbox.objects.filter(pk=mailbox.pk, poll_lease_token=token).update(
+            last_error=result.error, last_error_at=now, consecutive_failures=failures, next_poll_at=now + _backoff(failures))
+    finally:
+        if imap is not None:
+            _close(imap)
+        Mailbox.objects.filter(pk=mailbox_id, poll_lease_token=token).update(poll_lease_until=None, poll_lease_token="")
+    mailbox.refresh_from_db()
+    return result
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, MailboxError):
+        text = str(exc)
+    elif isinstance(exc, (OSError, imaplib.IMAP4.error)):
+        text = _("The mail server stopped answering: %(error)s") % {"error": _text(exc) or type(exc).__name__}
+    else:
+        text = _("Reading a mail failed: %(error)s") % {"error": f"{type(exc).__name__}: {exc}"}
+    return text[:ERROR_MAX_CHARS]
+
+
+def mailboxes_due(*, now=None) -> list[int]:
+    """Active mailboxes that are not backing off and not being read (system work: every dealer)."""
+    now = now or timezone.now()
+    return list(Mailbox.objects.filter(is_active=True)
+                .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
+                .filter(Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now))
+                .order_by("pk").values_list("pk", flat=True))
+

@@ -279,7 +279,10 @@ def _read_new_mail(imap: imaplib.IMAP4, mailbox: Mailbox, token: str, result: Po
     typ, data = imap.select(quote_mailbox_name(mailbox.folder))
     if typ != "OK":
         raise MailboxError(_("The folder %(folder)s does not exist on the mail server.") % {"folder": mailbox.folder})
-    uidvalidity = int(_ok(*imap.response("UIDVALIDITY"), "SELECT")[0])
+    _name, data = imap.response("UIDVALIDITY")  # the untagged answer to SELECT
+    if not data or data[0] is None:
+        raise MailboxError(_("The mail server did not say the folder's UIDVALIDITY; it cannot be read safely."))
+    uidvalidity = int(data[0])
     if mailbox.uidvalidity != uidvalidity:
         # A new UIDVALIDITY means the UIDs we counted no longer name the same mails: read the folder from the start;
         # the intake recognises every mail it already stored by its Message-ID.

@@ -1,9 +1,20 @@
 """Reads for leads."""
 
-from .models import Lead
+from .models import Lead, Mailbox
 
 
 def lead_readback_queryset():
     """A portal's view of its leads; the caller's scope adds the dealer and source filter."""
     # "escalations" is follow-up's reverse relation, ordered by its Meta; named by string so leads imports nothing above it.
     return Lead.objects.select_related("dealer", "customer", "assignee").prefetch_related("escalations")
+
+
+def mailboxes_failing_count() -> int:
+    """Active mailboxes whose last read failed, over every dealer (system work: /healthz)."""
+    return Mailbox.objects.filter(is_active=True, consecutive_failures__gt=0).count()
+
+
+def mailboxes_failing(*, dealers) -> list[Mailbox]:
+    """These dealers' active mailboxes whose last read failed (the manager's dashboard warns about them)."""
+    return list(Mailbox.objects.filter(dealer__in=dealers, is_active=True, consecutive_failures__gt=0)
+                .select_related("dealer").order_by("dealer__name", "pk"))

@@ -16,6 +16,7 @@ from dealers.models import Role
 from dealers.scope import MANAGING_ROLES
 from dealers.views import DealerScopedMixin
 from leads.models import Lead
+from leads.selectors import mailboxes_failing
 from routing.services import lead_reassign
 
 from . import charts
@@ -117,6 +118,7 @@ class DashboardView(ReportScopeMixin, View):
             "members": members, "on_duty": [m for m in members if m.on_duty],
             "tables": self._tables(report), "charts": self._charts(report),
             "querystring": request.GET.urlencode(), "next": request.get_full_path(), "definitions": definitions(),
+            "failing_mailboxes": mailboxes_failing(dealers=scope.dealers),
         }
         with timezone.override(scope.tz):
             return render(request, self.template_name, context)

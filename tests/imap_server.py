@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+ACCOUNTS = 500
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 
 
@@ -107,7 +108,9 @@ class DovecotServer:
             (self.root / sub).mkdir(mode=0o755)
         os.chown(self.root / "mail", dovecot_user.pw_uid, dovecot_user.pw_gid)
         _self_signed(self.cert_path, self.root / "tls" / "key.pem")
-        (self.root / "passwd").write_text("")
+        # Accounts are made up front: Dovecot re-reads its passwd-file only when the file's mtime (seconds) changes.
+        self._accounts = [(f"u{n}-{uuid.uuid4().hex[:8]}@dealer.test", uuid.uuid4().hex) for n in range(ACCOUNTS)]
+        (self.root / "passwd").write_text("".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self._accounts))
         config = self.root / "dovecot.conf"
         config.write_text(CONFIG.format(root=self.root, uid=dovecot_user.pw_uid, plain_port=self.plain_port,
                                         ssl_port=self.ssl_port))
@@ -142,13 +145,9 @@ class DovecotServer:
 
     # --- users and mail ---------------------------------------------------------------------------------------------
 
-    def add_user(self, name: str | None = None, password: str | None = None) -> tuple[str, str]:
+    def add_user(self) -> tuple[str, str]:
         """A fresh account (its own Maildir): each test reads only its own mail."""
-        name = name or f"u{uuid.uuid4().hex[:12]}@dealer.test"
-        password = password or uuid.uuid4().hex
-        with open(self.root / "passwd", "a") as passwd:
-            passwd.write(f"{name}:{{PLAIN}}{password}::::::\n")
-        return name, password
+        return self._accounts.pop(0)
 
     def client(self, user: str, password: str) -> imaplib.IMAP4:
         imap = imaplib.IMAP4(self.host, self.plain_port, timeout=30)

@@ -22,3 +22,4 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 LANGUAGE_CODE = "en"
+MAILBOX_ALLOW_PRIVATE_HOSTS = True  # the tests' Dovecot listens on 127.0.0.1

@@ -12,6 +12,7 @@ from dealers.hours import OpeningSchedule
 from dealers.models import FollowUpPolicy, Membership, Role
 from dealers.services import audit_record, policy_get
 from leads.models import CLOSED_STATUSES, EventType, Kind, Lead, NotificationKind, Queue, Reason, Status
+from leads.quality import normalise_phone
 from leads.services import lead_deadline_set, lead_event_add, notification_queue, outbox_batch
 from routing.services import assign_to_sales, lead_route
 
@@ -126,6 +127,26 @@ def attempt_log(*, lead: Lead, by, channel: str, outcome: str, note: str = "", d
                    data={"channel": channel, "outcome": outcome, "verified": verified, "attempt_id": attempt.pk,
                          "counts_toward_minimum": at in counted})
     return attempt
+
+
+@transaction.atomic
+def call_answered_log(*, dealer, phone: str, at: dt.datetime, ref: str, source: str = "") -> ContactAttempt | None:
+    """A portal's notice that a call was taken ("Aangenomen oproep"): a verified, connected call on the newest open lead
+    of that number, if there is one. `ref` makes a second notice of the same call change nothing."""
+    e164, _raw = normalise_phone(phone, region=dealer.country)
+    if not e164:
+        return None
+    lead = (Lead.objects.filter(dealer=dealer, customer__phone=e164, closed_at__isnull=True)
+            .order_by("-received_at").first())
+    if lead is None or ContactAttempt.objects.filter(dealer=dealer, external_ref=ref[:200]).exists():
+        return None
+    try:
+        with transaction.atomic():
+            return attempt_log(lead=lead, by=None, channel="call", outcome="connected", at=min(at, timezone.now()),
+                               verified=True, external_ref=ref[:200],
+                               note=_("Answered call, reported by %(source)s.") % {"source": source or _("the portal")})
+    except IntegrityError:  # the same notice logged concurrently
+        return None
 
 
 @transaction.atomic

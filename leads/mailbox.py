@@ -22,6 +22,7 @@ import re
 import ssl
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -32,6 +33,8 @@ from django.utils.translation import gettext as _
 
 from dealers.models import Dealer
 
+from .mail import NotAMail
+from .mail_intake import mail_ingest
 from .models import AfterRead, Mailbox, MailboxSecurity
 
 logger = logging.getLogger(__name__)
@@ -214,6 +217,7 @@ class PollResult:
     read: list = field(default_factory=list)  # MailIngestResult per mail, in UID order
     error: str = ""
     more: bool = False  # stopped at the time budget with mail left
+    not_mail: list = field(default_factory=list)  # UIDs of messages with no mail header at all: left unread, unmoved
 
     @property
     def leads(self) -> list:
@@ -269,13 +273,7 @@ def _after_read(imap: imaplib.IMAP4, mailbox: Mailbox, uid: int) -> None:
     _ok(*imap.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Seen)"), "UID STORE")
 
 
-def _ingest(*, dealer: Dealer, raw: bytes):
-    from .mail_intake import mail_ingest  # the mail intake (branch `mailparse`); see docs/mailbox.md
-
-    return mail_ingest(dealer=dealer, raw=raw, fallback_source="email", channel="imap")
-
-
-def _read_new_mail(imap: imaplib.IMAP4, mailbox: Mailbox, token: str, result: PollResult) -> None:
+def _read_new_mail(imap: imaplib.IMAP4, mailbox: Mailbox, token: str, result: PollResult, *, route, on_call_answered) -> None:
     typ, data = imap.select(quote_mailbox_name(mailbox.folder))
     if typ != "OK":
         raise MailboxError(_("The folder %(folder)s does not exist on the mail server.") % {"folder": mailbox.folder})
@@ -294,13 +292,26 @@ def _read_new_mail(imap: imaplib.IMAP4, mailbox: Mailbox, token: str, result: Po
             return
         raw = _fetch(imap, uid)
         if raw is not None:
-            result.read.append(_ingest(dealer=mailbox.dealer, raw=raw))
-            _after_read(imap, mailbox, uid)
+            try:
+                ingested = mail_ingest(dealer=mailbox.dealer, raw=raw, fallback_source="email", channel="imap",
+                                       route=route, on_call_answered=on_call_answered)
+            except NotAMail:
+                # Bytes without any mail header (a broken delivery): nothing to store, and left unread where it is
+                # so the dealer sees it in the mail program; reading it again would give the same answer.
+                logger.warning("mailbox %s: UID %s is not an e-mail message; left in the mailbox", mailbox.pk, uid)
+                result.not_mail.append(uid)
+            else:
+                result.read.append(ingested)
+                _after_read(imap, mailbox, uid)
         _bookkeep(mailbox, token, last_uid=uid)
 
 
-def mailbox_poll(*, mailbox_id: int) -> PollResult:
-    """Read one mailbox's new mail now. Safe to run beside itself: a second poller finds the lease taken and skips."""
+def mailbox_poll(*, mailbox_id: int, route: Callable | None = None, on_call_answered: Callable | None = None) -> PollResult:
+    """Read one mailbox's new mail now. Safe to run beside itself: a second poller finds the lease taken and skips.
+
+    `route` and `on_call_answered` are handed to the mail intake by the caller (the task and the command pass
+    routing's `lead_route_new` and follow-up's `call_answered_log`, which sit above this app).
+    """
     token = uuid.uuid4().hex
     if not _lease_claim(mailbox_id, token):
         return PollResult(mailbox=Mailbox.objects.select_related("dealer").get(pk=mailbox_id), skipped=True)
@@ -309,7 +320,7 @@ def mailbox_poll(*, mailbox_id: int) -> PollResult:
     imap = None
     try:
         imap = imap_open(ServerSettings.of(mailbox))
-        _read_new_mail(imap, mailbox, token, result)
+        _read_new_mail(imap, mailbox, token, result, route=route, on_call_answered=on_call_answered)
         now = timezone.now()
         _bookkeep(mailbox, token, last_success_at=now, consecutive_failures=0, next_poll_at=None)
     except LeaseLost:

@@ -26,7 +26,10 @@ def mailboxes_poll() -> int:
 @shared_task
 def mailbox_poll(mailbox_id: int) -> int:
     """Read one mailbox (the same code as `manage.py mailbox_poll`); a poll cut short at its time budget continues."""
-    result = mailbox_poll_run(mailbox_id=mailbox_id)
+    from followup.services import call_answered_log
+    from routing.services import lead_route_new
+
+    result = mailbox_poll_run(mailbox_id=mailbox_id, route=lead_route_new, on_call_answered=call_answered_log)
     if result.more:
         mailbox_poll.delay(mailbox_id)
     return len(result.read)

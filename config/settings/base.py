@@ -187,6 +187,7 @@ SPECTACULAR_SETTINGS = {
 # Requests that a portal sends are bounded; 1 MiB is the contract's limit for a lead document.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024 + 1024
 LEAD_BODY_MAX_BYTES = 1024 * 1024
+MAIL_BODY_MAX_BYTES = 10 * 1024 * 1024  # POST /api/v1/leads/mail/: a raw e-mail with its attachments (the contract's limit)
 DEFAULT_API_KEY_RATE_PER_MINUTE = env.int("DEFAULT_API_KEY_RATE_PER_MINUTE", default=1200)
 
 LOGGING = {

@@ -1,8 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from dealers.models import Dealer
+from followup.services import call_answered_log
 from leads.mailbox import mailbox_poll
 from leads.models import Mailbox
+from routing.services import lead_route_new
 
 
 class Command(BaseCommand):
@@ -20,7 +22,7 @@ class Command(BaseCommand):
             mailboxes = mailboxes.filter(dealer__slug=dealer_slug)
         failed = 0
         for mailbox in mailboxes:
-            result = mailbox_poll(mailbox_id=mailbox.pk)
+            result = mailbox_poll(mailbox_id=mailbox.pk, route=lead_route_new, on_call_answered=call_answered_log)
             label = f"{mailbox.dealer.slug} {mailbox}"
             if result.skipped:
                 self.stdout.write(f"{label}: being read by another poller right now; skipped.")
@@ -32,16 +34,22 @@ class Command(BaseCommand):
                 self.stdout.write(f"{label}: {len(result.read)} new mail(s).")
             for ingested in result.read:
                 self.stdout.write("  " + describe(ingested))
+            for uid in result.not_mail:
+                self.stdout.write(f"  UID {uid}: not an e-mail message (no header); left unread in the mailbox")
         if failed:
             raise CommandError(f"{failed} mailbox(es) could not be read; see above.")
 
 
 def describe(ingested) -> str:
+    mail = ingested.mail
+    subject = f"{mail.sender} · {mail.subject[:60]!r}: "
     if ingested.duplicate:
-        return "already stored earlier (the same mail again): nothing new"
+        return subject + "already stored earlier (the same mail again): nothing new"
     if ingested.ignored:
-        return f"ignored: {ingested.ignored}"
+        return subject + f"ignored ({mail.get_ignored_display()})"
+    if mail.error and not ingested.leads:
+        return subject + f"kept with an error, no lead: {mail.error[:200]}"
     leads = ", ".join(
         f"lead #{r.lead.pk} ({r.lead.source}){'' if r.created else ' (already known)'}"
         f"{' for ' + r.lead.assignee.display_name if r.lead.assignee_id else ''}" for r in ingested.leads)
-    return f"became {leads}" if leads else "stored, no lead"
+    return subject + (f"became {leads}" if leads else "stored, no lead")

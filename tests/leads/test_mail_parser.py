@@ -1,0 +1,162 @@
+"""leads.mail.parse_message against every shared fixture's expected values, our Dutch variants, and hostile MIME."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from leads.mail import NotAMail, parse_message
+from leads.quality import normalise_phone
+
+SHARED = settings.BASE_DIR.parent / "shared" / "fixtures" / "mail"
+OWN = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
+
+
+def _shared_expected() -> dict:
+    path = SHARED / "expected.json"
+    if not path.is_file():  # fail loudly: a missing shared folder must not turn into zero tests that pass
+        raise RuntimeError(f"The shared mail fixtures are missing: {path} (expected ../shared beside the repo)")
+    return json.loads(path.read_text())
+
+
+EXPECTED = _shared_expected()
+OWN_EXPECTED = json.loads((OWN / "expected.json").read_text())
+
+
+def _digits(value: str) -> str:
+    e164, _raw = normalise_phone(value, region="NL")
+    return e164 or re.sub(r"\D", "", value)
+
+
+def check_against(reading, expected: dict) -> None:
+    if not expected["lead"]:
+        assert reading.leads == [], reading.leads
+        assert reading.ignored == expected["why_not"]
+        return
+    assert reading.ignored is None
+    assert len(reading.leads) == 1, reading.leads
+    lead = reading.leads[0]
+    customer, vehicle, trade_in = lead["customer"], lead.get("vehicle") or {}, lead.get("trade_in") or {}
+    assert (reading.source or "unknown") == expected["source"]
+    assert reading.kind == expected["kind"]
+    assert lead["channel"] == ("call" if expected["kind"] == "call" else "email")
+    assert lead["needs_review"] is expected["needs_review"]
+    if "name" in expected:
+        name = f"{customer.get('first_name', '')} {customer.get('last_name', '')}".strip()
+        assert name.lower() == expected["name"].lower()
+    if "email" in expected:
+        assert customer["email"].lower() == expected["email"].lower()
+    if "phone" in expected:
+        assert customer["phone"] == expected["phone"]  # as written; the intake normalises it
+    if "message_contains" in expected:
+        assert expected["message_contains"] in lead["message"]
+    for key in ("make", "model", "year"):
+        if f"vehicle_{key}" in expected:
+            assert vehicle.get(key) == expected[f"vehicle_{key}"], vehicle
+    if "plate" in expected:
+        assert vehicle.get("plate") == expected["plate"]
+    if "trade_in_plate" in expected:
+        assert trade_in.get("plate") == expected["trade_in_plate"]
+    for key in ("trade_in_make", "trade_in_model"):
+        if key in expected:
+            assert trade_in.get(key.removeprefix("trade_in_")) == expected[key]
+    if "trade_in_mileage_km" in expected:
+        assert trade_in.get("mileage_km") == expected["trade_in_mileage_km"]
+    if "ad_url_contains" in expected:
+        assert expected["ad_url_contains"] in (vehicle.get("url") or "")
+    if "price" in expected:
+        assert float(vehicle.get("price")) == expected["price"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_shared_fixture_reads_as_expected(name):
+    check_against(parse_message((SHARED / name).read_bytes()), EXPECTED[name])
+
+
+@pytest.mark.parametrize("name", sorted(OWN_EXPECTED))
+def test_dutch_variant_reads_as_expected(name):
+    check_against(parse_message((OWN / name).read_bytes()), OWN_EXPECTED[name])
+
+
+def test_every_fixture_file_has_expected_values():
+    assert sorted(p.name for p in SHARED.glob("*.eml")) == sorted(EXPECTED)
+    assert sorted(p.name for p in OWN.glob("*.eml")) == sorted(OWN_EXPECTED)
+
+
+def test_the_euro_survives_windows_1252_bytes_declared_iso_8859_1():
+    raw = (b"From: Jan Jansen <jan@example.nl>\r\nSubject: Vraag\r\nMessage-ID: <cp1252@example.nl>\r\n"
+           b"Content-Type: text/plain; charset=iso-8859-1\r\n\r\nIs \x80 12.500 uw laatste prijs? Groet, Jan\r\n")
+    reading = parse_message(raw)
+    assert "€ 12.500" in reading.leads[0]["message"]
+
+
+def test_the_customer_number_in_an_autoscout24_subject_is_never_the_phone():
+    raw = (b"From: AutoScout24 <noreply@autoscout24.com>\nSubject: Gemiste oproep - Klantnr: 0612345678\n"
+           b"Message-ID: <klantnr@autoscout24.com>\nContent-Type: text/plain; charset=utf-8\n\n"
+           b"Gemiste oproep\nKlantnr: 0612345678\nU heeft een oproep gemist van 020 7654321 om 10:12.\n")
+    reading = parse_message(raw)
+    assert reading.kind == "call" and reading.leads[0]["customer"]["phone"] == "020 7654321"
+
+
+def test_an_answered_call_is_no_lead_but_names_the_number():
+    raw = (b"From: AutoScout24 <noreply@autoscout24.com>\nSubject: Aangenomen oproep - Klantnr: 771234\n"
+           b"Message-ID: <answered@autoscout24.com>\nContent-Type: text/plain; charset=utf-8\n\n"
+           b"Aangenomen oproep\nTelefoonnummer: 06 11122233\nDuur: 3:12\n")
+    reading = parse_message(raw)
+    assert reading.ignored == "call-answered" and reading.leads == []
+    assert reading.answered_phone == "06 11122233"
+
+
+@pytest.mark.parametrize("headers, reason", [
+    (b"From: MAILER-DAEMON@mx.example.nl\nSubject: Undelivered Mail Returned to Sender\n", "bounce"),
+    (b"From: Piet <piet@example.nl>\nSubject: Re: uw offerte\nX-Autoreply: yes\n", "auto-reply"),
+    (b"From: Piet <piet@example.nl>\nSubject: Re: uw offerte\nX-Autorespond: yes\n", "auto-reply"),
+    (b"From: Piet <piet@example.nl>\nSubject: Out of Office: uw offerte\n", "auto-reply"),
+    (b"From: Piet <piet@example.nl>\nSubject: Afwezig\n", "auto-reply"),
+    (b"From: Marktplaats <nieuws@mail.marktplaats.nl>\nSubject: Verbeter uw verkoopkansen deze maand\n"
+     b"List-Unsubscribe: <https://marktplaats.nl/u>\n", "marketing"),
+    (b"From: AutoScout24 <info@autoscout24.com>\nSubject: Uw advertentiekwaliteit in november\n", "marketing"),
+])
+def test_not_leads(headers, reason):
+    raw = headers + b"Message-ID: <x@example.nl>\nContent-Type: text/plain\n\nBeste verkoper, bel mij op 0612345678.\n"
+    reading = parse_message(raw)
+    assert reading.ignored == reason and reading.leads == []
+
+
+def test_a_portal_notice_marked_auto_generated_is_still_a_lead():
+    raw = (SHARED / "22-autotrack-test-drive.eml").read_bytes()
+    raw = raw.replace(b"MIME-Version", b"Auto-Submitted: auto-generated\nMIME-Version", 1)
+    assert parse_message(raw).leads
+
+
+def test_sent_at_outside_a_sane_range_is_none():
+    base = b"From: a@example.nl\nMessage-ID: <d@example.nl>\nSubject: x\nDate: %s\n\nhallo\n"
+    assert parse_message(base % b"Mon, 12 Jan 2026 15:47:21 +0100").sent_at.year == 2026
+    assert parse_message(base % b"Tue, 1 Jan 1980 00:00:00 +0000").sent_at is None
+    assert parse_message(base % b"Sat, 1 Jan 2101 00:00:00 +0000").sent_at is None
+    assert parse_message(base % b"gisteren rond de middag").sent_at is None
+
+
+@pytest.mark.parametrize("raw", [b"", b"   \n\n", b"\x00\x01\x02binary \xff\xfe garbage", b"hello world, no headers here"])
+def test_bytes_that_are_not_a_mail_are_refused(raw):
+    with pytest.raises(NotAMail):
+        parse_message(raw)
+
+
+def test_deeply_nested_multiparts_are_read_without_crashing():
+    depth = 400
+    parts = [f"Content-Type: multipart/mixed; boundary=b{i}\n\n--b{i}\n" for i in range(depth)]
+    raw = ("From: Jan <jan@example.nl>\nMessage-ID: <nest@example.nl>\nSubject: diep\n" + "".join(parts)
+           + "Content-Type: text/plain\n\nIs de auto er nog?\n" + "".join(f"--b{i}--\n" for i in reversed(range(depth))))
+    reading = parse_message(raw.encode())
+    assert reading.leads and reading.leads[0]["customer"]["email"] == "jan@example.nl"
+
+
+def test_deeply_nested_html_is_read_without_crashing():
+    html = "<div>" * 50_000 + "Naam: Jan" + "</div>" * 50_000
+    raw = ("From: Jan <jan@example.nl>\nMessage-ID: <html@example.nl>\nSubject: diep\nContent-Type: text/html\n\n"
+           + html).encode()
+    reading = parse_message(raw)
+    assert reading.leads[0]["customer"]["email"] == "jan@example.nl"

@@ -23,3 +23,9 @@ def mailboxes_failing(*, dealers) -> list[Mailbox]:
     """These dealers' active mailboxes whose last read failed (the manager's dashboard warns about them)."""
     return list(Mailbox.objects.filter(dealer__in=dealers, is_active=True, consecutive_failures__gt=0)
                 .select_related("dealer").order_by("dealer__name", "pk"))
+
+
+def mails_recent(*, dealer, limit: int = 50) -> list[InboundMail]:
+    """The dealer's newest mails (mailbox and API) with the leads they became; the raw bytes stay in the database."""
+    return list(InboundMail.objects.filter(dealer=dealer).defer("raw").order_by("-received_at", "-pk")
+                .prefetch_related("leads__assignee")[:limit])

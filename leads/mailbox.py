@@ -20,6 +20,7 @@ import imaplib
 import logging
 import re
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.db import connection as db_connection
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -254,23 +256,116 @@ def _uids_after(imap: imaplib.IMAP4, last_uid: int) -> list[int]:
     return sorted(uid for uid in (int(u) for u in (data[0] or b"").split()) if uid > last_uid)
 
 
-def _fetch(imap: imaplib.IMAP4, uid: int) -> bytes | None:
-    data = _ok(*imap.uid("FETCH", str(uid), "(BODY.PEEK[])"), "UID FETCH")
+FETCH_BATCH = 25  # mails per UID FETCH (and per mark/move and last_uid step): fewer round trips
+FETCH_BATCH_BYTES = 20 * 1024 * 1024  # ... but not more than this in memory at once (a single bigger mail goes alone)
+FETCH_RE = re.compile(rb"UID (\d+)")
+SIZE_RE = re.compile(rb"UID (\d+).*RFC822\.SIZE (\d+)|RFC822\.SIZE (\d+).*UID (\d+)")
+NOT_A_MAIL = object()
+
+
+def _uid_set(uids: list[int]) -> str:
+    return ",".join(str(uid) for uid in uids)
+
+
+def _batches(imap: imaplib.IMAP4, uids: list[int]):
+    """The UIDs in groups of at most FETCH_BATCH mails and FETCH_BATCH_BYTES (by the server's RFC822.SIZE)."""
+    for start in range(0, len(uids), FETCH_BATCH):
+        chunk = uids[start:start + FETCH_BATCH]
+        sizes = {}
+        for line in _ok(*imap.uid("FETCH", _uid_set(chunk), "(RFC822.SIZE)"), "UID FETCH"):
+            m = SIZE_RE.search(line if isinstance(line, bytes) else line[0])
+            if m:
+                uid, size = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+                sizes[int(uid)] = int(size)
+        batch, batch_bytes = [], 0
+        for uid in chunk:
+            size = sizes.get(uid, 0)
+            if batch and batch_bytes + size > FETCH_BATCH_BYTES:
+                yield batch
+                batch, batch_bytes = [], 0
+            batch.append(uid)
+            batch_bytes += size
+        if batch:
+            yield batch
+
+
+def _fetch_many(imap: imaplib.IMAP4, uids: list[int]) -> dict[int, bytes]:
+    """{uid: raw} with BODY.PEEK (the fetch does not mark them read); a UID expunged meanwhile is absent."""
+    data = _ok(*imap.uid("FETCH", _uid_set(uids), "(UID BODY.PEEK[])"), "UID FETCH")
+    raws, pending = {}, None
     for part in data:
         if isinstance(part, tuple) and len(part) == 2:
-            return part[1]
-    return None  # expunged by someone else meanwhile
+            m = FETCH_RE.search(part[0])
+            if m:
+                raws[int(m.group(1))] = part[1]
+            else:
+                pending = part[1]  # the server put UID after the literal: it is in the next piece
+        elif isinstance(part, bytes) and pending is not None:
+            m = FETCH_RE.search(part)
+            if m:
+                raws[int(m.group(1))] = pending
+            pending = None
+    return raws
 
 
-def _after_read(imap: imaplib.IMAP4, mailbox: Mailbox, uid: int) -> None:
+def _after_read(imap: imaplib.IMAP4, mailbox: Mailbox, uids: list[int]) -> None:
+    uid_set = _uid_set(uids)
     if mailbox.after_read == AfterRead.MOVE:
         target = quote_mailbox_name(mailbox.move_to)
         if "MOVE" in imap.capabilities:
-            _ok(*imap.uid("MOVE", str(uid), target), "UID MOVE")
+            _ok(*imap.uid("MOVE", uid_set, target), "UID MOVE")
             return
         # No MOVE (RFC 6851): copy and mark read. The original stays: we never delete from a dealer's mailbox.
-        _ok(*imap.uid("COPY", str(uid), target), "UID COPY")
-    _ok(*imap.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Seen)"), "UID STORE")
+        _ok(*imap.uid("COPY", uid_set, target), "UID COPY")
+    _ok(*imap.uid("STORE", uid_set, "+FLAGS.SILENT", r"(\Seen)"), "UID STORE")
+
+
+def _ingest_one(mailbox: Mailbox, raw: bytes | None, route, on_call_answered):
+    """The intake's result, NOT_A_MAIL, None (expunged meanwhile), or the exception (to stop at this UID)."""
+    if raw is None:
+        return None
+    try:
+        return mail_ingest(dealer=mailbox.dealer, raw=raw, fallback_source="email", channel="imap",
+                           route=route, on_call_answered=on_call_answered)
+    except NotAMail:
+        return NOT_A_MAIL
+    except Exception as exc:  # handed back: the mails before it count as read, this one and later ones do not
+        return exc
+
+
+def _ingest_batch(mailbox: Mailbox, items: list[tuple[int, bytes | None]], route, on_call_answered) -> list:
+    """Outcomes in UID order. With MAILBOX_INGEST_THREADS > 1 the mails of a batch are stored side by side (the
+    intake is safe for that: one row per Message-ID, enforced by a unique constraint); each thread closes its own
+    database connection when the batch is done."""
+    threads = min(settings.MAILBOX_INGEST_THREADS, len(items))
+    if threads <= 1:
+        outcomes = []
+        for _uid, raw in items:
+            outcomes.append(_ingest_one(mailbox, raw, route, on_call_answered))
+            if isinstance(outcomes[-1], Exception):
+                break  # as a crash would: nothing after it is stored
+        return outcomes
+    outcomes = [None] * len(items)
+    next_index = iter(range(len(items)))
+    lock = threading.Lock()
+
+    def work():
+        try:
+            while True:
+                with lock:
+                    i = next(next_index, None)
+                if i is None:
+                    return
+                outcomes[i] = _ingest_one(mailbox, items[i][1], route, on_call_answered)
+        finally:
+            db_connection.close()
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return outcomes
 
 
 def _read_new_mail(imap: imaplib.IMAP4, mailbox: Mailbox, token: str, result: PollResult, *, route, on_call_answered) -> None:
@@ -286,24 +381,36 @@ def _read_new_mail(imap: imaplib.IMAP4, mailbox: Mailbox, token: str, result: Po
         # the intake recognises every mail it already stored by its Message-ID.
         _bookkeep(mailbox, token, uidvalidity=uidvalidity, last_uid=0)
     started = time.monotonic()
-    for uid in _uids_after(imap, mailbox.last_uid):
+    for batch in _batches(imap, _uids_after(imap, mailbox.last_uid)):
         if time.monotonic() - started > POLL_TIME_BUDGET_SECONDS:
             result.more = True
             return
-        raw = _fetch(imap, uid)
-        if raw is not None:
-            try:
-                ingested = mail_ingest(dealer=mailbox.dealer, raw=raw, fallback_source="email", channel="imap",
-                                       route=route, on_call_answered=on_call_answered)
-            except NotAMail:
+        raws = _fetch_many(imap, batch)
+        outcomes = _ingest_batch(mailbox, [(uid, raws.get(uid)) for uid in batch], route, on_call_answered)
+        # Only the unbroken run of stored mails from the start of the batch is marked and counted: a mail after a
+        # failure is read again next time (the intake then finds it if it was stored after all).
+        done, failure = [], None
+        for uid, outcome in zip(batch, outcomes, strict=False):
+            if isinstance(outcome, Exception):
+                failure = outcome
+                break
+            done.append((uid, outcome))
+        stored = []
+        for uid, outcome in done:
+            if outcome is NOT_A_MAIL:
                 # Bytes without any mail header (a broken delivery): nothing to store, and left unread where it is
                 # so the dealer sees it in the mail program; reading it again would give the same answer.
                 logger.warning("mailbox %s: UID %s is not an e-mail message; left in the mailbox", mailbox.pk, uid)
                 result.not_mail.append(uid)
-            else:
-                result.read.append(ingested)
-                _after_read(imap, mailbox, uid)
-        _bookkeep(mailbox, token, last_uid=uid)
+            elif outcome is not None:
+                result.read.append(outcome)
+                stored.append(uid)
+        if stored:
+            _after_read(imap, mailbox, stored)
+        if done:
+            _bookkeep(mailbox, token, last_uid=done[-1][0])
+        if failure is not None:
+            raise failure
 
 
 def mailbox_poll(*, mailbox_id: int, route: Callable | None = None, on_call_answered: Callable | None = None) -> PollResult:

@@ -84,13 +84,16 @@ def test_move_puts_read_mail_in_the_dealers_folder_and_deletes_nothing(dealer, d
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("ingest_threads", [1, 4])
 @pytest.mark.parametrize("lease_holds", [True, False], ids=["lease", "lease-expired-mid-poll"])
-def test_pollers_at_once_read_each_mail_once(dealer, dovecot, imap_account, monkeypatch, lease_holds):
+def test_pollers_at_once_read_each_mail_once(dealer, dovecot, imap_account, monkeypatch, settings, lease_holds,
+                                             ingest_threads):
+    settings.MAILBOX_INGEST_THREADS = ingest_threads
     if not lease_holds:
         # Every poller's lease is already over when it starts: they really read the same UIDs side by side, and
         # only the intake's Message-ID idempotency and the lease token on every write keep each mail single.
         monkeypatch.setattr(leads.mailbox, "POLL_LEASE", leads.mailbox.timezone.timedelta(seconds=-1))
-    deliver(dovecot, imap_account, 20)
+    deliver(dovecot, imap_account, 60)  # more than one fetch batch
     mailbox = connect(dealer, dovecot, imap_account, "none")
     barrier = threading.Barrier(4)
     results = []
@@ -109,12 +112,12 @@ def test_pollers_at_once_read_each_mail_once(dealer, dovecot, imap_account, monk
         t.join()
     for _ in range(3):  # a poller that stopped at a lost lease leaves the rest to the next poll
         mailbox_poll(mailbox.pk)
-    assert Lead.objects.filter(dealer=dealer).count() == 20
-    assert InboundMail.objects.filter(dealer=dealer).count() == 20
-    assert sum(len(r.leads) for r in results) <= 20
+    assert Lead.objects.filter(dealer=dealer).count() == 60
+    assert InboundMail.objects.filter(dealer=dealer).count() == 60
+    assert sum(len(r.leads) for r in results) <= 60
     assert all("\\Seen" in flags for flags in dovecot.folder_state(*imap_account).values())
     mailbox.refresh_from_db()
-    assert mailbox.last_uid == 20 and mailbox.poll_lease_token == ""
+    assert mailbox.last_uid == 60 and mailbox.poll_lease_token == ""
 
 
 def fail_once_at(monkeypatch, name, call_number, *, after_real_call):
@@ -135,27 +138,29 @@ def fail_once_at(monkeypatch, name, call_number, *, after_real_call):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("name, after_real_call", [
-    ("mail_ingest", False),  # read from the server, crashed before it was stored
-    ("mail_ingest", True),  # stored, crashed before it was marked read and last_uid moved on
-    ("_after_read", True),  # stored and marked read, crashed before last_uid moved on
+@pytest.mark.parametrize("name, call, after_real_call, last_uid, leads_after_crash, duplicates_next", [
+    ("mail_ingest", 2, False, 1, 1, [False, False]),  # the 2nd mail read from the server, crashed before it was stored
+    ("mail_ingest", 2, True, 1, 2, [True, False]),  # the 2nd mail stored, crashed before it was marked and counted
+    ("_after_read", 1, True, 0, 3, [True, True, True]),  # all stored and marked read, crashed before last_uid moved
 ], ids=["between-reading-and-storing", "between-storing-and-marking", "between-marking-and-advancing"])
-def test_a_crash_mid_poll_neither_loses_nor_doubles_a_mail(dealer, dovecot, imap_account, monkeypatch, name,
-                                                            after_real_call):
+def test_a_crash_mid_poll_neither_loses_nor_doubles_a_mail(dealer, dovecot, imap_account, monkeypatch, name, call,
+                                                            after_real_call, last_uid, leads_after_crash,
+                                                            duplicates_next):
     deliver(dovecot, imap_account, 3)
     mailbox = connect(dealer, dovecot, imap_account)
     with monkeypatch.context() as patch:
-        fail_once_at(patch, name, 2, after_real_call=after_real_call)
+        fail_once_at(patch, name, call, after_real_call=after_real_call)
         result = mailbox_poll(mailbox.pk)
     mailbox.refresh_from_db()
-    assert "worker killed" in result.error and mailbox.last_uid == 1 and mailbox.consecutive_failures == 1
-    assert Lead.objects.filter(dealer=dealer).count() == (2 if after_real_call else 1)
+    assert "worker killed" in result.error and mailbox.consecutive_failures == 1
+    assert mailbox.last_uid == last_uid
+    assert Lead.objects.filter(dealer=dealer).count() == leads_after_crash
 
     result = mailbox_poll(mailbox.pk)  # the next poll (the command ignores the backoff)
     assert result.error == ""
     assert Lead.objects.filter(dealer=dealer).count() == 3
     assert InboundMail.objects.filter(dealer=dealer).count() == 3
-    assert [r.duplicate for r in result.read] == ([True, False] if after_real_call else [False, False])
+    assert [r.duplicate for r in result.read] == duplicates_next
     assert all("\\Seen" in flags for flags in dovecot.folder_state(*imap_account).values())
 
 

@@ -140,7 +140,7 @@ CELERY_BEAT_SCHEDULE = {
 MAILBOX_POLL_SECONDS = env.int("MAILBOX_POLL_SECONDS", default=15)
 CELERY_BEAT_SCHEDULE["mailboxes-poll"] = {"task": "leads.tasks.mailboxes_poll", "schedule": float(MAILBOX_POLL_SECONDS)}
 # Mails of one fetched batch stored side by side (each thread its own database connection); 1 = one after another.
-MAILBOX_INGEST_THREADS = env.int("MAILBOX_INGEST_THREADS", default=4)
+MAILBOX_INGEST_THREADS = env.int("MAILBOX_INGEST_THREADS", default=2)
 MAILBOX_TIMEOUT_SECONDS = env.int("MAILBOX_TIMEOUT_SECONDS", default=30)  # per socket operation; a hung server
 MAILBOX_TLS_CA_FILE = env("MAILBOX_TLS_CA_FILE", default="") or None  # extra CA bundle; empty = the system's
 # The settings page refuses mail servers on private networks and this machine (it must not probe our own services).

@@ -66,8 +66,8 @@ def check_once(dealer, message_ids: list[str]) -> None:
     doubled = len(stored) - len(set(stored))
     leads_per_mail = (InboundMail.objects.filter(dealer=dealer).annotate(n=Count("leads"))
                       .exclude(n=1).values_list("message_id", "n"))
-    unrouted = Lead.objects.filter(dealer=dealer, assignee__isnull=True).count()
-    leads = Lead.objects.filter(dealer=dealer).count()
+    unrouted = Lead.objects.for_dealer(dealer).filter(assignee__isnull=True).count()
+    leads = Lead.objects.for_dealer(dealer).count()
     if missing or doubled or list(leads_per_mail) or unrouted or leads != len(message_ids):
         raise Refused(f"REFUSED: {len(missing)} mail(s) lost, {doubled} stored twice, {len(list(leads_per_mail))} "
                       f"mail(s) without exactly one lead, {unrouted} lead(s) unrouted, {leads} leads for "
@@ -167,7 +167,7 @@ def latency(dovecot, seconds: float, poll_seconds: int) -> None:
     delays = []
     for mail in InboundMail.objects.filter(dealer=dealer).prefetch_related("leads"):
         lead = mail.leads.get()
-        notice = Notification.objects.filter(lead=lead, recipient=lead.assignee).order_by("created_at").first()
+        notice = Notification.objects.for_dealer(dealer).filter(lead=lead, recipient=lead.assignee).order_by("created_at").first()
         if notice is None:
             raise Refused(f"REFUSED: lead {lead.pk} has no notice in its assignee's inbox")
         delays.append(notice.created_at.timestamp() - arrived[mail.message_id])

@@ -206,12 +206,12 @@ class LeadReadBackView(PortalAPIView):
     serializer_class = LeadReadBackSerializer
 
     def get_scoped_queryset(self):
-        return lead_readback_queryset(api_key=self.api_key)
+        return lead_readback_queryset(access=self.access, api_key=self.api_key)
 
     def scope_filters(self):
         # The source filter is in the selector: a key reads its source's leads and the leads of mails it delivered
         # (whose source is the portal the mail came from). The dealer filter stays here.
-        return {"dealer": self.api_key.dealer}
+        return {"dealer": self.access.dealer}
 
     @extend_schema(operation_id="leads_retrieve", summary="Read back a lead this key created", tags=["portal"],
                    responses={200: LeadReadBackSerializer, 401: PROBLEM, 404: PROBLEM})

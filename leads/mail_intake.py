@@ -114,7 +114,7 @@ def _resend_of(*, dealer: Dealer, source: str, data: dict) -> Lead | None:
         Q(vehicle__plate=vehicle["plate"]) if vehicle.get("plate") else Q())
     if not same_buyer or not same_ad:
         return None
-    return (Lead.objects.filter(dealer=dealer, source=source, channel=data.get("channel") or "email",
+    return (Lead.objects.for_dealer(dealer).filter(source=source, channel=data.get("channel") or "email",
                                 created_at__gte=timezone.now() - RESEND_WINDOW, mails__isnull=False)
             .filter(same_buyer).filter(same_ad).order_by("created_at").first())
 

@@ -191,7 +191,7 @@ def mailbox_connect(*, dealer: Dealer, server: ServerSettings, after_read: str =
 
     Connecting the same account and folder again replaces its password and settings and turns it back on.
     """
-    mailbox, _created = Mailbox.objects.update_or_create(
+    mailbox, _created = Mailbox.objects.for_dealer(dealer).update_or_create(
         dealer=dealer, host=server.host, username=server.username, folder=server.folder,
         defaults={"port": server.port, "password_encrypted": password_encrypt(server.password),
                   "security": server.security, "after_read": after_read,
@@ -205,7 +205,8 @@ def mailbox_connect(*, dealer: Dealer, server: ServerSettings, after_read: str =
 
 
 def mailbox_set_active(*, mailbox: Mailbox, active: bool) -> Mailbox:
-    Mailbox.objects.filter(pk=mailbox.pk).update(is_active=active, next_poll_at=None, consecutive_failures=0)
+    Mailbox.objects.for_dealer(mailbox.dealer_id).filter(pk=mailbox.pk).update(
+        is_active=active, next_poll_at=None, consecutive_failures=0)
     mailbox.refresh_from_db()
     return mailbox
 
@@ -236,14 +237,14 @@ def _backoff(failures: int) -> timezone.timedelta:
 
 def _lease_claim(mailbox_id: int, token: str) -> bool:
     now = timezone.now()
-    return Mailbox.objects.filter(pk=mailbox_id, is_active=True).filter(
+    return Mailbox.objects.unscoped().filter(pk=mailbox_id, is_active=True).filter(
         Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now)
     ).update(poll_lease_until=now + POLL_LEASE, poll_lease_token=token, last_polled_at=now) == 1
 
 
 def _bookkeep(mailbox: Mailbox, token: str, **fields) -> None:
     """Write under our lease (and renew it); a lost lease stops this poller."""
-    if not Mailbox.objects.filter(pk=mailbox.pk, poll_lease_token=token).update(
+    if not Mailbox.objects.for_dealer(mailbox.dealer_id).filter(pk=mailbox.pk, poll_lease_token=token).update(
             poll_lease_until=timezone.now() + POLL_LEASE, **fields):
         raise LeaseLost(mailbox.pk)
     for name, value in fields.items():
@@ -421,8 +422,8 @@ def mailbox_poll(*, mailbox_id: int, route: Callable | None = None, on_call_answ
     """
     token = uuid.uuid4().hex
     if not _lease_claim(mailbox_id, token):
-        return PollResult(mailbox=Mailbox.objects.select_related("dealer").get(pk=mailbox_id), skipped=True)
-    mailbox = Mailbox.objects.select_related("dealer").get(pk=mailbox_id)
+        return PollResult(mailbox=Mailbox.objects.unscoped().select_related("dealer").get(pk=mailbox_id), skipped=True)
+    mailbox = Mailbox.objects.unscoped().select_related("dealer").get(pk=mailbox_id)
     result = PollResult(mailbox=mailbox)
     imap = None
     try:
@@ -439,12 +440,13 @@ def mailbox_poll(*, mailbox_id: int, route: Callable | None = None, on_call_answ
             logger.exception("mailbox %s: poll failed", mailbox_id)
         failures = mailbox.consecutive_failures + 1
         now = timezone.now()
-        Mailbox.objects.filter(pk=mailbox.pk, poll_lease_token=token).update(
+        Mailbox.objects.for_dealer(mailbox.dealer_id).filter(pk=mailbox.pk, poll_lease_token=token).update(
             last_error=result.error, last_error_at=now, consecutive_failures=failures, next_poll_at=now + _backoff(failures))
     finally:
         if imap is not None:
             _close(imap)
-        Mailbox.objects.filter(pk=mailbox_id, poll_lease_token=token).update(poll_lease_until=None, poll_lease_token="")
+        Mailbox.objects.for_dealer(mailbox.dealer_id).filter(pk=mailbox_id, poll_lease_token=token).update(
+            poll_lease_until=None, poll_lease_token="")
     mailbox.refresh_from_db()
     return result
 
@@ -462,7 +464,7 @@ def _error_text(exc: Exception) -> str:
 def mailboxes_due(*, now=None) -> list[int]:
     """Active mailboxes that are not backing off and not being read (system work: every dealer)."""
     now = now or timezone.now()
-    return list(Mailbox.objects.filter(is_active=True)
+    return list(Mailbox.objects.unscoped().filter(is_active=True)
                 .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
                 .filter(Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now))
                 .order_by("pk").values_list("pk", flat=True))

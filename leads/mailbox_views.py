@@ -12,7 +12,7 @@ from django.utils.translation import ngettext
 from django.views import View
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
-from dealers.scope import MANAGING_ROLES
+from dealers.access import MANAGING_ROLES
 from dealers.views import DealerScopedMixin
 from routing.services import lead_route_new
 
@@ -29,7 +29,7 @@ class MailboxSettingsMixin(DealerScopedMixin):
     allowed_roles = MANAGING_ROLES
 
     def get_scoped_queryset(self):
-        return Mailbox.objects.order_by("pk")
+        return Mailbox.objects.for_access(self.access).order_by("pk")
 
 
 class MailboxSettingsView(MailboxSettingsMixin, View):
@@ -86,7 +86,7 @@ class MailPromoteView(DealerScopedMixin, View):
     allowed_roles = MANAGING_ROLES
 
     def get_scoped_queryset(self):
-        return InboundMail.objects.defer("raw")
+        return InboundMail.objects.filter(dealer=self.access.dealer).defer("raw")
 
     def post(self, request, pk):
         mail = get_object_or_404(self.get_queryset(), pk=pk)

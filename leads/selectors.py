@@ -1,27 +1,53 @@
-"""Reads for leads."""
+"""Reads for leads, and the one rule of who may see which lead."""
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from .models import InboundMail, Lead, Mailbox
+from dealers.models import Role
+
+from .models import InboundMail, Kind, Lead, Mailbox, Queue
 
 
-def lead_readback_queryset(*, api_key):
+def leads_visible(*, access) -> QuerySet[Lead]:
+    """Who may see which lead in the access's dealer: the one rule, for pages and the team API alike.
+
+    A salesperson sees the leads assigned to them; a BDC agent the leads they claimed plus the unclaimed BDC queue they
+    claim from (an outsourced BDC only passive leads); a manager and a group admin every lead of the dealer (a group
+    admin reaches the group's other rooftops through their access to each).
+    """
+    leads = Lead.objects.for_access(access)
+    if access.role == Role.SALESPERSON:
+        return leads.filter(assignee=access.user)
+    if access.role == Role.BDC_AGENT:
+        leads = leads.filter(Q(assignee=access.user) | Q(queue=Queue.BDC, assignee__isnull=True))
+        if access.via_bdc_company:  # an outsourced BDC works the dealer's passive leads and nothing else
+            leads = leads.filter(kind=Kind.PASSIVE)
+        return leads
+    return leads
+
+
+def leads_workable(*, access) -> QuerySet[Lead]:
+    """The leads this person may open and act on: what they see, less the queue a BDC agent has not claimed yet."""
+    leads = leads_visible(access=access)
+    return leads.filter(assignee=access.user) if access.role == Role.BDC_AGENT else leads
+
+
+def lead_readback_queryset(*, access, api_key) -> QuerySet[Lead]:
     """A portal's view of its leads: its source's, and those of the mails this key delivered (whose source is the
-    portal the mail came from). The caller's scope adds the dealer filter."""
+    portal the mail came from), in its dealer."""
     delivered = InboundMail.leads.through.objects.filter(lead_id=OuterRef("pk"), inboundmail__api_key=api_key)
     # "escalations" is follow-up's reverse relation, ordered by its Meta; named by string so leads imports nothing above it.
-    return (Lead.objects.filter(Q(source=api_key.source) | Q(Exists(delivered)))
+    return (Lead.objects.for_access(access).filter(Q(source=access.source) | Q(Exists(delivered)))
             .select_related("dealer", "customer", "assignee").prefetch_related("escalations"))
 
 
 def mailboxes_failing_count() -> int:
     """Active mailboxes whose last read failed, over every dealer (system work: /healthz)."""
-    return Mailbox.objects.filter(is_active=True, consecutive_failures__gt=0).count()
+    return Mailbox.objects.unscoped().filter(is_active=True, consecutive_failures__gt=0).count()
 
 
 def mailboxes_failing(*, dealers) -> list[Mailbox]:
     """These dealers' active mailboxes whose last read failed (the manager's dashboard warns about them)."""
-    return list(Mailbox.objects.filter(dealer__in=dealers, is_active=True, consecutive_failures__gt=0)
+    return list(Mailbox.objects.for_dealers(dealers).filter(is_active=True, consecutive_failures__gt=0)
                 .select_related("dealer").order_by("dealer__name", "pk"))
 
 

@@ -111,7 +111,7 @@ def test_a_server_that_is_down_is_recorded_backs_off_and_shows_on_healthz_withou
     assert str(mailbox.port) not in response.content.decode() and "reach" not in response.content.decode()
 
     # The server comes back (the dealer fixed the port): the next read succeeds and clears the failure.
-    Mailbox.objects.filter(pk=mailbox.pk).update(port=dovecot.plain_port)
+    Mailbox.objects.unscoped().filter(pk=mailbox.pk).update(port=dovecot.plain_port)
     result = mailbox_poll(mailbox_id=mailbox.pk)
     mailbox.refresh_from_db()
     assert result.error == "" and mailbox.consecutive_failures == 0 and mailbox.last_success_at is not None
@@ -120,7 +120,7 @@ def test_a_server_that_is_down_is_recorded_backs_off_and_shows_on_healthz_withou
 
 def test_backoff_is_capped_at_fifteen_minutes(cast, imap_account):
     mailbox = down_mailbox(cast.dealer_a, imap_account)
-    Mailbox.objects.filter(pk=mailbox.pk).update(consecutive_failures=40)
+    Mailbox.objects.unscoped().filter(pk=mailbox.pk).update(consecutive_failures=40)
     mailbox_poll(mailbox_id=mailbox.pk)
     mailbox.refresh_from_db()
     assert mailbox.next_poll_at - mailbox.last_error_at == timezone.timedelta(minutes=15)
@@ -135,7 +135,7 @@ def test_a_poller_finds_the_lease_taken_and_leaves_the_mailbox_alone(cast, dovec
     assert mailbox.pk not in mailboxes_due()
 
     # That poller crashed: once its lease has run out, the mailbox is read again.
-    Mailbox.objects.filter(pk=mailbox.pk).update(poll_lease_until=timezone.now() - timezone.timedelta(seconds=1))
+    Mailbox.objects.unscoped().filter(pk=mailbox.pk).update(poll_lease_until=timezone.now() - timezone.timedelta(seconds=1))
     assert mailbox.pk in mailboxes_due()
     result = mailbox_poll(mailbox_id=mailbox.pk)
     mailbox.refresh_from_db()
@@ -145,7 +145,7 @@ def test_a_poller_finds_the_lease_taken_and_leaves_the_mailbox_alone(cast, dovec
 def test_a_poller_that_lost_its_lease_writes_nothing(cast, dovecot, imap_account):
     mailbox = mailbox_connect(dealer=cast.dealer_a, server=server_for(dovecot, imap_account))
     assert mailbox_module._lease_claim(mailbox.pk, "stalled")
-    Mailbox.objects.filter(pk=mailbox.pk).update(poll_lease_token="the-new-one")  # taken over meanwhile
+    Mailbox.objects.unscoped().filter(pk=mailbox.pk).update(poll_lease_token="the-new-one")  # taken over meanwhile
     with pytest.raises(mailbox_module.LeaseLost):
         mailbox_module._bookkeep(mailbox, "stalled", last_uid=99)
     mailbox.refresh_from_db()
@@ -154,7 +154,7 @@ def test_a_poller_that_lost_its_lease_writes_nothing(cast, dovecot, imap_account
 
 def test_a_new_uidvalidity_starts_the_folder_over(cast, dovecot, imap_account):
     mailbox = mailbox_connect(dealer=cast.dealer_a, server=server_for(dovecot, imap_account))
-    Mailbox.objects.filter(pk=mailbox.pk).update(uidvalidity=1, last_uid=500)  # counted under an older UIDVALIDITY
+    Mailbox.objects.unscoped().filter(pk=mailbox.pk).update(uidvalidity=1, last_uid=500)  # counted under an older UIDVALIDITY
     mailbox_poll(mailbox_id=mailbox.pk)
     mailbox.refresh_from_db()
     assert mailbox.uidvalidity not in (None, 1) and mailbox.last_uid == 0
@@ -163,9 +163,9 @@ def test_a_new_uidvalidity_starts_the_folder_over(cast, dovecot, imap_account):
 def test_the_scheduler_picks_active_mailboxes_that_are_due_every_poll_interval_of_at_most_30_seconds(cast, imap_account):
     due = down_mailbox(cast.dealer_a, imap_account)
     off = down_mailbox(cast.dealer_b, imap_account)
-    Mailbox.objects.filter(pk=off.pk).update(is_active=False)
+    Mailbox.objects.unscoped().filter(pk=off.pk).update(is_active=False)
     later = down_mailbox(cast.dealer_a, (imap_account[0] + "x", "pw"))
-    Mailbox.objects.filter(pk=later.pk).update(next_poll_at=timezone.now() + timezone.timedelta(minutes=1))
+    Mailbox.objects.unscoped().filter(pk=later.pk).update(next_poll_at=timezone.now() + timezone.timedelta(minutes=1))
     assert mailboxes_due() == [due.pk]
     entry = django_settings.CELERY_BEAT_SCHEDULE["mailboxes-poll"]
     assert entry["task"] == "leads.tasks.mailboxes_poll" and entry["schedule"] <= 30
@@ -183,7 +183,7 @@ def test_mailbox_add_checks_the_connection_says_what_it_found_and_stores_the_mai
                  "--password-env", "DEALER_A_IMAP_PASSWORD")
     out = capsys.readouterr().out
     assert "2 message(s), 2 unread" in out and "including the 2 already there" in out
-    mailbox = Mailbox.objects.get(dealer=cast.dealer_a)
+    mailbox = Mailbox.objects.unscoped().get(dealer=cast.dealer_a)
     assert (mailbox.security, mailbox.folder, mailbox.after_read, mailbox.last_uid) == ("ssl", "INBOX", "mark_seen", 0)
     assert password not in mailbox.password_encrypted
 
@@ -199,7 +199,7 @@ def test_mailbox_add_refuses_what_does_not_connect_and_stores_nothing(cast, dove
                      "--password-env", "NO_SUCH_VARIABLE_SET")
     with pytest.raises(CommandError, match="No dealer"):
         call_command("mailbox_add", "nobody", "--host", "h", "--port", "1", "--user", "u", "--password-env", "BAD_PW")
-    assert not Mailbox.objects.exists()
+    assert not Mailbox.objects.unscoped().exists()
     assert "NO_SUCH_VARIABLE_SET" not in os.environ
 
 
@@ -234,10 +234,10 @@ def test_a_manager_tests_the_connection_then_connects_the_mailbox(cast, client, 
     response = client.post("/settings/mailbox/", form_data(dovecot, imap_account, action="test"))
     assert response.status_code == 200
     assert "the folder holds 1 mail (1 unread)" in response.content.decode()
-    assert not Mailbox.objects.exists()  # testing stores nothing
+    assert not Mailbox.objects.unscoped().exists()  # testing stores nothing
 
     response = client.post("/settings/mailbox/", form_data(dovecot, imap_account, action="connect"), follow=True)
-    mailbox = Mailbox.objects.get()
+    mailbox = Mailbox.objects.unscoped().get()
     assert mailbox.dealer == cast.dealer_a and mailbox.created_by == cast.manager_a
     assert imap_account[1] not in mailbox.password_encrypted
     page = response.content.decode()
@@ -249,7 +249,7 @@ def test_the_page_refuses_a_mailbox_that_does_not_answer_and_says_why(cast, clie
     response = client.post("/settings/mailbox/", form_data(dovecot, (imap_account[0], "wrong"), action="connect"))
     assert response.status_code == 400
     assert "refused the user name or password" in response.content.decode()
-    assert not Mailbox.objects.exists()
+    assert not Mailbox.objects.unscoped().exists()
 
 
 def test_the_page_shows_the_last_error_of_a_failing_mailbox(cast, client, imap_account):
@@ -270,7 +270,7 @@ def test_hostile_input_on_the_page_is_a_400_never_a_500(cast, client, dovecot, i
     client.force_login(cast.manager_a)
     response = client.post("/settings/mailbox/", form_data(dovecot, imap_account, action="connect", **overrides))
     assert response.status_code == 400
-    assert not Mailbox.objects.exists()
+    assert not Mailbox.objects.unscoped().exists()
 
 
 def test_the_page_does_not_connect_to_private_addresses_in_production(cast, client, dovecot, imap_account, settings):

@@ -15,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("dealer_slug", nargs="?")
 
     def handle(self, dealer_slug=None, **options):
-        mailboxes = Mailbox.objects.filter(is_active=True).select_related("dealer").order_by("dealer__slug", "pk")
+        mailboxes = Mailbox.objects.unscoped().filter(is_active=True).select_related("dealer").order_by("dealer__slug", "pk")
         if dealer_slug:
             if not Dealer.objects.filter(slug=dealer_slug).exists():
                 raise CommandError(f"No dealer with slug {dealer_slug!r}.")

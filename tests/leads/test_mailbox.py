@@ -327,3 +327,16 @@ def test_the_managers_dashboard_warns_about_a_mailbox_that_cannot_be_read(cast, 
     assert f"The mailbox {imap_account[0]} (Autobedrijf A) cannot be read" in page
     client.force_login(cast.outsider_b)
     assert "cannot be read" not in client.get("/dashboard/").content.decode()
+
+
+def test_beat_hands_each_due_mailbox_to_its_own_task_that_expires_by_the_next_tick(cast, imap_account, monkeypatch,
+                                                                                     settings):
+    from leads import tasks
+
+    first = down_mailbox(cast.dealer_a, imap_account)
+    second = down_mailbox(cast.dealer_b, imap_account)
+    queued = []
+    monkeypatch.setattr(tasks.mailbox_poll, "apply_async", lambda args, **options: queued.append((args, options)))
+    assert tasks.mailboxes_poll() == 2
+    assert queued == [((first.pk,), {"expires": settings.MAILBOX_POLL_SECONDS}),
+                      ((second.pk,), {"expires": settings.MAILBOX_POLL_SECONDS})]

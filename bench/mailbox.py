@@ -130,11 +130,11 @@ def throughput(dovecot, count: int) -> None:
 def latency(dovecot, seconds: float, poll_seconds: int) -> None:
     from django.db import connection
 
-    from leads.models import InboundMail, Notification
+    from leads.models import InboundMail, Mailbox, Notification
 
     dealer = make_dealer("latentie")
     account = dovecot.add_user()
-    connect(dealer, dovecot, account)
+    mailbox = connect(dealer, dovecot, account)
     connection.close()
     env = bench_env(DB, REDIS_URL=REDIS, CELERY_BROKER_URL=REDIS, MAILBOX_POLL_SECONDS=str(poll_seconds),
                     MAILBOX_TLS_CA_FILE=str(dovecot.cert_path))
@@ -145,7 +145,12 @@ def latency(dovecot, seconds: float, poll_seconds: int) -> None:
                                "--concurrency=2", "--without-gossip", "--without-mingle"], cwd=ROOT, env=env)
     arrived: dict[str, float] = {}
     try:
-        time.sleep(5)  # worker and beat up
+        # Measure the steady state: start delivering once the worker has read the (empty) mailbox the first time.
+        ready_by = time.time() + 180
+        while Mailbox.objects.for_dealer(dealer).get(pk=mailbox.pk).last_success_at is None:
+            if time.time() > ready_by:
+                raise Refused("REFUSED: the worker did not read the mailbox within 180 s of starting")
+            time.sleep(0.5)
         end = time.time() + seconds
         n = 0
         while time.time() < end:
@@ -176,6 +181,10 @@ def latency(dovecot, seconds: float, poll_seconds: int) -> None:
           f"over {len(delays)} mails (target p99 <= {poll_seconds + 5} s)")
 
 
+def load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--mails", type=int, default=1000)
@@ -196,9 +205,12 @@ def main():
 
             django.setup()
             redis.Redis.from_url(REDIS).flushdb()
+            print(load())
             throughput(dovecot, args.mails)
+            print(load())
             if args.latency_seconds:
                 latency(dovecot, args.latency_seconds, args.poll_seconds)
+                print(load())
     finally:
         dovecot.stop()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")

@@ -215,7 +215,7 @@ def mailbox_set_active(*, mailbox: Mailbox, active: bool) -> Mailbox:
 
 @dataclass
 class PollResult:
-    mailbox: Mailbox
+    mailbox: Mailbox | None
     skipped: bool = False  # another poller holds the lease
     read: list = field(default_factory=list)  # MailIngestResult per mail, in UID order
     error: str = ""
@@ -421,8 +421,9 @@ def mailbox_poll(*, mailbox_id: int, route: Callable | None = None, on_call_answ
     routing's `lead_route_new` and follow-up's `call_answered_log`, which sit above this app).
     """
     token = uuid.uuid4().hex
-    if not _lease_claim(mailbox_id, token):
-        return PollResult(mailbox=Mailbox.objects.unscoped().select_related("dealer").get(pk=mailbox_id), skipped=True)
+    if not _lease_claim(mailbox_id, token):  # being read, turned off, or removed since the task was queued
+        return PollResult(mailbox=Mailbox.objects.unscoped().select_related("dealer").filter(pk=mailbox_id).first(),
+                          skipped=True)
     mailbox = Mailbox.objects.unscoped().select_related("dealer").get(pk=mailbox_id)
     result = PollResult(mailbox=mailbox)
     imap = None

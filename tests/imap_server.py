@@ -6,6 +6,7 @@ to run as root: they run as the packaged `dovenull` and `dovecot` users.
 """
 
 import datetime as dt
+import email.utils
 import imaplib
 import ipaddress
 import os
@@ -198,7 +199,7 @@ def portal_mail(n: int, *, domain: str = "dealer.test", size_padding: int = 0, m
             f"To: verkoop@{domain}\r\n"
             f"Subject: Nieuw contactformulier {n}\r\n"
             f"Message-ID: {message_id}\r\n"
-            f"Date: Tue, 01 Dec 2026 10:00:00 +0100\r\n"
+            f"Date: {email.utils.format_datetime(dt.datetime.now(dt.UTC))}\r\n"  # now: a fresh lead, not an overdue one
             "MIME-Version: 1.0\r\n"
             "Content-Type: text/plain; charset=utf-8\r\n"
             "Content-Transfer-Encoding: 8bit\r\n\r\n" + body).encode()

@@ -7,5 +7,4 @@ from . import mailbox_views as views
 urlpatterns = [
     path("mailbox/", views.MailboxSettingsView.as_view(), name="mailbox_settings"),
     path("mailbox/<int:pk>/active/", views.MailboxActiveView.as_view(), name="mailbox_active"),
-    path("mailbox/mails/<int:pk>/promote/", views.MailPromoteView.as_view(), name="mail_promote"),
 ]

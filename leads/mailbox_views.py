@@ -5,21 +5,17 @@ another dealer's mailbox or mail is a 404 because every object is looked up thro
 """
 
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
-from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from dealers.access import MANAGING_ROLES
 from dealers.views import DealerScopedMixin
-from routing.services import lead_route_new
 
-from .mail_intake import mail_promote
 from .mailbox import MailboxError, mailbox_check, mailbox_connect, mailbox_set_active
 from .mailbox_forms import MailboxForm
-from .models import InboundMail, Mailbox
+from .models import Mailbox
 from .selectors import mails_recent
 
 RECENT_MAILS = 50
@@ -78,27 +74,3 @@ class MailboxActiveView(MailboxSettingsMixin, View):
         mailbox_set_active(mailbox=mailbox, active=active)
         messages.success(request, _("The mailbox is read again.") if active else _("The mailbox is no longer read."))
         return redirect("mailbox_settings")
-
-
-class MailPromoteView(DealerScopedMixin, View):
-    """A manager turns a mail that was set aside (ignored with a reason, or unreadable) into a lead after all."""
-
-    allowed_roles = MANAGING_ROLES
-
-    def get_scoped_queryset(self):
-        return InboundMail.objects.filter(dealer=self.access.dealer).defer("raw")
-
-    def post(self, request, pk):
-        mail = get_object_or_404(self.get_queryset(), pk=pk)
-        try:
-            with transaction.atomic():
-                result = mail_promote(mail=mail, by=request.user, route=lead_route_new)
-        except DRFValidationError:
-            messages.error(request, _("No lead can be made from this mail: it has no e-mail address or phone number "
-                                      "to reach the customer."))
-            return redirect("mailbox_settings")
-        if result.created:
-            messages.success(request, _("The mail is now a lead."))
-        else:
-            messages.info(request, _("This mail was already a lead."))
-        return redirect("lead_detail", pk=result.lead.pk)

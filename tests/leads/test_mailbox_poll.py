@@ -247,10 +247,10 @@ def test_the_page_lists_the_mails_with_the_lead_made_or_the_reason_they_were_ign
 def test_a_manager_makes_a_lead_of_an_ignored_mail_once(cast, client, read_mails):
     ignored = read_mails[1]
     client.force_login(cast.manager_a)
-    response = client.post(f"/settings/mailbox/mails/{ignored.pk}/promote/")
+    response = client.post(f"/settings/mail/{ignored.pk}/promote/")
     lead = ignored.leads.get()
     assert response.status_code == 302 and response["Location"] == f"/leads/{lead.pk}/"
-    client.post(f"/settings/mailbox/mails/{ignored.pk}/promote/")
+    client.post(f"/settings/mail/{ignored.pk}/promote/")
     assert ignored.leads.count() == 1
 
 
@@ -258,9 +258,9 @@ def test_a_manager_makes_a_lead_of_an_ignored_mail_once(cast, client, read_mails
 def test_only_the_dealers_managers_make_a_lead_of_a_mail(cast, client, read_mails):
     ignored = read_mails[1]
     client.force_login(cast.sales_a1)
-    assert client.post(f"/settings/mailbox/mails/{ignored.pk}/promote/").status_code == 403
+    assert client.post(f"/settings/mail/{ignored.pk}/promote/").status_code == 403
     client.force_login(cast.outsider_b)
-    assert client.post(f"/settings/mailbox/mails/{ignored.pk}/promote/").status_code == 404
+    assert client.post(f"/settings/mail/{ignored.pk}/promote/").status_code == 404
     assert "Auto-reply" not in client.get("/settings/mailbox/").content.decode()
     assert not ignored.leads.exists()
 

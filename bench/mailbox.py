@@ -62,10 +62,10 @@ def check_once(dealer, message_ids: list[str]) -> None:
 
     from leads.models import InboundMail, Lead
 
-    stored = list(InboundMail.objects.filter(dealer=dealer).values_list("message_id", flat=True))
+    stored = list(InboundMail.objects.for_dealer(dealer).values_list("message_id", flat=True))
     missing = set(message_ids) - set(stored)
     doubled = len(stored) - len(set(stored))
-    leads_per_mail = (InboundMail.objects.filter(dealer=dealer).annotate(n=Count("leads"))
+    leads_per_mail = (InboundMail.objects.for_dealer(dealer).annotate(n=Count("leads"))
                       .exclude(n=1).values_list("message_id", "n"))
     unrouted = Lead.objects.for_dealer(dealer).filter(assignee__isnull=True).count()
     leads = Lead.objects.for_dealer(dealer).count()
@@ -161,7 +161,7 @@ def latency(dovecot, seconds: float, poll_seconds: int) -> None:
             n += 1
             time.sleep(random.uniform(0.5, 1.5))
         deadline = time.time() + poll_seconds + 30
-        while time.time() < deadline and InboundMail.objects.filter(dealer=dealer).count() < len(arrived):
+        while time.time() < deadline and InboundMail.objects.for_dealer(dealer).count() < len(arrived):
             time.sleep(1)
         time.sleep(2)  # the last notices
     finally:
@@ -171,7 +171,7 @@ def latency(dovecot, seconds: float, poll_seconds: int) -> None:
             process.wait(timeout=60)
     check_once(dealer, list(arrived))
     delays, stored = [], []
-    for mail in InboundMail.objects.filter(dealer=dealer).prefetch_related("leads"):
+    for mail in InboundMail.objects.for_dealer(dealer).prefetch_related("leads"):
         lead = mail.leads.get()
         stored.append(lead.created_at.timestamp() - arrived[mail.message_id])
         notice = (Notification.objects.for_dealer(dealer).filter(lead=lead, kind=NotificationKind.ASSIGNED)

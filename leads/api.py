@@ -210,7 +210,7 @@ class LeadReadBackView(PortalAPIView):
 
     def scope_filters(self):
         # The source filter is in the selector: a key reads its source's leads and the leads of mails it delivered
-        # (whose source is the portal the mail came from). The dealer filter stays here.
+        # (whose source is the portal the mail came from). The dealer filter stays, here and in the selector.
         return {"dealer": self.access.dealer}
 
     @extend_schema(operation_id="leads_retrieve", summary="Read back a lead this key created", tags=["portal"],

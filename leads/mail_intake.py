@@ -41,7 +41,7 @@ class MailIngestResult:
 def mail_identity(*, message_id: str | None, raw: bytes) -> tuple[str, str]:
     """(identity, sha256): the Message-ID, or `sha256:<hex>` of the bytes for a mail without one."""
     digest = hashlib.sha256(raw).hexdigest()
-    return (message_id or f"sha256:{digest}")[:1000], digest
+    return storable(message_id or f"sha256:{digest}")[:1000], digest
 
 
 def mail_ingest(*, dealer: Dealer, raw: bytes, fallback_source: str, channel: str, api_key=None,
@@ -60,14 +60,14 @@ def mail_ingest(*, dealer: Dealer, raw: bytes, fallback_source: str, channel: st
     try:
         with transaction.atomic():
             mail = InboundMail.objects.create(
-                dealer=dealer, message_identity=identity, message_id=(reading.message_id or "")[:998], sha256=digest,
+                dealer=dealer, message_identity=identity, message_id=storable(reading.message_id or "")[:998], sha256=digest,
                 raw=raw, subject=storable(reading.subject), sender=storable(reading.sender)[:254],
                 sent_at=reading.sent_at, ignored=reading.ignored or "", error=storable(reading.error), source=source,
                 channel=channel if channel in MailChannel.values else MailChannel.API, needs_review=reading.needs_review,
                 api_key=api_key)
             results = _leads_store(mail=mail, reading=reading, source=source, route=route)
     except IntegrityError:
-        mail = InboundMail.objects.filter(dealer=dealer, message_identity=identity).first()
+        mail = InboundMail.objects.for_dealer(dealer).filter(message_identity=identity).first()
         if mail is None:
             raise
         leads = list(mail.leads.select_related("dealer", "customer", "assignee").order_by("created_at"))
@@ -84,7 +84,11 @@ def _leads_store(*, mail: InboundMail, reading: MailReading, source: str, route)
         serializer = LeadInSerializer(data=storable(data))
         if not serializer.is_valid():
             errors.append(f"lead {index}: {flatten_errors(serializer.errors)}")
-            continue
+            # What was read about the car may be odd; the buyer and their words are what must not be lost.
+            serializer = LeadInSerializer(data=storable({k: data[k] for k in ("customer", "message", "channel",
+                                                                               "needs_review") if k in data}))
+            if not serializer.is_valid():
+                continue
         lead_data = serializer.validated_data
         first = _resend_of(dealer=mail.dealer, source=source, data=lead_data)
         if first is not None:
@@ -126,13 +130,13 @@ def _answered_call_log(*, mail: InboundMail, reading: MailReading, on_call_answe
                          ref=f"mail:{mail.sha256}", source=mail.source)
     except Exception as exc:
         logger.exception("Logging the answered call of mail %s failed", mail.pk)
-        InboundMail.objects.filter(pk=mail.pk).update(error=f"answered call not logged: {exc}"[:1000])
+        InboundMail.objects.for_dealer(mail.dealer_id).filter(pk=mail.pk).update(error=f"answered call not logged: {exc}"[:1000])
 
 
 @transaction.atomic
 def mail_promote(*, mail: InboundMail, by, route: Callable | None = None) -> IntakeResult:
     """A manager turns a kept mail (ignored, or unreadable) into a lead. Twice is once: the first lead is returned."""
-    mail = InboundMail.objects.select_for_update().get(pk=mail.pk)
+    mail = InboundMail.objects.for_dealer(mail.dealer_id).select_for_update().get(pk=mail.pk)
     existing = mail.leads.order_by("created_at").first()
     if existing is not None:
         return IntakeResult(lead=existing, created=False)

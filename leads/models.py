@@ -53,6 +53,8 @@ class Status(models.TextChoices):
 
 
 CLOSED_STATUSES = frozenset({Status.SOLD, Status.LOST, Status.UNREACHABLE, Status.NOT_INTERESTED})
+# How a lead can be closed, in the order a person is offered them (pages, the team API).
+CLOSE_OUTCOMES = [(s.value, s.label) for s in (Status.SOLD, Status.LOST, Status.NOT_INTERESTED, Status.UNREACHABLE)]
 OPEN_STATUSES = frozenset(set(Status.values) - CLOSED_STATUSES)
 
 
@@ -210,6 +212,22 @@ class Lead(models.Model):
     def is_open(self) -> bool:
         return self.closed_at is None
 
+    @property
+    def due_at(self):
+        """The deadline that says how late this lead really is: until someone tried to reach the customer, the first
+        response it was given on arrival (a reassignment does not forgive it); after that, the next step's deadline.
+        `due_at_expression()` is the same rule in SQL."""
+        if self.closed_at is not None:
+            return None
+        return self.first_response_due_at if self.first_contact_at is None else self.deadline_at
+
+
+def due_at_expression():
+    """Lead.due_at as an expression, to sort and count in the database."""
+    return models.Case(models.When(closed_at__isnull=False, then=models.Value(None)),
+                       models.When(first_contact_at__isnull=True, then=models.F("first_response_due_at")),
+                       default=models.F("deadline_at"), output_field=models.DateTimeField())
+
 
 class IdempotencyKey(models.Model):
     """An Idempotency-Key header seen from a portal; it points at the lead it created for 24 hours."""
@@ -231,15 +249,15 @@ class IdempotencyKey(models.Model):
 
 
 class MailIgnored(models.TextChoices):
-    AUTO_REPLY = "auto-reply", _("Auto-reply")
-    BOUNCE = "bounce", _("Bounce")
-    MARKETING = "marketing", _("Portal marketing")
-    CALL_ANSWERED = "call-answered", _("Answered call")
+    AUTO_REPLY = "auto-reply", _("Automatic reply (out of office)")
+    BOUNCE = "bounce", _("Bounce (undeliverable)")
+    MARKETING = "marketing", _("Marketing from a portal")
+    CALL_ANSWERED = "call-answered", _("Answered call (logged on the lead)")
 
 
 class MailChannel(models.TextChoices):
-    API = "api", _("API (raw mail posted)")
-    IMAP = "imap", _("Mailbox (IMAP)")
+    API = "api", _("Portal API (raw mail posted)")
+    IMAP = "imap", _("Dealer mailbox (IMAP)")
 
 
 class InboundMail(models.Model):
@@ -252,12 +270,12 @@ class InboundMail(models.Model):
     message_id = models.CharField(max_length=998, blank=True)
     sha256 = models.CharField(max_length=64)
     raw = models.BinaryField()
-    subject = models.TextField(_("subject"), blank=True)
-    sender = models.CharField(_("from"), max_length=254, blank=True)
-    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    subject = models.TextField(_("mail subject"), blank=True)
+    sender = models.CharField(_("mail sender"), max_length=254, blank=True)
+    sent_at = models.DateTimeField(_("sent (Date header)"), null=True, blank=True)
     received_at = models.DateTimeField(_("received"), default=timezone.now)
-    ignored = models.CharField(_("not a lead"), max_length=16, choices=MailIgnored.choices, blank=True)
-    error = models.TextField(_("error"), blank=True)
+    ignored = models.CharField(_("not a lead because"), max_length=16, choices=MailIgnored.choices, blank=True)
+    error = models.TextField(_("reading error"), blank=True)
     source = models.CharField(_("source"), max_length=64, blank=True)
     channel = models.CharField(max_length=8, choices=MailChannel.choices)
     needs_review = models.BooleanField(_("needs review"), default=False)
@@ -267,6 +285,8 @@ class InboundMail(models.Model):
     promoted_at = models.DateTimeField(null=True, blank=True)
     promoted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
+
+    objects = TenantManager()
 
     class Meta:
         verbose_name = _("inbound e-mail")

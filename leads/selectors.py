@@ -1,10 +1,10 @@
 """Reads for leads, and the one rule of who may see which lead."""
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Window
 
 from dealers.models import Role
 
-from .models import InboundMail, Kind, Lead, Mailbox, Queue
+from .models import InboundMail, Kind, Lead, Mailbox, Notification, Queue
 
 
 def leads_visible(*, access) -> QuerySet[Lead]:
@@ -31,13 +31,32 @@ def leads_workable(*, access) -> QuerySet[Lead]:
     return leads.filter(assignee=access.user) if access.role == Role.BDC_AGENT else leads
 
 
-def lead_readback_queryset(*, access, api_key) -> QuerySet[Lead]:
-    """A portal's view of its leads: its source's, and those of the mails this key delivered (whose source is the
-    portal the mail came from), in its dealer."""
-    delivered = InboundMail.leads.through.objects.filter(lead_id=OuterRef("pk"), inboundmail__api_key=api_key)
+def lead_readback_queryset(*, access, api_key=None) -> QuerySet[Lead]:
+    """A portal's view of its leads: its dealer's leads from its source, and those of the mails this key delivered
+    (a mail's lead has the source of the portal the mail came from, not the key's)."""
+    mine = Q(source=access.source)
+    if api_key is not None:
+        mine |= Q(Exists(InboundMail.leads.through.objects.filter(lead_id=OuterRef("pk"), inboundmail__api_key=api_key)))
     # "escalations" is follow-up's reverse relation, ordered by its Meta; named by string so leads imports nothing above it.
-    return (Lead.objects.for_access(access).filter(Q(source=access.source) | Q(Exists(delivered)))
+    return (Lead.objects.for_access(access).filter(mine)
             .select_related("dealer", "customer", "assignee").prefetch_related("escalations"))
+
+
+def mail_list(*, dealer, set_aside_only: bool = False) -> QuerySet[InboundMail]:
+    """A dealer's kept mails, newest first; `set_aside_only`: those that gave no lead (ignored, or unreadable)."""
+    mails = InboundMail.objects.for_dealer(dealer).defer("raw").order_by("-received_at")
+    if set_aside_only:
+        mails = mails.filter(leads__isnull=True)
+    return mails
+
+
+def notices_unread(*, access, limit: int = 5) -> tuple[list[Notification], int]:
+    """The person's newest unread notices in this dealer and how many there are, in one query (the window count is
+    taken before the LIMIT)."""
+    unread = Notification.objects.for_access(access).filter(recipient=access.user, read_at__isnull=True)
+    latest = list(unread.only("pk", "lead_id", "subject", "created_at").annotate(total=Window(Count("pk")))
+                  .order_by("-created_at")[:limit])
+    return latest, (latest[0].total if latest else 0)
 
 
 def mailboxes_failing_count() -> int:
@@ -53,5 +72,4 @@ def mailboxes_failing(*, dealers) -> list[Mailbox]:
 
 def mails_recent(*, dealer, limit: int = 50) -> list[InboundMail]:
     """The dealer's newest mails (mailbox and API) with the leads they became; the raw bytes stay in the database."""
-    return list(InboundMail.objects.filter(dealer=dealer).defer("raw").order_by("-received_at", "-pk")
-                .prefetch_related("leads__assignee")[:limit])
+    return list(mail_list(dealer=dealer).prefetch_related("leads__assignee")[:limit])

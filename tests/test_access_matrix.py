@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from dealers.models import BdcCompany, Role
 from followup.models import Appointment, LeadImport
+from leads.models import InboundMail, Mailbox
 from tests.factories import DealerFactory, LeadFactory, MembershipFactory, UserFactory, api_key_for, make_group_admin
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +55,10 @@ TENANT_ROUTES = {
     "lead_import": ("get", "/settings/import/?dealer=dealer-a", "page"),
     "lead_import_detail": ("get", "/settings/import/{lead_import}/", "page"),
     "telephony_settings": ("get", "/settings/telephony/?dealer=dealer-a", "page"),
+    "inbound_mail": ("get", "/settings/mail/?dealer=dealer-a", "page"),
+    "inbound_mail_promote": ("post", "/settings/mail/{inbound_mail}/promote/", "page"),
+    "mailbox_settings": ("get", "/settings/mailbox/?dealer=dealer-a", "page"),
+    "mailbox_active": ("post", "/settings/mailbox/{mailbox}/active/", "page"),
     "inbox": ("get", "/inbox/?dealer=dealer-a", "page"),
     "inbox_feed": ("get", "/inbox/feed/?dealer=dealer-a", "page"),
     "notices_read": ("post", "/notices/read/?dealer=dealer-a", "page"),
@@ -83,6 +88,7 @@ NOT_TENANT_ROUTES = {
     "api-docs": "the public API docs",
     "api-leads-create": "a portal key files under its own dealer; the body cannot name another",
     "api-leads-adf": "as api-leads-create",
+    "api-leads-mail": "as api-leads-create; its read-back scope is tested in tests/leads/test_mail_api.py",
     "api-auth-token": "sign-in",
     "telephony-events": "HMAC-signed by the endpoint that names the dealer (tests/followup/test_telephony.py)",
     "home": "redirects to the person's own page",
@@ -124,8 +130,12 @@ def world_a(cast):
     if api_key is None:
         api_key_for(cast.dealer_a)
         api_key = cast.dealer_a.api_keys.get()
+    inbound_mail = InboundMail.objects.create(dealer=cast.dealer_a, message_identity="<a@a>", sha256="0" * 64, raw=b"x",
+                                              channel="api", ignored="auto-reply")
     return {"lead": lead.pk, "appointment": appointment.pk, "lead_import": lead_import.pk, "api_key": api_key.pk,
-            "membership": cast.sales_a1.memberships.get().pk}
+            "membership": cast.sales_a1.memberships.get().pk, "inbound_mail": inbound_mail.pk,
+            "mailbox": Mailbox.objects.create(dealer=cast.dealer_a, host="imap.a.test", port=993, username="verkoop@a.test",
+                                              password_encrypted="x").pk}
 
 
 @pytest.fixture

@@ -48,8 +48,13 @@ PRICE_LABELS = ["Vraagprijs", "Prijs", "Price", "Listed Price", "Listing price",
 VEHICLE_LABELS = ["Voertuig", "Auto", "Advertentie", "Vehicle", "Car", "Listing", "Occasion", "Model"]
 MAKE_LABELS = ["Merk", "Make"]
 MODEL_LABELS = ["Model", "Type"]
-REMARK_LABELS = ["Opmerkingen", "Opmerking", "Schade", "Schades", "Gebreken", "Toelichting", "Remarks", "Damage",
-                 "Condition notes"]
+REMARK_LABELS = ["Eventuele opmerkingen", "Opmerkingen", "Opmerking", "Mankementen", "Schade", "Schades", "Gebreken",
+                 "Staat van inruilauto", "Beschrijving inruilauto", "Staat", "Toelichting", "Remarks", "Damage",
+                 "Condition notes", "Condition"]
+KNOWN_LABELS = {label.lower() for label in NAME + FIRST_NAME + LAST_NAME + EMAIL_LABELS + PHONE_LABELS + MESSAGE_LABELS
+                + PLATE_LABELS + YEAR_LABELS + MILEAGE_LABELS + PRICE_LABELS + MAKE_LABELS} | {
+    "gdpr contact", "preferred contact method", "preferred contact", "enquiry type", "customer details", "contactvoorkeur",
+    "voorkeur contact", "postcode", "postal code", "address", "adres", "woonplaats", "gewenste dag", "gewenste tijd"}
 FOOTERS = re.compile(r"^\W*(met vriendelijke groet|vriendelijke groet|kind regards|best regards|regards,|"
                      r"u ontvangt deze e-mail|je ontvangt deze e-mail|deze e-mail is automatisch|bekijk advertentie|"
                      r"view listing|wat vond je|©)", re.I)
@@ -71,8 +76,14 @@ def _label_re(labels: list[str]) -> re.Pattern:
 def labelled(text: str, labels: list[str], *, accept=None, same_line_only: bool = False) -> str | None:
     """The value of the first line `<label>: <value>`, or of a label alone on its line (the value on the next
     non-empty line). `accept(value)` filters candidates (e.g. only values that contain an e-mail address)."""
+    return next(iter(labelled_all(text, labels, accept=accept, same_line_only=same_line_only)), None)
+
+
+def labelled_all(text: str, labels: list[str], *, accept=None, same_line_only: bool = False) -> list[str]:
+    """Every value `labelled` would consider, in order (a trade-in mail names two plates: the ad's and the customer's)."""
     pattern = _label_re(labels)
     lines = lines_of(text)
+    values = []
     for i, line in enumerate(lines):
         m = pattern.match(line)
         if not m:
@@ -83,8 +94,8 @@ def labelled(text: str, labels: list[str], *, accept=None, same_line_only: bool 
             if LABEL_START.match(value):
                 value = ""
         if value and (accept is None or accept(value)):
-            return value
-    return None
+            values.append(value)
+    return values
 
 
 def block_after(text: str, labels: list[str], *, stop=None) -> str | None:
@@ -100,6 +111,8 @@ def block_after(text: str, labels: list[str], *, stop=None) -> str | None:
             if FOOTERS.match(nxt) or LABEL_START.match(nxt) or (stop and stop(nxt)):
                 break
             if collected and not collected[-1] and SECTION_HEADING.match(nxt):
+                break
+            if nxt.strip(DECOR + ":").lower() in KNOWN_LABELS:  # the next field of a form (label and value on own lines)
                 break
             collected.append(nxt)
         body = "\n".join(collected).strip()
@@ -183,7 +196,9 @@ def vehicle_from_title(title: str | None) -> dict:
         if model.lower() in TWO_WORD_MODELS and len(rest) > 1 and len(rest[1]) <= 6:
             model = f"{model} {rest[1].rstrip(',;')}"
         found["model"] = model
-    year = YEAR.search(title[:m.start()]) or re.search(r"\((19[5-9]\d|20[0-4]\d)\)", title)
+    # The year before the make, in parentheses, or after the model ("C-Class 2017"); never the model ("Peugeot 2008").
+    year = (YEAR.search(title[:m.start()]) or re.search(r"\((19[5-9]\d|20[0-4]\d)\)", title)
+            or (YEAR.search(" ".join(rest[2 if found.get("model", "").count(" ") else 1:])) if rest else None))
     if year:
         found["year"] = int(year.group(1))
     return found

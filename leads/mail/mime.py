@@ -7,6 +7,7 @@ plain part worth reading; this module absorbs all of that so a portal parser onl
 from __future__ import annotations
 
 import codecs
+import html
 import re
 from dataclasses import dataclass, field
 from email import policy
@@ -25,6 +26,7 @@ XML_TYPES = {"text/xml", "application/xml"}
 HTML_STUB = re.compile(r"html (only|viewer|version)|alleen (in )?html|html[- ]weergave", re.I)
 
 _PARSER = BytesParser(policy=policy.default)
+
 
 
 class NotAMail(ValueError):
@@ -66,7 +68,10 @@ class Mail:
 def message_from_bytes(raw: bytes) -> EmailMessage:
     if not raw or not raw.strip():
         raise NotAMail("The body is empty.")
-    msg = _PARSER.parsebytes(raw)
+    try:
+        msg = _PARSER.parsebytes(raw)
+    except RecursionError:  # the stdlib parser recurses per nesting level: read the headers, keep the body unparsed
+        msg = _PARSER.parsebytes(raw, headersonly=True)
     names = {k.lower() for k in msg.keys()}
     if not names & {"from", "subject", "date", "message-id", "to", "received", "return-path", "reply-to", "sender",
                     "mime-version", "content-type"}:
@@ -135,7 +140,7 @@ def _parts(msg: Message) -> list[tuple[Message, int]]:
         part, depth = stack.pop()
         seen += 1
         payload = part.get_payload() if part.is_multipart() else None
-        if isinstance(payload, list):
+        if isinstance(payload, list) and not part.get_content_type().startswith("message/"):  # an attached mail is a leaf
             if depth < MAX_DEPTH:
                 stack.extend((child, depth + 1) for child in reversed(payload))
             continue
@@ -171,7 +176,7 @@ def decode(msg: Message) -> Mail:
     mail = Mail(subject=header_text(msg, "Subject"), from_addr=from_addr, from_name=from_name,
                 reply_to_addr=reply_addr, reply_to_name=reply_name, date_raw=header_text(msg, "Date"), headers=msg,
                 is_report=msg.get_content_type() == "multipart/report")
-    plain, html = "", ""
+    plain, html_body = "", ""
     for part, _depth in _parts(msg):
         ctype = part.get_content_type()
         disposition = _disposition(part)
@@ -191,16 +196,34 @@ def decode(msg: Message) -> Mail:
             continue
         if ctype == "text/plain" and not plain:
             plain = _part_text(part)
-        elif ctype == "text/html" and not html:
-            html = _part_text(part)
+        elif ctype == "text/html" and not html_body:
+            html_body = _part_text(part)
     mail.plain = _tidy(plain)
-    if html:
-        mail.html_text, mail.links = html_to_text(html)
+    if html_body:
+        mail.html_text, mail.links = html_to_text(html_body)
     mail.text = _readable(mail.plain, mail.html_text)[:MAX_TEXT_CHARS]
-    if mail.text.lstrip().startswith("<?xml") or re.match(r"\s*<adf[\s>]", mail.text, re.I):
-        mail.xml_parts.append(mail.text.encode("utf-8"))
+    for body in (plain, html_body):  # ADF pasted into the body, as text or HTML-escaped inside an HTML part
+        document = _adf_in(body)
+        if document:
+            mail.xml_parts.append(document.encode("utf-8"))
+            break
     mail.links += [u for u in re.findall(r"https?://[^\s<>()\"']+", mail.text) if u not in mail.links]
     return mail
+
+
+def _adf_in(body: str) -> str | None:
+    """An ADF document pasted into a body (found with str.find: linear on any input)."""
+    lower = body.lower()
+    if "&lt;adf" in lower:
+        body = html.unescape(re.sub(r"<[^<>]*>", "", body))
+        lower = body.lower()
+    start = lower.find("<adf")
+    end = lower.find("</adf", start) if start >= 0 else -1
+    if end < 0:
+        return None
+    close = lower.find(">", end)
+    prolog = [p for p in (lower.rfind("<?xml", 0, start), lower.rfind("<?adf", 0, start)) if p >= 0 and start - p < 300]
+    return body[min(prolog, default=start):close + 1 if close >= 0 else len(body)]
 
 
 def _safe_filename(part: Message) -> bool:
@@ -231,13 +254,13 @@ BLOCK_TAGS = {"p", "div", "tr", "td", "th", "li", "ul", "ol", "table", "h1", "h2
 SKIP_TAGS = {"script", "style", "head", "title", "noscript", "template"}
 
 
-def html_to_text(html: str) -> tuple[str, list[str]]:
+def html_to_text(markup: str) -> tuple[str, list[str]]:
     """HTML as readable text (blocks on their own lines, a link's address after its text) and its http(s) links.
 
     BeautifulSoup (html.parser) reads whatever HTML a mailer wrote; the walk over its elements is iterative, so a
     deeply nested hostile document cannot exhaust the stack.
     """
-    soup = BeautifulSoup(html[:MAX_HTML_CHARS], "html.parser")
+    soup = BeautifulSoup(markup[:MAX_HTML_CHARS], "html.parser")
     for skipped in soup.find_all(list(SKIP_TAGS)):
         skipped.extract()
     links: list[str] = []

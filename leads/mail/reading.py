@@ -65,8 +65,8 @@ def parse_message(raw: bytes, *, now: dt.datetime | None = None) -> MailReading:
         reading.leads, reading.ignored, reading.source, reading.kind = [], None, None, None
         _person(outer, reading)
     for lead in reading.leads:
+        _fit(lead)
         lead["needs_review"] = reading.needs_review
-        lead["message"] = (lead.get("message") or "")[:MAX_MESSAGE]
         if reading.sent_at and not lead.get("received_at"):
             lead["received_at"] = reading.sent_at.isoformat()
     return reading
@@ -81,7 +81,7 @@ def _read(mail: Mail, outer: Mail, reading: MailReading) -> None:
             return
     portal = next((p for p in REGISTRY if p.matches(mail)), None)
     named = portal is not None and portal.SOURCE not in ("website", "adf")
-    if named and is_marketing(mail):
+    if named and is_marketing(mail, subject_only=True):
         reading.ignored, reading.source = "marketing", portal.SOURCE
         return
     if not named and _auto_reply(outer, strict=False):
@@ -97,7 +97,7 @@ def _read(mail: Mail, outer: Mail, reading: MailReading) -> None:
         if leads:
             reading.leads = leads
             return
-        if named and _bulk(outer):
+        if named and (_bulk(outer) or is_marketing(mail)):  # a portal's mail with no buyer in it
             reading.ignored = "marketing"
             return
         if named:  # a portal's notice with no contact we could read: a person looks at it
@@ -120,6 +120,34 @@ def _person(mail: Mail, reading: MailReading) -> None:
     customer = {k: v for k, v in {"first_name": first, "last_name": last, "email": address}.items() if v}
     reading.leads = [{"customer": customer, "message": mail.text or mail.subject, "channel": "email"}]
     reading.kind, reading.needs_review = "review", True
+
+
+LIMITS = {  # LeadInSerializer's lengths: a value read too long is cut, never a reason to lose the lead
+    "customer": {"first_name": 150, "last_name": 150, "email": 254, "phone": 64, "preferred_contact": 16},
+    "vehicle": {"make": 100, "model": 100, "vin": 64, "stock_number": 64, "url": 2000, "plate": 16, "currency": 3,
+                "interest": 32, "status": 32},
+    "trade_in": {"make": 100, "model": 100, "plate": 16, "remarks": 2000},
+}
+
+
+def _fit(lead: dict) -> None:
+    lead["message"] = (lead.get("message") or "")[:MAX_MESSAGE]
+    if lead.get("external_id"):
+        lead["external_id"] = str(lead["external_id"])[:200]
+    if len(lead.get("received_at") or "") > 100:
+        lead.pop("received_at")
+    for part, limits in LIMITS.items():
+        values = lead.get(part)
+        if not isinstance(values, dict):
+            continue
+        for key, limit in limits.items():
+            if isinstance(values.get(key), str):
+                values[key] = values[key][:limit].strip()
+        if part == "customer" and len(values.get("email") or "") >= 254:
+            values.pop("email")
+        year = values.get("year")
+        if year is not None and not (isinstance(year, int) and 1886 <= year <= 2100):
+            values.pop("year")
 
 
 def _has_contact(lead: dict) -> bool:

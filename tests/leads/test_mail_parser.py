@@ -64,6 +64,8 @@ def check_against(reading, expected: dict) -> None:
             assert trade_in.get(key.removeprefix("trade_in_")) == expected[key]
     if "trade_in_mileage_km" in expected:
         assert trade_in.get("mileage_km") == expected["trade_in_mileage_km"]
+    if "trade_in_remarks_contains" in expected:
+        assert expected["trade_in_remarks_contains"] in trade_in.get("remarks", "")
     if "ad_url_contains" in expected:
         assert expected["ad_url_contains"] in (vehicle.get("url") or "")
     if "price" in expected:
@@ -160,3 +162,109 @@ def test_deeply_nested_html_is_read_without_crashing():
            + html).encode()
     reading = parse_message(raw)
     assert reading.leads[0]["customer"]["email"] == "jan@example.nl"
+
+
+def test_adf_pasted_html_escaped_into_an_html_body_is_read():
+    import html
+
+    adf = (SHARED / "05-cargurus-adf-body.eml").read_bytes().split(b"\n\n", 1)[1].decode()
+    raw = ("From: leads@dealerfeed.example.com\nSubject: New lead\nMessage-ID: <a@b>\nContent-Type: text/html; charset=utf-8"
+           "\n\n<html><body><pre>" + html.escape(adf) + "</pre></body></html>").encode()
+    reading = parse_message(raw)
+    assert reading.source == "adf" and reading.leads[0]["customer"]["email"] == "kylebran22@example.com"
+    assert reading.leads[0]["vehicle"]["make"] == "RAM"
+
+
+def test_adf_with_the_address_in_the_name_field_is_read_where_it_fits():
+    adf = (SHARED / "05-cargurus-adf-body.eml").read_bytes()
+    adf = adf.replace(b'<name part="first">Kyle</name>', b'<name part="first">kyle.b@example.com</name>')
+    adf = adf.replace(b"<email preferredcontact=\"0\">kylebran22@example.com</email>", b"<email>8424174960</email>")
+    adf = adf.replace(b"Reply-To: Kyle Brannigan <kylebran22@example.com>\n", b"")
+    customer = parse_message(adf).leads[0]["customer"]
+    assert customer["email"] == "kyle.b@example.com" and customer["phone"] == "5195550186"
+
+
+def test_a_cargurus_phone_lead_is_a_call_to_return():
+    raw = (b"From: CarGurus <dealer-leads@messages.cargurus.com>\nSubject: Phone Lead from CarGurus\nMessage-ID: <p@c>\n\n"
+           b"Phone: 07712 000229\nDuration: 1 minutes, 15 seconds\n")
+    reading = parse_message(raw)
+    assert reading.kind == "call" and reading.leads[0]["customer"] == {"phone": "07712 000229"}
+    assert reading.leads[0]["channel"] == "call"
+
+
+def test_autotrader_inline_lead_and_carfax_request():
+    inline = (b"From: no-reply@trader.ca\nSubject: Important Sales Lead from AutoTrader.ca\nMessage-ID: <q@t>\n\n"
+              b"Name: Morgan\nEmail: morgan@example.com\nPhone: 6471234567\nSubject: Important Sales Lead from AutoTrader.ca\n"
+              b"Trade-In?: No\ndescription:\nMessage Hi, I found your listing and would like to know more. Please send me "
+              b"more information about your 2021 Tesla Model 3 Standard Range Plus.\nDealer Price:\nTrade In: Not specified\n"
+              b"Stock Number: D9779\nPrice: $21,995\n")
+    lead = parse_message(inline).leads[0]
+    assert lead["customer"] == {"first_name": "Morgan", "email": "morgan@example.com", "phone": "6471234567"}
+    assert "would like to know more" in lead["message"] and "trade_in" not in lead
+    assert (lead["vehicle"]["make"], lead["vehicle"]["model"], lead["vehicle"]["year"]) == ("Tesla", "Model 3", 2021)
+    carfax = (b"From: no-reply@trader.ca\nSubject: CARFAX request\nMessage-ID: <c@t>\n\nA potential customer is requesting a "
+              b"CARFAX Canada report. Please send the CARFAX Canada report to: saif11@example.com, Phone: 6479658360.\n\n"
+              b"Your Mercedes-Benz C-Class 2017 (Stock #: D9770) ad:\nhttps://www.autotrader.ca/go/5-69458424\n")
+    lead = parse_message(carfax).leads[0]
+    assert lead["customer"] == {"email": "saif11@example.com", "phone": "6479658360"}
+    assert lead["vehicle"]["model"] == "C-Class" and lead["vehicle"]["year"] == 2017 and "CARFAX" in lead["message"]
+
+
+def test_a_cazoo_enquiry_without_colons():
+    raw = ("From: dealerleads@info.cazoo.co.uk\nSubject: Enquiry - Vauxhall Astra GTC BV17OSY - Sam\nMessage-ID: <cz@c>\n"
+           "Content-Type: text/plain; charset=utf-8\n\nNew sales lead\nVauxhall Astra GTC\nBV17OSY Listed at \u00a34,995\n"
+           "           Test drive\nCall Sam ( tel: )\nEmail Sam ( sam_18cobb@example.co.uk )\nCustomer message\n\n"
+           "Enquiry type\n           Test drive\nCustomer details\nSam Cobb\n ( tel: )\nsam_18cobb@example.co.uk\n"
+           "View vehicle advert ( https://www.cazoo.co.uk/car-78833512/ )\nCorrelationID: 5f1e-77\n").encode()
+    reading = parse_message(raw)
+    lead = reading.leads[0]
+    assert reading.source == "cazoo" and reading.kind == "test_drive"
+    assert lead["customer"] == {"email": "sam_18cobb@example.co.uk", "first_name": "Sam", "last_name": "Cobb"}
+    assert lead["vehicle"]["plate"] == "BV17OSY" and lead["vehicle"]["price"] == "4995"
+    assert lead["external_id"] == "5f1e-77" and "Test drive" in lead["message"]
+
+
+def test_an_html_only_dealer_site_enquiry_in_a_table():
+    raw = (b"From: noreply@cardealer5.co.uk\nSubject: Enquiry - BMW Z4 (EA59ODK) - Simon\nMessage-ID: <cd5@c>\n"
+           b"Content-Type: multipart/alternative; boundary=X\n\n--X\nContent-Type: text/plain\n\nPlease use an HTML viewer\n"
+           b"--X\nContent-Type: text/html\n\n<a href='https://radlett.example.com/'>home</a><h2>BMW Z4 sDrive23i</h2>"
+           b"<a href='https://radlett.example.com/cars/1546657'>View car</a><table><tr><td>Name</td><td>Simon Price</td></tr>"
+           b"<tr><td>Phone</td><td><a href='tel:07700900111'>07700 900111</a></td></tr><tr><td>Email</td><td>"
+           b"<a href='mailto:simon@example.com'>simon@example.com</a></td></tr><tr><td>Message</td><td>Is the Z4 still "
+           b"available?</td></tr><tr><td>GDPR Contact</td><td>Email, Phone</td></tr></table>\n--X--\n")
+    reading = parse_message(raw)
+    lead = reading.leads[0]
+    assert reading.source == "website" and lead["message"] == "Is the Z4 still available?"
+    assert lead["vehicle"] == {"make": "BMW", "model": "Z4", "plate": "EA59ODK",
+                               "url": "https://radlett.example.com/cars/1546657"}
+
+
+def test_a_lead_whose_footer_talks_marketing_is_still_a_lead():
+    raw = (SHARED / "22-autotrack-test-drive.eml").read_bytes().replace(
+        b"Wat vond je van deze e-mail?", b"Lees onze tips voor uw advertentie en vergroot uw verkoopkansen.")
+    reading = parse_message(raw)
+    assert reading.ignored is None and reading.leads[0]["customer"]["email"] == "thijs.vanleeuwen@example.nl"
+
+
+def test_a_mail_forwarded_as_an_attachment_is_read_as_the_inner_lead():
+    inner = (SHARED / "19-marktplaats-call-missed.eml").read_bytes()
+    raw = (b"From: Info <info@vandalen-auto.example.nl>\nSubject: FW: gemiste oproep\nMessage-ID: <fw-att@x>\n"
+           b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=Z\n\n--Z\nContent-Type: text/plain\n\nZie bijlage.\n"
+           b"--Z\nContent-Type: message/rfc822\nContent-Disposition: attachment\n\n" + inner + b"\n--Z--\n")
+    reading = parse_message(raw)
+    assert reading.forwarded and reading.source == "marktplaats" and reading.kind == "call"
+    assert reading.leads[0]["customer"]["phone"] == "0612345604"
+
+
+def test_an_outlook_html_forward_in_dutch_is_unwrapped():
+    raw = (b"From: Info <info@vandalen-auto.example.nl>\nSubject: Doorst: Nieuwe aanvraag\nMessage-ID: <fw-html@x>\n"
+           b"Content-Type: text/html; charset=utf-8\n\n<div>Graag oppakken</div><hr><p><b>Van:</b> AutoScout24 "
+           b"&lt;noreply@autoscout24.com&gt;<br><b>Verzonden:</b> maandag 12 januari 2026 15:47<br><b>Aan:</b> info<br>"
+           b"<b>Onderwerp:</b> Nieuwe aanvraag van Piet Kok voor uw Mazda CX-5</p><div>Bericht van de koper</div>"
+           b"<div>Rijdt hij goed?</div><div>Naam: Piet Kok</div><div>Telefoonnummer: 0611112222</div>"
+           b"<div>Antwoorden op: <a href='mailto:piet.kok@example.nl'>piet.kok@example.nl</a></div>")
+    reading = parse_message(raw)
+    lead = reading.leads[0]
+    assert reading.source == "autoscout24" and reading.forwarded
+    assert lead["customer"]["email"] == "piet.kok@example.nl" and lead["message"] == "Rijdt hij goed?"
+    assert lead["vehicle"]["make"] == "Mazda" and lead["vehicle"]["model"] == "CX-5"

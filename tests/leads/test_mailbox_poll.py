@@ -59,7 +59,7 @@ def test_every_mail_becomes_one_routed_lead_and_is_marked_read(dealer, cast, dov
     assert len(leads) == 3
     assert {lead.assignee_id for lead in leads} <= {cast.sales_a1.pk, cast.sales_a2.pk} and all(lead.routed_at for lead in leads)
     assert {lead.customer.email for lead in leads} == {"klant0@example.nl", "klant1@example.nl", "klant2@example.nl"}
-    assert set(InboundMail.objects.filter(dealer=dealer).values_list("channel", flat=True)) == {"imap"}
+    assert set(InboundMail.objects.for_dealer(dealer).values_list("channel", flat=True)) == {"imap"}
     assert all("\\Seen" in flags for flags in dovecot.folder_state(*imap_account).values())
     mailbox.refresh_from_db()
     assert mailbox.last_uid == 3 and mailbox.last_success_at is not None
@@ -113,7 +113,7 @@ def test_pollers_at_once_read_each_mail_once(dealer, dovecot, imap_account, monk
     for _ in range(3):  # a poller that stopped at a lost lease leaves the rest to the next poll
         mailbox_poll(mailbox.pk)
     assert Lead.objects.for_dealer(dealer).count() == 60
-    assert InboundMail.objects.filter(dealer=dealer).count() == 60
+    assert InboundMail.objects.for_dealer(dealer).count() == 60
     assert sum(len(r.leads) for r in results) <= 60
     assert all("\\Seen" in flags for flags in dovecot.folder_state(*imap_account).values())
     mailbox.refresh_from_db()
@@ -159,7 +159,7 @@ def test_a_crash_mid_poll_neither_loses_nor_doubles_a_mail(dealer, dovecot, imap
     result = mailbox_poll(mailbox.pk)  # the next poll (the command ignores the backoff)
     assert result.error == ""
     assert Lead.objects.for_dealer(dealer).count() == 3
-    assert InboundMail.objects.filter(dealer=dealer).count() == 3
+    assert InboundMail.objects.for_dealer(dealer).count() == 3
     assert [r.duplicate for r in result.read] == duplicates_next
     assert all("\\Seen" in flags for flags in dovecot.folder_state(*imap_account).values())
 
@@ -200,7 +200,7 @@ def test_a_10_mib_mail_is_read_into_a_lead(dealer, dovecot, imap_account):
     result = mailbox_poll(mailbox.pk)
     assert result.error == "" and len(result.leads) == 1
     assert result.leads[0].lead.customer.email == "jan.big@example.nl"
-    assert len(bytes(InboundMail.objects.get(dealer=dealer).raw)) == len(raw)
+    assert len(bytes(InboundMail.objects.for_dealer(dealer).get().raw)) == len(raw)
 
 
 @pytest.mark.django_db
@@ -231,7 +231,7 @@ def read_mails(dealer, dovecot, imap_account):
     dovecot.append(*imap_account, (FIXTURES / "27-auto-reply-out-of-office.eml").read_bytes())
     mailbox = connect(dealer, dovecot, imap_account)
     mailbox_poll(mailbox.pk)
-    return InboundMail.objects.filter(dealer=dealer).order_by("pk")
+    return InboundMail.objects.for_dealer(dealer).order_by("pk")
 
 
 @pytest.mark.django_db

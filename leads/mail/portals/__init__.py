@@ -19,8 +19,10 @@ ROBOT = re.compile(r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|mailer[-_
 MARKETING = re.compile(r"verkoopkansen|advertentiekwaliteit|kwaliteit van (je|uw) advertentie|nieuwsbrief|newsletter|"
                        r"webinar|maandoverzicht|weekoverzicht|statistieken van (je|uw)|your monthly|market insights|"
                        r"tips voor (je|uw)|boost (je|uw) advertentie|speciale aanbieding", re.I)
-ANSWERED_CALL = re.compile(r"aangenomen oproep|beantwoorde oproep|gesprek gevoerd|answered call|call answered", re.I)
+ANSWERED_CALL = re.compile(r"aangenomen oproep|beantwoorde oproep|oproep ontvangen|gesprek gevoerd|answered call|"
+                           r"call answered", re.I)
 MISSED_CALL = re.compile(r"gemiste oproep|oproep gemist|gemist gesprek|missed (a )?call|missed a lead|call missed", re.I)
+TRADE_IN = re.compile(r"inruilaanvraag|inruilverzoek|inruil ?aanvraag|trade[- ]in|part[- ]exchange", re.I)
 
 
 @dataclass
@@ -39,8 +41,10 @@ def is_robot(address: str) -> bool:
     return bool(address) and bool(ROBOT.match(address.partition("@")[0]))
 
 
-def is_marketing(mail: Mail) -> bool:
-    head = f"{mail.subject}\n{mail.text[:600]}"
+def is_marketing(mail: Mail, *, subject_only: bool = False) -> bool:
+    """Marketing wording in the subject (or, for a mail that turned out to hold no buyer, the opening text): a lead's
+    footer that mentions "tips voor uw advertentie" does not make the lead marketing."""
+    head = mail.subject if subject_only else f"{mail.subject}\n{mail.text[:600]}"
     return bool(MARKETING.search(head))
 
 
@@ -93,9 +97,10 @@ def customer_name(mail: Mail, text: str) -> tuple[str, str]:
 
 def split_trade_in(text: str) -> tuple[str, str]:
     """(the text before a trade-in section, the trade-in section) — plate and mileage there are the customer's car."""
+    # A heading line (nothing after a colon): "Gegevens inruilauto", "Trade-in vehicle"; not "Trade-In?: No".
     m = re.search(r"^[\s*_#-]*(gegevens (van )?(de |uw |je )?inruil\w*|inruilauto|inruilvoertuig|uw inruil\w*|"
-                  r"je inruil\w*|(your )?trade[- ]in( vehicle| details)?|part[- ]exchange( vehicle)?)\b.*$",
-                  text, re.I | re.M)
+                  r"je inruil\w*|(your )?trade[- ]in( vehicle| details)?|part[- ]exchange( vehicle| details)?)\b"
+                  r"[^:\n]*:?[\s*_]*$", text, re.I | re.M)
     if not m:
         return text, ""
     return text[:m.start()], text[m.start():]
@@ -153,9 +158,9 @@ def trade_in_from_text(section: str) -> dict:
                            accept=lambda v: bool(f.vehicle_from_title(v)))
         found = f.vehicle_from_title(title)
         trade.update({k: v for k, v in found.items() if k in ("make", "model", "year")})
-    remarks = f.block_after(section, f.REMARK_LABELS)
+    remarks = trade_remarks(section)
     if remarks:
-        trade["remarks"] = remarks[:2000]
+        trade["remarks"] = remarks
     return trade
 
 
@@ -170,6 +175,8 @@ def lead_from_labels(mail: Mail, *, kind: str = "lead", text: str | None = None,
     phone = f.phone_in(phone_value) if phone_value else None
     if message is None:
         message = f.block_after(before, f.MESSAGE_LABELS)
+    if not email and not phone:  # no labelled contact: an address or number written in a sentence
+        email, phone = _contact_in_prose(mail, before)
     lead: dict = {
         "channel": "call" if kind == "call" else "email",
         "customer": {k: v for k, v in {"first_name": first, "last_name": last, "email": email, "phone": phone}.items() if v},
@@ -182,9 +189,67 @@ def lead_from_labels(mail: Mail, *, kind: str = "lead", text: str | None = None,
     if vehicle:
         lead["vehicle"] = vehicle
     trade = trade_in_from_text(trade_section)
+    if not trade and kind == "trade_in":
+        trade = _trade_in_unmarked(before, vehicle, title=title or mail.subject)
     if trade:
         lead["trade_in"] = trade
+    if not lead.get("vehicle"):
+        lead.pop("vehicle", None)
     return lead
+
+
+def _contact_in_prose(mail: Mail, text: str) -> tuple[str | None, str | None]:
+    """"Please send the report to: jan@example.com, Phone: 6479658360." — only used when no label gave a contact."""
+    own = {mail.from_domain}
+    email = next((e for e in f.EMAIL.findall(text) if not is_robot(e) and e.rpartition("@")[2].lower() not in own), None)
+    m = re.search(r"(?:phone|telephone|tel|telefoon(?:nummer)?|mobiel|bel(?:\s+\w+)?)\.?:?\s*\(?\s*(?:tel:)?"
+                  r"([+\d(][\d ()+.\-]{7,})", text, re.I)
+    phone = f.phone_in(m.group(1)) if m else None
+    return email, phone
+
+
+def _trade_in_unmarked(text: str, vehicle: dict, *, title: str) -> dict:
+    """A trade-in request without a trade-in heading: its plate and mileage are the customer's car. With two plates,
+    the first is the advertised car's and the last the customer's."""
+    trade: dict = {}
+    plates = [f.plate_in(v) for v in f.labelled_all(text, f.PLATE_LABELS, accept=f.plate_in)]
+    mileages = [f.mileage_in(v) for v in f.labelled_all(text, f.MILEAGE_LABELS, accept=f.mileage_in)]
+    if plates:
+        trade["plate"] = plates[-1]
+        if len(plates) == 1:
+            vehicle.pop("plate", None)
+    if mileages:
+        trade["mileage_km"] = mileages[-1]
+        if len(mileages) == 1:
+            vehicle.pop("mileage_km", None)
+    makes = f.labelled_all(text, f.MAKE_LABELS, same_line_only=True)
+    if makes and (len(makes) > 1 or vehicle.get("make") == makes[0]):
+        trade["make"] = makes[-1]
+        models = f.labelled_all(text, ["Model"], same_line_only=True)
+        if models:
+            trade["model"] = models[-1]
+        if len(makes) == 1:  # the labels were the customer's car: the advertised one is in the title
+            vehicle.pop("make", None)
+            vehicle.pop("model", None)
+            advertised = f.labelled(text, f.VEHICLE_LABELS, accept=lambda v: bool(f.vehicle_from_title(v)))
+            vehicle.update({k: v for k, v in f.vehicle_from_title(advertised or title).items() if k != "year"})
+    remarks = trade_remarks(text)
+    if remarks:
+        trade["remarks"] = remarks
+    return trade
+
+
+def trade_remarks(text: str) -> str | None:
+    """Every remark about the customer's car (state, description, defects), each under its own label."""
+    parts = []
+    first = f.block_after(text, f.REMARK_LABELS)
+    if first:
+        parts.append(first)
+    for label in f.REMARK_LABELS:
+        value = f.labelled(text, [label], same_line_only=True)
+        if value and not any(value in part for part in parts):
+            parts.append(f"{label}: {value}")
+    return "\n".join(parts)[:2000] or None
 
 
 def adf_leads(mail: Mail) -> list[dict]:
@@ -201,6 +266,13 @@ def adf_leads(mail: Mail) -> list[dict]:
             if not re.search(r"\d", data.get("external_id") or ""):
                 data.pop("external_id", None)
             customer = dict(data.get("customer") or {})
+            if customer.get("email") and "@" not in customer["email"]:  # feeds do swap fields: keep it where it fits
+                stray = customer.pop("email")
+                if not customer.get("phone") and f.phone_in(stray):
+                    customer["phone"] = stray
+            for part in ("first_name", "last_name"):
+                if "@" in (customer.get(part) or ""):
+                    customer.setdefault("email", f.email_in(customer.pop(part)))
             if not customer.get("email") and mail.reply_to_addr and not is_robot(mail.reply_to_addr):
                 customer["email"] = mail.reply_to_addr
             data["customer"] = customer

@@ -25,9 +25,16 @@ def parse(mail) -> Parsed:
         if phone:
             lead["customer"]["phone"] = phone
         return Parsed(source=SOURCE, kind="call", leads=[lead])
-    kind = ("test_drive" if re.search(r"proefrit", head, re.I) else "callback" if re.search(r"terugbel", head, re.I)
-            else "trade_in" if re.search(r"inruil", head, re.I) else "lead")
-    lead = lead_from_labels(mail, url_pattern=AD_LINK)
+    # The request's own word anywhere ("Inruilaanvraag"), or a looser one near the top ("proefrit" in the subject).
+    kind = ("trade_in" if re.search(r"inruilaanvraag", mail.text, re.I) or re.search(r"inruil", head, re.I)
+            else "callback" if re.search(r"terugbelverzoek", mail.text, re.I) or re.search(r"terugbel", head, re.I)
+            else "test_drive" if re.search(r"proefritaanvraag", mail.text, re.I) or re.search(r"proefrit", head, re.I)
+            else "lead")
+    title = f.labelled(mail.text, ["Voertuig", "Auto"], accept=lambda v: bool(f.vehicle_from_title(v)))
+    if not title:
+        m = re.search(r"voor\s+(.+?)(?:\s+-\s+|$)", mail.subject, re.I)
+        title = m.group(1) if m else None
+    lead = lead_from_labels(mail, kind=kind, title=title, url_pattern=AD_LINK)
     extras = [f"{label}: {value}" for label in ("Gewenste dag", "Gewenste tijd", "Voorkeurstijd", "Bereikbaar")
               if (value := f.labelled(mail.text, [label], same_line_only=True))]
     if extras:

@@ -22,6 +22,12 @@ def parse(mail) -> Parsed:
     leads = adf_leads(mail)
     if leads:
         return Parsed(source=SOURCE, kind="lead", leads=leads)
+    if re.search(r"phone lead", mail.subject, re.I):  # a call through CarGurus' tracking number: call back, ask which car
+        phone = caller_phone(mail)
+        duration = f.labelled(mail.text, ["Duration", "Call duration"], same_line_only=True)
+        lead = {"channel": "call", "customer": {"phone": phone} if phone else {},
+                "message": "\n".join(filter(None, [mail.subject, f"Duration: {duration}" if duration else ""]))}
+        return Parsed(source=SOURCE, kind="call", leads=[lead])
     text = _unpack(mail.text)
     heading = re.search(r"lead for your (.+?)\s*#*$", mail.text, re.I | re.M)
     lead = lead_from_labels(mail, kind=call or "lead", text=text, title=heading.group(1) if heading else None,

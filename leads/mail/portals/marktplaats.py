@@ -4,7 +4,7 @@ call ("Gemiste oproep") and a trade-in request ("Inruilverzoek"/"Inruilaanvraag"
 import re
 
 from .. import fields as f
-from . import Parsed, call_kind, caller_phone, lead_from_labels
+from . import TRADE_IN, Parsed, call_kind, caller_phone, lead_from_labels
 
 SOURCE = "marktplaats"
 AD_LINK = r"marktplaats\.nl/(v|a)/"
@@ -25,9 +25,15 @@ def parse(mail) -> Parsed:
         if phone:
             lead["customer"]["phone"] = phone
         return Parsed(source=SOURCE, kind="call", leads=[lead])
-    kind = "trade_in" if re.search(r"inruil", mail.subject, re.I) else "lead"
-    message = f.block_after(mail.text, ["Bericht van de koper", "Bericht", "Reactie", "Vraag", "Opmerkingen"])
-    lead = lead_from_labels(mail, title=title, url_pattern=AD_LINK, message=message)
+    kind = "trade_in" if re.search(r"inruil", mail.subject, re.I) or TRADE_IN.search(mail.text[:400]) else "lead"
+    message = f.block_after(mail.text, ["Bericht van de koper", "Bericht", "Reactie", "Vraag", "Opmerkingen"],
+                            stop=lambda line: line.lower().startswith("verkoper"))
+    lead = lead_from_labels(mail, kind=kind, title=title, url_pattern=AD_LINK, message=message)
+    if not lead["customer"].get("first_name"):
+        name = f.labelled(mail.text, ["Van", "Koper", "Afzender"], same_line_only=True,
+                          accept=lambda v: "@" not in v and not f.phone_in(v))
+        if name:
+            lead["customer"]["first_name"], lead["customer"]["last_name"] = f.split_name(name)
     if not lead["customer"].get("first_name"):
         m = re.search(r"^(.{2,60}?) heeft (gereageerd|een bericht|een vraag|een inruil)", mail.text, re.I | re.M)
         if m:

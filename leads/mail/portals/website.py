@@ -10,6 +10,7 @@ from .. import fields as f
 from . import Parsed, lead_from_labels
 
 SOURCE = "website"
+LISTING = r"/(listing|occasions?|aanbod|voorraad|auto|cars?|vehicles?|used-cars?)[/-]"  # a link to a car, not the home page
 FORM_WORDS = re.compile(r"website|webformulier|contactformulier|formulier|web ?form|form submi|proefrit aanvra|"
                         r"offerte aanvra|inruil aanvra|terugbelverzoek|new lead|nieuwe lead|aanvraag via", re.I)
 
@@ -26,10 +27,11 @@ def matches(mail) -> bool:
 
 def parse(mail) -> Parsed:
     head = f"{mail.subject}\n{mail.text[:300]}"
-    kind = ("test_drive" if re.search(r"proefrit|test ?drive", head, re.I)
-            else "callback" if re.search(r"terugbel|call ?back", head, re.I)
-            else "trade_in" if re.search(r"inruil|trade[- ]?in", head, re.I) else "lead")
-    lead = lead_from_labels(mail, url_pattern=r".")
+    kind = ("trade_in" if re.search(r"inruil|trade[- ]?in|part[- ]exchange", head, re.I)
+            or re.search(r"inruilaanvraag|inruilverzoek", mail.text, re.I)
+            else "test_drive" if re.search(r"proefrit|test ?drive", head, re.I)
+            else "callback" if re.search(r"terugbel|call ?back", head, re.I) else "lead")
+    lead = lead_from_labels(mail, kind=kind, url_pattern=LISTING)
     submitted = f.labelled(mail.text, ["This form submitted at", "Formulier verstuurd vanaf", "Verstuurd vanaf",
                                        "Pagina", "Page", "URL"], same_line_only=True)
     url = next(iter(re.findall(r"https?://\S+", submitted or "")), None)
@@ -45,8 +47,10 @@ def parse(mail) -> Parsed:
                 if "model" in found:
                     found["model"] = found["model"].title()
                 vehicle.update(found)
-    elif vehicle.get("url") and not re.search(r"/(listing|occasion|aanbod|voorraad|auto)", vehicle["url"], re.I):
-        vehicle.pop("url")
+    if "plate" not in vehicle:  # "Enquiry - BMW Z4 (EA59ODK) - Simon"
+        reg = re.search(r"\(([A-Z]{2}\d{2} ?[A-Z]{3}|[A-Z0-9]{1,3}-[A-Z0-9]{2,3}-[A-Z0-9]{1,2})\)", mail.subject)
+        if reg:
+            vehicle["plate"] = reg.group(1)
     preferred = f.labelled(mail.text, ["Preferred Contact Method", "Voorkeur contact", "Contactvoorkeur"])
     if preferred and preferred.lower() in ("email", "e-mail", "phone", "telefoon", "whatsapp", "sms"):
         lead["customer"]["preferred_contact"] = {"e-mail": "email", "telefoon": "phone"}.get(preferred.lower(),

@@ -13,7 +13,7 @@ import leads.mailbox
 from followup.services import call_answered_log
 from leads.mailbox import ServerSettings, mailbox_connect
 from leads.mailbox import mailbox_poll as poll
-from leads.models import AfterRead, InboundMail, Lead, Mailbox
+from leads.models import AfterRead, InboundMail, Lead, Mailbox, MailIgnored
 from leads.tasks import mailbox_poll as mailbox_poll_task
 from routing.services import lead_route_new
 from tests.factories import open_all_week
@@ -212,7 +212,7 @@ def test_the_command_prints_what_became_a_lead_and_what_was_ignored(dealer, dove
     out = capsys.readouterr().out
     assert "2 new mail(s)" in out
     assert "became lead #" in out and "(website)" in out
-    assert "ignored (Auto-reply)" in out
+    assert f"ignored ({MailIgnored.AUTO_REPLY.label})" in out
 
 
 @pytest.mark.django_db
@@ -239,7 +239,7 @@ def test_the_page_lists_the_mails_with_the_lead_made_or_the_reason_they_were_ign
     client.force_login(cast.manager_a)
     page = client.get("/settings/mailbox/").content.decode()
     lead = read_mails[0].leads.get()
-    assert f"/leads/{lead.pk}/" in page and "ignored: Auto-reply" in page
+    assert f"/leads/{lead.pk}/" in page and f"ignored: {MailIgnored.AUTO_REPLY.label}" in page
     assert page.count("Make a lead") == 1  # only for the mail that is no lead
 
 
@@ -261,7 +261,7 @@ def test_only_the_dealers_managers_make_a_lead_of_a_mail(cast, client, read_mail
     assert client.post(f"/settings/mail/{ignored.pk}/promote/").status_code == 403
     client.force_login(cast.outsider_b)
     assert client.post(f"/settings/mail/{ignored.pk}/promote/").status_code == 404
-    assert "Auto-reply" not in client.get("/settings/mailbox/").content.decode()
+    assert str(MailIgnored.AUTO_REPLY.label) not in client.get("/settings/mailbox/").content.decode()
     assert not ignored.leads.exists()
 
 

@@ -32,7 +32,7 @@ from dealers.services import policy_get
 from dealers.views import DealerScopedMixin
 from leads.models import Channel, EventType, Kind, Lead, LeadEvent, Notification, Queue, Reason, Status
 from leads.quality import PHONE_PLACEHOLDER, flag_hint
-from leads.services import lead_event_add
+from leads.services import lead_event_add, notification_mark_read
 
 from . import forms
 from .messaging import (
@@ -42,7 +42,6 @@ from .messaging import (
     customer_email_send,
     customer_template,
     mailto_href,
-    notifications_mark_read,
     vehicle_label,
 )
 from .models import (
@@ -501,7 +500,7 @@ class LeadDetailView(DealerPage, TemplateView):
         if self.access.is_bdc_agent:
             queryset = queryset.filter(assignee=self.access.user)
         lead = get_object_or_404(queryset, pk=kwargs["pk"])
-        notifications_mark_read(user=self.access.user, dealer=self.access.dealer, lead=lead)  # opening it is reading it
+        notification_mark_read(recipient=self.access.user, dealer=self.access.dealer, lead=lead)  # opening it is reading it
         return {**super().get_context_data(**kwargs), **self.notice_context(),
                 **lead_page_context(request=self.request, access=self.access, lead=lead)}
 
@@ -668,7 +667,7 @@ class NoticesReadView(DealerPage, View):
 
     def post(self, request):
         raw = request.POST.get("notification") or ""
-        notifications_mark_read(user=self.access.user, dealer=self.access.dealer,
-                                notification_id=int(raw) if raw.isdigit() else None)
+        notification_mark_read(recipient=self.access.user, dealer=self.access.dealer,
+                               ids=[int(raw)] if raw.isdigit() and len(raw) < 19 else None)
         return HttpResponseRedirect(self.safe_next() or reverse("inbox"))
 

@@ -13,10 +13,11 @@ from django.views.generic import TemplateView
 
 from dealers.models import Membership, Role, User
 from followup.forms import HandoverForm
-from followup.messaging import notifications_mark_read, vehicle_label
+from followup.messaging import vehicle_label
 from followup.selectors import lead_detail_queryset, lead_list
 from followup.views import DealerPage, countdown_text, lead_page_context
 from leads.models import Lead, Reason
+from leads.services import notification_mark_read
 
 from .models import CallScript
 from .services import bdc_claim_next, bdc_handover, bdc_queue
@@ -144,7 +145,7 @@ class BdcLeadView(DealerPage, TemplateView):
 
     def get_context_data(self, **kwargs):
         lead = get_object_or_404(self.get_queryset(), pk=kwargs["pk"])
-        notifications_mark_read(user=self.access.user, dealer=self.access.dealer, lead=lead)
+        notification_mark_read(recipient=self.access.user, dealer=self.access.dealer, lead=lead)
         script = CallScript.objects.filter(dealer=self.access.dealer, reason=lead.reason).first() if lead.reason else None
         on_duty = set(Membership.objects.filter(dealer=self.access.dealer, role=Role.SALESPERSON, is_active=True,
                                                 on_duty=True).values_list("user_id", flat=True))

@@ -22,3 +22,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 LANGUAGE_CODE = "en"
+SITE_URL = "http://testserver"
+# The tests' own push service listens on 127.0.0.1; only the test settings name it (see leads/push.py).
+WEB_PUSH_ALLOWED_HOSTS = ["127.0.0.1", *WEB_PUSH_ALLOWED_HOSTS]  # noqa: F405
+WEB_PUSH_TIMEOUT = 2.0

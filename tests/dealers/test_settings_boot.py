@@ -20,6 +20,9 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/opvolger",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "ALLOWED_HOSTS": "opvolger.example.nl",
+    "SITE_URL": "https://opvolger.example.nl",
+    "WEB_PUSH_VAPID_PRIVATE_KEY": "0BLXAX5Ngt_SiXo9RXTXlXLY0YLB0nK-LNuNk8bvBdM",
+    "WEB_PUSH_VAPID_SUBJECT": "mailto:beheer@opvolger.example.nl",
 }
 
 

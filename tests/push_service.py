@@ -152,8 +152,9 @@ def _handler(service: PushService):
                 message = json.loads(plaintext)
             except Exception as exc:
                 return self._answer(400, token, f"cannot decrypt: {exc}")
+            headers = {k.lower(): v for k, v in self.headers.items()}
             with service.arrived:
-                service.received.append(Received(token=token, message=message, headers={k.lower(): v for k, v in self.headers.items()}, at=time.time()))
+                service.received.append(Received(token=token, message=message, headers=headers, at=time.time()))
                 service.arrived.notify_all()
             self._answer(201, token)
 

@@ -2,7 +2,6 @@
 verifies the VAPID JWT and decrypts the aes128gcm message with the subscriber's keys, as a phone would."""
 
 import datetime as dt
-import json
 from io import StringIO
 
 import pytest

@@ -5,6 +5,7 @@ Every action is a plain form POST that redirects (works without JavaScript); sta
 
 import datetime as dt
 import re
+import uuid
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -21,7 +22,7 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -31,6 +32,7 @@ from dealers.scope import DealerAccess
 from dealers.services import policy_get
 from dealers.views import DealerScopedMixin
 from leads.models import Channel, EventType, Kind, Lead, LeadEvent, Notification, Queue, Reason, Status
+from leads.push import vapid_public_key
 from leads.quality import PHONE_PLACEHOLDER, flag_hint
 from leads.services import lead_event_add, notification_mark_read
 
@@ -445,11 +447,14 @@ class InboxView(DealerPage, TemplateView):
         texts = CardTexts(sender=self.access.user, min_attempts=policy.min_attempts)
         cards = [lead_card(lead, now=self.now, texts=texts) for lead in page]
         return {**super().get_context_data(**kwargs), **self.notice_context(),
-                "page_obj": page, "cards": cards, "open_count": page.paginator.count, "now": self.now, **card_context()}
+                "page_obj": page, "cards": cards, "open_count": page.paginator.count, "now": self.now, **card_context(),
+                "vapid_public_key": vapid_public_key()}
 
 
 class InboxFeedView(DealerPage, View):
-    """A small JSON answer for the inbox's polling: leads that were assigned or handed to me since `since`."""
+    """A small JSON answer for the inbox's polling (every 2 s while it is open): leads assigned or handed to me since
+    `since`, and my unread count for the bell and the tab title. `have` lists leads the page already got from this
+    feed, so a notice seen again in the overlap is not rendered again; with nothing new it is two indexed queries."""
 
     allowed_roles = INBOX_ROLES
 
@@ -465,22 +470,32 @@ class InboxFeedView(DealerPage, View):
         if timezone.is_naive(since):
             since = timezone.make_aware(since, dt.UTC)
         since = max(since - FEED_OVERLAP, self.now - FEED_MAX_LOOKBACK)  # a stale tab reloads; it doesn't fetch a day of cards
+        have = set()
+        for value in (request.GET.get("have") or "").split(",")[:FEED_MAX_LEADS * 3]:
+            try:
+                have.add(uuid.UUID(value))
+            except ValueError:
+                continue
         notices = list(Notification.objects.filter(
             dealer=self.access.dealer, recipient=self.access.user, lead__isnull=False, created_at__gt=since)
-            .order_by("-created_at").values("pk", "lead_id", "subject", "body", "kind")[:FEED_MAX_LEADS])
-        policy = policy_get(dealer=self.access.dealer)
-        leads = {lead.pk: lead for lead in self.get_queryset().filter(pk__in={n["lead_id"] for n in notices})}
-        context = card_context()
+            .exclude(lead_id__in=have).order_by("-created_at")
+            .values("pk", "lead_id", "subject", "body", "kind")[:FEED_MAX_LEADS])
         new = []
-        texts = CardTexts(sender=self.access.user, min_attempts=policy.min_attempts)
-        for lead in leads.values():
-            card = lead_card(lead, now=self.now, texts=texts)
-            new.append({"id": str(lead.pk), "url": reverse("lead_detail", args=[lead.pk]),
-                        "html": render_to_string("followup/_lead_card.html", {**context, "card": card}, request=request)})
+        leads = {}
+        if notices:
+            policy = policy_get(dealer=self.access.dealer)
+            leads = {lead.pk: lead for lead in self.get_queryset().filter(pk__in={n["lead_id"] for n in notices})}
+            context = card_context()
+            texts = CardTexts(sender=self.access.user, min_attempts=policy.min_attempts)
+            for lead in leads.values():
+                card = lead_card(lead, now=self.now, texts=texts)
+                new.append({"id": str(lead.pk), "url": reverse("lead_detail", args=[lead.pk]),
+                            "html": render_to_string("followup/_lead_card.html", {**context, "card": card}, request=request)})
         unread = Notification.objects.filter(dealer=self.access.dealer, recipient=self.access.user, read_at__isnull=True).count()
         return JsonResponse({
             "now": self.now.isoformat(),
             "unread": unread,
+            "unread_label": ngettext("%(counter)s unread notice", "%(counter)s unread notices", unread) % {"counter": unread},
             "leads": new,
             "notices": [{"id": n["pk"], "lead": str(n["lead_id"]), "title": n["subject"], "body": n["body"][:300],
                          "url": reverse("lead_detail", args=[n["lead_id"]])} for n in notices if n["lead_id"] in leads],

@@ -5,6 +5,7 @@ WEB_PUSH_ALLOWED_HOSTS whose addresses are all public, without following redirec
 host is allowed only when the setting names it literally (the test settings do, for the tests' own push service).
 """
 
+import functools
 import ipaddress
 import json
 import socket
@@ -160,10 +161,17 @@ def user_agent_label(user_agent: str) -> str:
 
 
 def vapid_public_key() -> str:
-    """The application server key a browser subscribes with (base64url of the uncompressed point)."""
+    """The application server key a browser subscribes with (base64url of the uncompressed point), derived from the
+    private key so the two can never disagree."""
+    return _public_key_of(settings.WEB_PUSH_VAPID_PRIVATE_KEY)
+
+
+@functools.lru_cache(maxsize=4)
+def _public_key_of(private_key: str) -> str:
     import base64
 
     from cryptography.hazmat.primitives import serialization
 
-    raw = vapid_key().public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    raw = Vapid.from_string(private_key).public_key.public_bytes(serialization.Encoding.X962,
+                                                                 serialization.PublicFormat.UncompressedPoint)
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()

@@ -56,6 +56,12 @@ def lead_event_add(*, lead: Lead, type: str, actor=None, text: str = "", data: d
     return event
 
 
+def lead_lock(lead: Lead, *related: str) -> Lead:
+    """The lead read again under a row lock, in its dealer. `no_key`: rows that reference it can still be inserted."""
+    return (Lead.objects.for_dealer(lead.dealer_id).select_for_update(no_key=True, of=("self",))
+            .select_related(*related).get(pk=lead.pk))
+
+
 def lead_deadline_set(lead: Lead, deadline: dt.datetime | None, *, first_step_minutes: int) -> None:
     """A new deadline starts a new escalation chain; the sweep first acts `first_step_minutes` after it."""
     lead.deadline_at = deadline
@@ -93,7 +99,7 @@ def _customer_for(*, dealer: Dealer, email: str, phone: str, data: dict) -> tupl
         match |= Q(phone=phone)
     known = None
     if match:
-        known = (Customer.objects.filter(match, dealer=dealer)
+        known = (Customer.objects.for_dealer(dealer).filter(match)
                  .order_by(Case(When(email=email, then=0), default=1) if email else "pk", "pk").first())
     if known is not None:
         return known, True
@@ -107,11 +113,11 @@ def _customer_for(*, dealer: Dealer, email: str, phone: str, data: dict) -> tupl
 
 def _existing_lead(*, dealer: Dealer, source: str, external_id: str | None, idempotency_key: str | None) -> Lead | None:
     if external_id:
-        lead = Lead.objects.filter(dealer=dealer, source=source, external_id=external_id).first()
+        lead = Lead.objects.for_dealer(dealer).filter(source=source, external_id=external_id).first()
         if lead:
             return lead
     if idempotency_key:
-        row = (IdempotencyKey.objects.filter(dealer=dealer, source=source, key=idempotency_key,
+        row = (IdempotencyKey.objects.for_dealer(dealer).filter(source=source, key=idempotency_key,
                                              created_at__gte=timezone.now() - IDEMPOTENCY_WINDOW)
                .select_related("lead").first())
         if row:
@@ -198,7 +204,7 @@ def lead_intake(*, dealer: Dealer, source: str, data: dict, idempotency_key: str
             if not idempotency_key:
                 raise
             # An Idempotency-Key older than the window may be used again: free it and store the new lead.
-            IdempotencyKey.objects.filter(dealer=dealer, source=source, key=idempotency_key,
+            IdempotencyKey.objects.for_dealer(dealer).filter(source=source, key=idempotency_key,
                                           created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW).delete()
     raise IntegrityError("lead could not be stored")
 
@@ -266,7 +272,7 @@ def notify_assignee(*, lead: Lead, user, kind: str, note: str = "", appointment:
 def notification_mark_read(*, dealer, recipient, ids: list[int] | None = None, lead: Lead | None = None) -> int:
     """Mark a person's notices in one dealer read (all of them, the given ones, or those about one lead); returns how
     many changed. The one write for it: the team API, the notice menu and opening a lead all call this."""
-    unread = Notification.objects.filter(dealer=dealer, recipient=recipient, read_at__isnull=True)
+    unread = Notification.objects.for_dealer(dealer).filter(recipient=recipient, read_at__isnull=True)
     if ids is not None:
         unread = unread.filter(pk__in=ids)
     if lead is not None:
@@ -376,11 +382,11 @@ def _outbox_claim(*, limit: int) -> tuple[list[Notification], dt.datetime]:
     claimed_at = timezone.now()
     push_settled = ~Q(push_status__in=[PushStatus.PENDING, PushStatus.SENDING])
     with transaction.atomic():
-        batch = list(Notification.objects.filter(email_status=DeliveryStatus.PENDING)
+        batch = list(Notification.objects.unscoped().filter(email_status=DeliveryStatus.PENDING)
                      .filter(push_settled | Q(created_at__lt=claimed_at - PUSH_EMAIL_FALLBACK_AFTER))
                      .order_by("created_at")
                      .select_for_update(skip_locked=True, of=("self",)).select_related("recipient", "lead", "dealer")[:limit])
-        Notification.objects.filter(pk__in=[n.pk for n in batch]).update(
+        Notification.objects.unscoped().filter(pk__in=[n.pk for n in batch]).update(
             email_status=DeliveryStatus.SENDING, email_attempts=F("email_attempts") + 1, email_sent_at=claimed_at)
     return batch, claimed_at
 
@@ -391,7 +397,8 @@ def _outbox_record(n: Notification, claimed_at: dt.datetime, error: Exception | 
     else:  # n.email_attempts is the count before this claim
         retry = n.email_attempts + 1 < MAX_EMAIL_ATTEMPTS
         changes = {"email_status": DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED, "email_error": str(error)[:1000]}
-    Notification.objects.filter(pk=n.pk, email_status=DeliveryStatus.SENDING, email_sent_at=claimed_at).update(**changes)
+    Notification.objects.for_dealer(n.dealer_id).filter(
+        pk=n.pk, email_status=DeliveryStatus.SENDING, email_sent_at=claimed_at).update(**changes)
 
 
 def lead_link(lead: Lead, dealer: Dealer) -> str:
@@ -467,7 +474,7 @@ def _push_fan_out(*, limit: int) -> int:
     """Turn owed pushes into one delivery row per device of the recipient; a recipient without a device settles the
     notice at once (its e-mail is the fallback). Idempotent: a delivery exists once per (notice, device)."""
     with transaction.atomic():
-        notices = list(Notification.objects.filter(push_status=PushStatus.PENDING).order_by("created_at")
+        notices = list(Notification.objects.unscoped().filter(push_status=PushStatus.PENDING).order_by("created_at")
                        .select_for_update(skip_locked=True, of=("self",)).only("pk", "dealer_id", "recipient_id")[:limit])
         if not notices:
             return 0
@@ -480,8 +487,8 @@ def _push_fan_out(*, limit: int) -> int:
             PushDelivery(dealer_id=n.dealer_id, notification_id=n.pk, subscription_id=device, due_at=now)
             for n in notices for device in devices.get(n.recipient_id, [])], ignore_conflicts=True)
         with_device = [n.pk for n in notices if n.recipient_id in devices]
-        Notification.objects.filter(pk__in=with_device).update(push_status=PushStatus.SENDING)
-        Notification.objects.filter(pk__in=[n.pk for n in notices if n.recipient_id not in devices]).update(
+        Notification.objects.unscoped().filter(pk__in=with_device).update(push_status=PushStatus.SENDING)
+        Notification.objects.unscoped().filter(pk__in=[n.pk for n in notices if n.recipient_id not in devices]).update(
             push_status=PushStatus.SKIPPED)
     return len(notices)
 
@@ -489,10 +496,10 @@ def _push_fan_out(*, limit: int) -> int:
 def _push_claim(*, limit: int) -> tuple[list[PushDelivery], dt.datetime]:
     claimed_at = timezone.now()
     with transaction.atomic():
-        batch = list(PushDelivery.objects.filter(status=PushDeliveryStatus.PENDING, due_at__lte=claimed_at)
+        batch = list(PushDelivery.objects.unscoped().filter(status=PushDeliveryStatus.PENDING, due_at__lte=claimed_at)
                      .order_by("due_at").select_for_update(skip_locked=True, of=("self",))
                      .select_related("subscription", "notification__lead", "notification__dealer")[:limit])
-        PushDelivery.objects.filter(pk__in=[d.pk for d in batch]).update(
+        PushDelivery.objects.unscoped().filter(pk__in=[d.pk for d in batch]).update(
             status=PushDeliveryStatus.SENDING, attempts=F("attempts") + 1, claimed_at=claimed_at)
     return batch, claimed_at
 
@@ -500,7 +507,7 @@ def _push_claim(*, limit: int) -> tuple[list[PushDelivery], dt.datetime]:
 def _push_record(d: PushDelivery, claimed_at: dt.datetime, result: push.PushResult) -> dt.timedelta | None:
     """Record one delivery's outcome on the row still carrying this claim; returns the retry delay, if any."""
     now = timezone.now()
-    mine = PushDelivery.objects.filter(pk=d.pk, status=PushDeliveryStatus.SENDING, claimed_at=claimed_at)
+    mine = PushDelivery.objects.for_dealer(d.dealer_id).filter(pk=d.pk, status=PushDeliveryStatus.SENDING, claimed_at=claimed_at)
     if result.accepted:
         mine.update(status=PushDeliveryStatus.SENT, sent_at=now, error="")
         PushSubscription.objects.filter(pk=d.subscription_id).update(last_success_at=now, last_error="")
@@ -538,8 +545,8 @@ def _push_send(batch: list[PushDelivery], claimed_at: dt.datetime) -> list[dt.ti
 
 def _push_settle(notification_ids: set[int]) -> None:
     """A notice a device accepted needs no e-mail; one no device will take (all failed or gone) falls back to e-mail."""
-    deliveries = PushDelivery.objects.filter(notification_id=OuterRef("pk"))
-    sending = Notification.objects.filter(pk__in=notification_ids, push_status=PushStatus.SENDING)
+    deliveries = PushDelivery.objects.unscoped().filter(notification_id=OuterRef("pk"))
+    sending = Notification.objects.unscoped().filter(pk__in=notification_ids, push_status=PushStatus.SENDING)
     sending.filter(Exists(deliveries.filter(status=PushDeliveryStatus.SENT))).update(
         push_status=PushStatus.SENT,
         email_status=Case(When(email_status=DeliveryStatus.PENDING, then=Value(DeliveryStatus.PUSHED)),
@@ -552,7 +559,8 @@ def push_flush(*, batch_size: int = PUSH_BATCH) -> int:
     """Send every push owed now; returns how many deliveries were tried. Takes back deliveries stuck in "sending"
     after a crash (sent again; the device shows one notification per notice, replaced by its tag)."""
     stale = timezone.now() - PUSH_SENDING_STALE_AFTER
-    PushDelivery.objects.filter(status=PushDeliveryStatus.SENDING, claimed_at__lt=stale).update(status=PushDeliveryStatus.PENDING)
+    PushDelivery.objects.unscoped().filter(status=PushDeliveryStatus.SENDING, claimed_at__lt=stale).update(
+        status=PushDeliveryStatus.PENDING)
     while _push_fan_out(limit=OUTBOX_BATCH) == OUTBOX_BATCH:
         pass
     tried, retries = 0, []
@@ -576,7 +584,7 @@ def outbox_flush(*, batch_size: int = OUTBOX_BATCH) -> int:
     Also takes back e-mails stuck in "sending" after a crash mid-send (sent again: at least once, never lost).
     """
     stale = timezone.now() - SENDING_STALE_AFTER
-    Notification.objects.filter(email_status=DeliveryStatus.SENDING, email_sent_at__lt=stale).update(
+    Notification.objects.unscoped().filter(email_status=DeliveryStatus.SENDING, email_sent_at__lt=stale).update(
         email_status=DeliveryStatus.PENDING)
     tried = 0
     while True:

@@ -79,7 +79,7 @@ def test_a_new_lead_buzzes_the_assignee_with_the_contract_message_and_no_mail(se
     assert service.messages(phones[assignee]) == [message]  # the assignee's phone, not the colleague's
     [received] = service.received
     assert received.headers["urgency"] == "high" and received.headers["topic"].startswith("notice-")
-    notice = Notification.objects.get(lead_id=body["id"])
+    notice = Notification.objects.unscoped().get(lead_id=body["id"])
     assert (notice.push_status, notice.email_status) == (PushStatus.SENT, DeliveryStatus.PUSHED)
     assert mail.outbox == []  # the phone buzzed: no e-mail on top
     assert PushSubscription.objects.get(endpoint=service.endpoint(phones[assignee])).last_success_at is not None
@@ -109,7 +109,7 @@ def test_a_handover_mail_without_push_carries_the_note_the_appointment_and_the_l
     [email] = mail.outbox
     assert "Note from the BDC: Belt na 17:00" in email.body and "Showroom visit, Thursday 3 December, 14:30" in email.body
     assert f"http://testserver/leads/{lead.pk}/?dealer=dealer-a" in email.body
-    assert Notification.objects.get(lead=lead).push_status == PushStatus.SKIPPED  # no device: the e-mail is the alert
+    assert Notification.objects.unscoped().get(lead=lead).push_status == PushStatus.SKIPPED  # no device: the e-mail is the alert
 
 
 def test_reminders_go_to_the_assignee_and_escalations_to_the_manager(service, lead, cast):
@@ -132,7 +132,7 @@ def test_a_gone_subscription_is_deleted_and_the_mail_goes_out_instead(service, l
     outbox_flush()
     assert service.requests == [(gone.token, status, "told to")]
     assert not PushSubscription.objects.filter(user=cast.sales_a1).exists()
-    notice = Notification.objects.get(lead=lead)
+    notice = Notification.objects.unscoped().get(lead=lead)
     assert notice.push_status == PushStatus.FAILED and notice.email_status == DeliveryStatus.SENT
     [email] = mail.outbox
     assert f"http://testserver/leads/{lead.pk}/?dealer=dealer-a" in email.body
@@ -144,7 +144,7 @@ def test_an_outage_is_retried_with_backoff_and_delivered_once(service, lead, cas
     phone = device(service, cast.sales_a1, status=503)
     notify_assignee(lead=lead, user=cast.sales_a1, kind=NotificationKind.ASSIGNED)
     outbox_flush()
-    delivery = PushDelivery.objects.get()
+    delivery = PushDelivery.objects.unscoped().get()
     assert delivery.status == "pending" and delivery.attempts == 1 and delivery.due_at > timezone.now()
     outbox_flush()
     assert len(service.requests) == 1  # not before its backoff
@@ -153,7 +153,7 @@ def test_an_outage_is_retried_with_backoff_and_delivered_once(service, lead, cas
         outbox_flush()
         outbox_flush()
     assert len(service.messages()) == 1 and len(service.requests) == 2
-    assert Notification.objects.get(lead=lead).email_status == DeliveryStatus.PUSHED
+    assert Notification.objects.unscoped().get(lead=lead).email_status == DeliveryStatus.PUSHED
 
 
 def test_a_silent_push_service_does_not_cost_the_mail(service, lead, cast):
@@ -198,7 +198,7 @@ def test_a_stored_endpoint_no_longer_allowed_is_never_called(service, lead, cast
     with override_settings(WEB_PUSH_ALLOWED_HOSTS=["fcm.googleapis.com"]):
         outbox_flush()
     assert service.requests == []
-    assert PushDelivery.objects.get().status == "failed" and len(mail.outbox) == 1  # refused: the e-mail instead
+    assert PushDelivery.objects.unscoped().get().status == "failed" and len(mail.outbox) == 1  # refused: the e-mail instead
 
 
 @override_settings(WEB_PUSH_ALLOWED_HOSTS=["localhost", "*.localhost"])

@@ -133,7 +133,9 @@ def main():
         try:
             wait_until_up()
             time.sleep(3)  # the worker connects to the broker
+            load_before = os.getloadavg()[0]
             sent = post_leads(raw_key, args.leads, args.rate)
+            load_after = os.getloadavg()[0]
             deadline = time.monotonic() + 30
             while len(service.received) < len(sent) and time.monotonic() < deadline:
                 time.sleep(0.2)
@@ -156,7 +158,8 @@ def main():
                          f"{len(stray)} unknown, {len(refused)} refused by the push service {refused[:3]}")
     delays = [arrivals[lead][0] - at for lead, at in sent.items()]
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"{len(sent)} leads at {args.rate:g}/s, gunicorn workers: {args.workers}, one Celery worker (concurrency 1)")
+    print(f"{len(sent)} leads at {args.rate:g}/s, gunicorn workers: {args.workers}, one Celery worker (concurrency 1); "
+          f"load average {load_before:.1f} before, {load_after:.1f} after; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"POST -> push accepted by the push service: p50 {percentile(delays, 50):.2f} s, p90 {percentile(delays, 90):.2f} s, "
           f"p99 {percentile(delays, 99):.2f} s, max {max(delays):.2f} s; every lead exactly one push")
 

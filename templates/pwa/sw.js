@@ -58,10 +58,16 @@ self.addEventListener("fetch", function (event) {
   if (request.mode === "navigate" && url.pathname === INBOX) {
     event.respondWith(inbox(request));
   } else if (url.pathname.indexOf("{% get_static_prefix %}") === 0) {
-    event.respondWith(caches.match(request).then(function (cached) {
-      return cached || fetch(request).then(function (response) {
-        if (response.ok) { var copy = response.clone(); caches.open(SHELL).then(function (c) { c.put(request, copy); }); }
-        return response;
+    // Stale-while-revalidate: the kept copy at once (offline too), refreshed behind it. Deployed files have hashed
+    // names, so that refresh comes from the browser's HTTP cache; unhashed ones (local settings) stay current.
+    event.respondWith(caches.open(SHELL).then(function (cache) {
+      return cache.match(request).then(function (cached) {
+        var fresh = fetch(request).then(function (response) {
+          if (response.ok) { cache.put(request, response.clone()); }
+          return response;
+        });
+        if (cached) { event.waitUntil(fresh.catch(function () { return null; })); return cached; }
+        return fresh;
       });
     }));
   }

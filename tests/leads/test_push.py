@@ -125,6 +125,15 @@ def test_reminders_go_to_the_assignee_and_escalations_to_the_manager(service, le
     assert escalation["url"] == reminder["url"] == f"/leads/{lead.pk}/?dealer=dealer-a"
 
 
+def test_a_stalled_lead_reassigned_by_the_sweep_is_a_new_lead_for_the_next_and_an_escalation_for_the_manager(
+        service, lead, cast):
+    next_one, manager = device(service, cast.sales_a2), device(service, cast.manager_a)
+    followup_sweep(now=lead.deadline_at + dt.timedelta(minutes=61))  # remind, alert the manager, reassign
+    outbox_flush()
+    assert [(m["kind"], m["title"]) for m in service.messages(next_one)] == [("new_lead", "New lead: Anouk de Boer")]
+    assert sorted(m["kind"] for m in service.messages(manager)) == ["escalation", "escalation"]  # overdue, then reassigned
+
+
 @pytest.mark.parametrize("status", [404, 410])
 def test_a_gone_subscription_is_deleted_and_the_mail_goes_out_instead(service, lead, cast, status):
     gone = device(service, cast.sales_a1, status=status)

@@ -14,6 +14,7 @@ What is verified, exactly:
 import json
 
 import pytest
+from playwright.sync_api import expect
 
 from leads.models import NotificationKind, PushSubscription
 from leads.push import vapid_public_key
@@ -32,7 +33,10 @@ def controlled(page, live_server):
     page.goto(f"{live_server.url}/inbox/")
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     page.reload()  # now the worker controls the page and has kept this inbox
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    for _ in range(100):  # polled from here: the page's CSP forbids the string evaluation wait_for_function uses
+        if page.evaluate("navigator.serviceWorker.controller !== null"):
+            break
+        page.wait_for_timeout(100)
     return page.context.service_workers[0] if page.context.service_workers else page.context.wait_for_event("serviceworker")
 
 
@@ -121,14 +125,14 @@ def test_alerts_on_this_phone_subscribes_through_the_team_api(live_server, phone
         page.locator(".alert-setup summary").tap()
         switch = page.locator("[data-action=push-alerts]")
         switch.tap()
-        page.wait_for_function("document.querySelector('[data-action=push-alerts]').getAttribute('aria-pressed') === 'true'")
+        expect(switch).to_have_attribute("aria-pressed", "true")
         assert PushSubscription.objects.filter(user=cast.sales_a1, endpoint=fake["endpoint"]).exists()
         lead = new_lead(cast, first_name="Fenna", last_name="Mulder")
         notify_assignee(lead=lead, user=cast.sales_a1, kind=NotificationKind.ASSIGNED)
         outbox_flush()
         assert [m["title"] for m in service.messages()] == ["New lead: Fenna Mulder"]
         switch.tap()
-        page.wait_for_function("document.querySelector('[data-action=push-alerts]').getAttribute('aria-pressed') === 'false'")
+        expect(switch).to_have_attribute("aria-pressed", "false")
         assert not PushSubscription.objects.filter(user=cast.sales_a1).exists()
 
 

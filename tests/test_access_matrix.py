@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from dealers.models import BdcCompany, ClosingDay, Role
 from followup.models import Appointment, LeadImport
-from leads.models import InboundMail, Mailbox
+from leads.models import InboundMail, Mailbox, PushSubscription
 from tests.factories import DealerFactory, LeadFactory, MembershipFactory, UserFactory, api_key_for, make_group_admin
 
 pytestmark = pytest.mark.django_db
@@ -37,6 +37,8 @@ TENANT_ROUTES = {
     "team-policy": ("get", "/api/v1/team/policy/?dealer=dealer-a", "team"),
     "team-notifications": ("get", "/api/v1/team/notifications/?dealer=dealer-a", "team"),
     "team-notifications-read": ("post", "/api/v1/team/notifications/read/?dealer=dealer-a", "team"),
+    "team-push-subscriptions": ("get", "/api/v1/team/push-subscriptions/?dealer=dealer-a", "team"),
+    "team-push-subscription": ("delete", "/api/v1/team/push-subscriptions/{push_subscription}/", "team"),
     "api_report_summary": ("get", "/api/v1/team/reports/summary/?dealer=dealer-a", "team"),
     "settings:overview": ("get", "/settings/?dealer=dealer-a", "page"),
     "settings:policy": ("get", "/settings/policy/?dealer=dealer-a", "page"),
@@ -90,6 +92,7 @@ TENANT_ROUTES = {
 NOT_TENANT_ROUTES = {
     "set_language": "language cookie",
     "healthz": "node health, no dealer data",
+    "service_worker": "the app's service worker script, the same for everyone",
     "api-schema": "the public OpenAPI schema",
     "api-docs": "the public API docs",
     "api-leads-create": "a portal key files under its own dealer; the body cannot name another",
@@ -148,7 +151,9 @@ def world_a(cast):
             "membership": cast.sales_a1.memberships.get().pk, "inbound_mail": inbound_mail.pk,
             "closing_day": closing_day.pk,
             "mailbox": Mailbox.objects.create(dealer=cast.dealer_a, host="imap.a.test", port=993, username="verkoop@a.test",
-                                              password_encrypted="x").pk}
+                                              password_encrypted="x").pk,
+            "push_subscription": PushSubscription.objects.create(
+                user=cast.sales_a1, endpoint="https://fcm.googleapis.com/fcm/send/a1", p256dh="x", auth="y").pk}
 
 
 @pytest.fixture

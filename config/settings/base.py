@@ -179,6 +179,24 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Opvolger <noreply@opvolger.local>")
 
+# Links in notice e-mails are absolute: the address users open the app at.
+SITE_URL = env("SITE_URL", default="http://localhost:8000").rstrip("/")
+
+# Web Push (RFC 8030/8291/8292). The VAPID pair signs every push; `python manage.py webpush_keys` prints a new one.
+# Local and test settings fall back to this committed development pair; production requires its own.
+DEV_WEB_PUSH_VAPID_PRIVATE_KEY = "-J21HQuHlWPgS56gQbTfaYF9GP5hMwqwT5qDmVObov8"  # development only: it is public
+WEB_PUSH_VAPID_PRIVATE_KEY = env("WEB_PUSH_VAPID_PRIVATE_KEY", default="") or DEV_WEB_PUSH_VAPID_PRIVATE_KEY
+WEB_PUSH_VAPID_SUBJECT = env("WEB_PUSH_VAPID_SUBJECT", default="mailto:dev@opvolger.local")
+# The server only ever calls these hosts (a subscription's endpoint is untrusted input); `*.` matches subdomains.
+WEB_PUSH_ALLOWED_HOSTS = env.list("WEB_PUSH_ALLOWED_HOSTS", default=[
+    "fcm.googleapis.com", "android.googleapis.com",  # Chrome, Edge on Android, Samsung Internet, Opera
+    "updates.push.services.mozilla.com",  # Firefox
+    "*.push.apple.com",  # Safari (macOS, iOS home-screen apps)
+    "*.notify.windows.com",  # Edge on Windows (WNS)
+])
+WEB_PUSH_TIMEOUT = env.float("WEB_PUSH_TIMEOUT", default=5.0)  # seconds; a hung push service must not hold the outbox
+WEB_PUSH_TTL = env.int("WEB_PUSH_TTL", default=4 * 3600)  # how long a push service keeps a message for an offline phone
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "knox.auth.TokenAuthentication",

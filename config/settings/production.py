@@ -10,12 +10,19 @@ try:
     DATABASES = {"default": env.db("DATABASE_URL")}
     REDIS_URL = env("REDIS_URL")
     MAILBOX_ENCRYPTION_KEY = env.list("MAILBOX_ENCRYPTION_KEY")
+    SITE_URL = env("SITE_URL").rstrip("/")
+    WEB_PUSH_VAPID_PRIVATE_KEY = env("WEB_PUSH_VAPID_PRIVATE_KEY")
+    WEB_PUSH_VAPID_SUBJECT = env("WEB_PUSH_VAPID_SUBJECT")
 except ImproperlyConfigured as exc:
     raise ImproperlyConfigured(f"Production settings: {exc}. See .env.example.") from exc
 if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("insecure"):
     raise ImproperlyConfigured("Production settings: SECRET_KEY must be a random value of at least 50 characters.")
 if not MAILBOX_ENCRYPTION_KEY:
     raise ImproperlyConfigured("Production settings: MAILBOX_ENCRYPTION_KEY must hold at least one Fernet key.")
+
+if WEB_PUSH_VAPID_PRIVATE_KEY in ("", DEV_WEB_PUSH_VAPID_PRIVATE_KEY):  # noqa: F405
+    raise ImproperlyConfigured("Production settings: WEB_PUSH_VAPID_PRIVATE_KEY is empty or the public development key; "
+                               "run `python manage.py webpush_keys`.")
 
 DEBUG = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)

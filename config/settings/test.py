@@ -24,3 +24,7 @@ STORAGES = {
 LANGUAGE_CODE = "en"
 MAILBOX_ALLOW_PRIVATE_HOSTS = True  # the tests' Dovecot listens on 127.0.0.1
 MAILBOX_INGEST_THREADS = 1  # tests in a transaction see their rows only in their own thread; threaded tests set 4
+SITE_URL = "http://testserver"
+# The tests' own push service listens on 127.0.0.1; only the test settings name it (see leads/push.py).
+WEB_PUSH_ALLOWED_HOSTS = ["127.0.0.1", *WEB_PUSH_ALLOWED_HOSTS]  # noqa: F405
+WEB_PUSH_TIMEOUT = 2.0

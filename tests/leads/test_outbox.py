@@ -9,7 +9,8 @@ from django.utils import timezone
 
 import leads.services
 from leads.models import DeliveryStatus, Notification, NotificationKind
-from leads.services import notification_queue, outbox_flush, outbox_wake
+from leads.services import notification_queue, notify_assignee, outbox_flush, outbox_wake
+from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +61,15 @@ def test_the_flush_a_wake_up_asks_for_starts_a_moment_later_so_a_burst_shares_it
     monkeypatch.setattr(leads.services, "task_enqueue", lambda name, *args, countdown=None: asked.append(countdown))
     outbox_wake()
     assert asked == [leads.services.OUTBOX_GATHER_SECONDS] and 0 < asked[0] <= 1
+
+
+def test_a_notice_that_buzzes_a_phone_gathers_for_less(cast, monkeypatch, django_capture_on_commit_callbacks):
+    asked = []
+    monkeypatch.setattr(leads.services, "task_enqueue", lambda name, *args, countdown=None: asked.append(countdown))
+    lead = LeadFactory(dealer=cast.dealer_a, assignee=cast.sales_a1)
+    with django_capture_on_commit_callbacks(execute=True):
+        notify_assignee(lead=lead, user=cast.sales_a1, kind=NotificationKind.ASSIGNED)
+    assert asked == [leads.services.PUSH_GATHER_SECONDS] and asked[0] < leads.services.OUTBOX_GATHER_SECONDS
 
 
 def test_without_a_shared_flag_every_notice_asks_at_once(cast, monkeypatch, settings):

@@ -33,7 +33,7 @@ def percent_of(fraction: Decimal) -> Decimal | int:
 def parse_cadence(text: str) -> list[int]:
     """ "0, 1, 3, 6" → [0, 1, 3, 6]; sorted, each day once. """
     parts = [p for p in re.split(r"[\s,;]+", text.strip()) if p]
-    if not parts or not all(p.isdigit() for p in parts):
+    if not parts or not all(re.fullmatch(r"[0-9]{1,4}", p) for p in parts):
         raise ValidationError(_("Enter whole numbers of days separated by commas, for example: 0, 1, 3, 6."))
     days = sorted({int(p) for p in parts})
     if days[-1] > 365:

@@ -6,6 +6,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from leads.dates import instant_in_range
 from leads.models import Status
 
 from .models import AppointmentKind, AttemptChannel, AttemptOutcome
@@ -24,6 +25,8 @@ class LocalDateTimeField(forms.DateTimeField):
 def _not_in_the_past(value: dt.datetime) -> dt.datetime:
     if value < timezone.now() - APPOINTMENT_PAST_SLACK:
         raise forms.ValidationError(_("That time has already passed; pick a time in the future."))
+    if not instant_in_range(value):
+        raise forms.ValidationError(_("That time is too far ahead; pick a time within a year."))
     return value
 
 

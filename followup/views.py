@@ -11,7 +11,7 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Case, Count, F, IntegerField, Prefetch, Value, When, Window
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -30,6 +30,7 @@ from dealers.models import Role
 from dealers.scope import DealerAccess
 from dealers.services import policy_get
 from dealers.views import DealerScopedMixin
+from leads.dates import instant_from_outside
 from leads.models import Channel, EventType, Kind, Lead, LeadEvent, Notification, Queue, Reason, Status
 from leads.quality import PHONE_PLACEHOLDER, flag_hint
 from leads.services import lead_event_add
@@ -72,6 +73,7 @@ CALL_OUTCOMES = (*CARD_CALL_OUTCOMES, AttemptOutcome.WRONG_NUMBER)
 MESSAGE_OUTCOMES = (AttemptOutcome.SENT, AttemptOutcome.REPLIED)
 FEED_OVERLAP = dt.timedelta(minutes=2)  # a notice committed late still shows up; the page drops ones it already has
 FEED_MAX_LOOKBACK = dt.timedelta(hours=1)
+NOTIFICATION_ID = re.compile(r"[0-9]{1,18}")
 FEED_MAX_LEADS = 20
 
 
@@ -459,12 +461,8 @@ class InboxFeedView(DealerPage, View):
 
     def get(self, request):
         self.now = timezone.now()
-        try:
-            since = parse_datetime(request.GET.get("since") or "") or self.now
-        except ValueError:  # a well-formed but impossible date: treat as "nothing seen yet"
-            since = self.now
-        if timezone.is_naive(since):
-            since = timezone.make_aware(since, dt.UTC)
+        # An unreadable or impossible date (year 1, February 30th) is "nothing seen yet".
+        since = instant_from_outside(request.GET.get("since") or "", now=self.now)[0] or self.now
         since = max(since - FEED_OVERLAP, self.now - FEED_MAX_LOOKBACK)  # a stale tab reloads; it doesn't fetch a day of cards
         notices = list(Notification.objects.filter(
             dealer=self.access.dealer, recipient=self.access.user, lead__isnull=False, created_at__gt=since)
@@ -668,7 +666,9 @@ class NoticesReadView(DealerPage, View):
 
     def post(self, request):
         raw = request.POST.get("notification") or ""
+        if raw and not NOTIFICATION_ID.fullmatch(raw):  # "²" passes str.isdigit; a huge number overflows bigint
+            return HttpResponseBadRequest(_("That notice does not exist."))
         notifications_mark_read(user=self.access.user, dealer=self.access.dealer,
-                                notification_id=int(raw) if raw.isdigit() else None)
+                                notification_id=int(raw) if raw else None)
         return HttpResponseRedirect(self.safe_next() or reverse("inbox"))
 

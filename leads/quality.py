@@ -57,6 +57,7 @@ __all__ = [
     "PHONE_INVALID",
     "PHONE_PLACEHOLDER",
     "PLACEHOLDER_EMAIL_LOCAL_PARTS",
+    "RECEIVED_AT_OUT_OF_RANGE",
     "THROWAWAY_EMAIL_DOMAINS",
     "NormalisedContact",
     "assess_contact",
@@ -74,6 +75,7 @@ EMAIL_INVALID = "email_invalid"
 EMAIL_THROWAWAY = "email_throwaway"
 NO_EMAIL = "no_email"
 NO_NAME = "no_name"
+RECEIVED_AT_OUT_OF_RANGE = "received_at_out_of_range"  # not a contact flag: set by the intake (leads/dates.py)
 
 ALL_FLAGS: tuple[str, ...] = tuple(
     sorted(
@@ -85,6 +87,7 @@ ALL_FLAGS: tuple[str, ...] = tuple(
             EMAIL_THROWAWAY,
             NO_EMAIL,
             NO_NAME,
+            RECEIVED_AT_OUT_OF_RANGE,
         )
     )
 )
@@ -329,6 +332,7 @@ _HINTS = {
     ),
     NO_EMAIL: _("No e-mail address — call, text or WhatsApp the customer."),
     NO_NAME: _("No name given — greet neutrally and ask in your first reply."),
+    RECEIVED_AT_OUT_OF_RANGE: _("The portal sent an impossible date; the lead counts from its arrival."),
 }
 
 _WARNINGS = {
@@ -339,6 +343,7 @@ _WARNINGS = {
     EMAIL_THROWAWAY: "e-mail looks like a throwaway address; follow up by phone as well",
     NO_EMAIL: "no e-mail address; follow up by phone",
     NO_NAME: "no customer name given",
+    RECEIVED_AT_OUT_OF_RANGE: "received_at is out of range; it was kept as received and the arrival time used",
 }
 
 

@@ -13,11 +13,11 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, When
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from dealers.models import Dealer
 
+from .dates import instant_from_outside
 from .models import (
     Customer,
     DeliveryStatus,
@@ -28,7 +28,7 @@ from .models import (
     LeadEvent,
     Notification,
 )
-from .quality import assess_contact, storable, warnings_for
+from .quality import RECEIVED_AT_OUT_OF_RANGE, assess_contact, storable, warnings_for
 from .scoring import score_lead
 
 logger = logging.getLogger(__name__)
@@ -61,19 +61,16 @@ class IntakeResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def _received(value) -> tuple[dt.datetime | None, str, bool]:
+    """(parsed aware datetime or None, the raw text, whether the date was out of range)."""
+    parsed, out_of_range = instant_from_outside(value)
+    raw = value.isoformat() if isinstance(value, dt.datetime) else (value or "").strip() if isinstance(value, str) else ""
+    return parsed, raw, out_of_range
+
+
 def parse_received_at(value) -> tuple[dt.datetime | None, str]:
-    """(parsed aware datetime or None, the raw text). Dates that are not ISO 8601 are kept raw only."""
-    if isinstance(value, dt.datetime):
-        return (value if timezone.is_aware(value) else timezone.make_aware(value)), value.isoformat()
-    raw = (value or "").strip() if isinstance(value, str) else ""
-    if not raw:
-        return None, ""
-    try:
-        parsed = parse_datetime(raw)
-    except ValueError:
-        parsed = None
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed)
+    """(parsed aware datetime or None, the raw text). Dates that are not ISO 8601, or out of range, are kept raw only."""
+    parsed, raw, _out_of_range = _received(value)
     return parsed, raw
 
 
@@ -116,7 +113,10 @@ def _lead_new(*, dealer, source, data, document, payload) -> tuple[Lead, LeadEve
     contact = assess_contact(email=customer_data.get("email"), phone=customer_data.get("phone"),
                              first_name=customer_data.get("first_name"), last_name=customer_data.get("last_name"),
                              region=dealer.country)
-    received_at, received_raw = parse_received_at(data.get("received_at"))
+    received_at, received_raw, out_of_range = _received(data.get("received_at"))
+    flags = list(contact.flags)
+    if out_of_range:
+        flags.append(RECEIVED_AT_OUT_OF_RANGE)  # kept raw; the lead counts from its arrival
     score = score_lead(data)
     customer, known = _customer_for(dealer=dealer, email=contact.email, phone=contact.phone_e164, data=customer_data)
     lead = Lead(
@@ -124,13 +124,13 @@ def _lead_new(*, dealer, source, data, document, payload) -> tuple[Lead, LeadEve
         channel=data.get("channel") or "web_form", reason=data.get("reason") or "",
         received_at=received_at or timezone.now(), received_at_raw=received_raw[:100],
         vehicle=data.get("vehicle") or {}, trade_in=data.get("trade_in") or {}, message=data.get("message") or "",
-        consent_marketing=(data.get("consent") or {}).get("marketing"), data_flags=list(contact.flags),
+        consent_marketing=(data.get("consent") or {}).get("marketing"), data_flags=flags,
         bant_budget=score.budget, bant_authority=score.authority, bant_need=score.need,
         bant_timeline=score.timeline, score=score.total, returning_customer=known,
         payload=payload if payload is not None else data, document=document,
     )
     received = lead_event_new(lead=lead, type=EventType.RECEIVED, text=source,
-                              data={"flags": list(contact.flags), "returning_customer": known})
+                              data={"flags": flags, "returning_customer": known})
     return lead, received
 
 

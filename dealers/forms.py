@@ -182,7 +182,7 @@ def role_choices(*, can_grant_group_admin: bool):
 
 
 class MemberAddForm(forms.Form):
-    email = forms.EmailField(label=_("E-mail address"), widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    email = forms.EmailField(label=_("E-mail address"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False,
                                  help_text=_("Only needed for someone who has no account yet."))
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)

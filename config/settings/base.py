@@ -36,11 +36,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.ChunkedBodyMiddleware",  # before anything reads the body
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -69,6 +71,7 @@ TEMPLATES = [
 # Embedded default: SQLite when no DATABASE_URL is set (the Quick start); production requires one.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # a connection PostgreSQL dropped (restart) is replaced, not a 500
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the embedded database: wait for locks instead of failing, and let readers in.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -122,6 +125,12 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "polling_interval": 0.2,  # how often the worker looks for new task files (default 1 s: a burst crawls)
     }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0}  # a publish whose broker is down fails at once (see below)
+# With the broker down, an enqueue inside a request failed only after ~0.64 s of retries (6 s without max_retries):
+# every caller keeps its work in rows that a periodic task picks up, so one quick try is enough.
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=1.0)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # One outbox flush per burst of notices needs a flag that web and worker both see: Redis. Without it, one per notice.
 OUTBOX_COALESCE_WAKEUPS = "redis" in CACHES["default"]["BACKEND"].lower()
@@ -153,7 +162,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["dealers.parsers.BoundedJSONParser"],
+    "DEFAULT_METADATA_CLASS": "dealers.parsers.ActionlessMetadata",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -176,6 +186,10 @@ SPECTACULAR_SETTINGS = {
 # Requests that a portal sends are bounded; 1 MiB is the contract's limit for a lead document.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024 + 1024
 LEAD_BODY_MAX_BYTES = 1024 * 1024
+# A chunked body (no Content-Length) is read up to this, then refused with 413: the largest body any endpoint takes
+# (a raw e-mail, 10 MiB) with room for its envelope.
+CHUNKED_BODY_MAX_BYTES = 10 * 1024 * 1024 + 64 * 1024
+IDEMPOTENCY_KEY_MAX_LENGTH = 200  # the ADF intake stores "<key>#<prospect index>" in a 255-character column
 DEFAULT_API_KEY_RATE_PER_MINUTE = env.int("DEFAULT_API_KEY_RATE_PER_MINUTE", default=1200)
 
 LOGGING = {

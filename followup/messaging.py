@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from leads.models import Lead, Notification
-from leads.quality import EMAIL_INVALID
+from leads.quality import EMAIL_INVALID, header_text
 
 from .models import AttemptChannel, AttemptOutcome, ContactAttempt
 from .services import FollowUpError, LeadClosed, attempt_log
@@ -128,7 +128,8 @@ def customer_email_send(*, lead: Lead, by, subject: str, body: str) -> EmailDeli
     delivery = EmailDelivery()
     message_id = make_msgid(domain="opvolger.local")
     reply_to = [by.email] if getattr(by, "email", "") else None
-    message = EmailMessage(subject=subject, body=body, to=[address], reply_to=reply_to, headers={"Message-ID": message_id})
+    message = EmailMessage(subject=header_text(subject), body=body, to=[address], reply_to=reply_to,
+                           headers={"Message-ID": message_id})
 
     def deliver():
         try:

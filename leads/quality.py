@@ -62,6 +62,7 @@ __all__ = [
     "NormalisedContact",
     "assess_contact",
     "flag_hint",
+    "header_text",
     "is_placeholder_phone",
     "normalise_email",
     "normalise_phone",
@@ -375,3 +376,13 @@ def storable(value):
     if isinstance(value, list | tuple):
         return [storable(v) for v in value]
     return value
+
+
+_HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+def header_text(value: str, limit: int | None = None) -> str:
+    """One line fit for a mail header: a customer's name with CR/LF (or any control character) in it would make every
+    mail carrying it fail (BadHeaderError) for good; they become one space."""
+    text = _HEADER_BREAKS.sub(" ", value or "").strip()
+    return text[:limit] if limit is not None else text

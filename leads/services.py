@@ -28,7 +28,7 @@ from .models import (
     LeadEvent,
     Notification,
 )
-from .quality import RECEIVED_AT_OUT_OF_RANGE, assess_contact, storable, warnings_for
+from .quality import RECEIVED_AT_OUT_OF_RANGE, assess_contact, header_text, storable, warnings_for
 from .scoring import score_lead
 
 logger = logging.getLogger(__name__)
@@ -204,7 +204,8 @@ _outbox_batch: contextvars.ContextVar[list | None] = contextvars.ContextVar("out
 def notification_new(*, dealer_id: int, recipient, kind: str, subject: str, body: str,
                      lead: Lead | None = None, digest_date=None) -> Notification:
     """A notice, not yet saved: `notification_send` saves it."""
-    return Notification(dealer_id=dealer_id, recipient=recipient, lead=lead, kind=kind, subject=subject[:200], body=body,
+    return Notification(dealer_id=dealer_id, recipient=recipient, lead=lead, kind=kind, subject=header_text(subject, 200),
+                        body=body,
                         digest_date=digest_date,
                         email_status=DeliveryStatus.PENDING if recipient.email else DeliveryStatus.SKIPPED)
 
@@ -288,9 +289,11 @@ OUTBOX_WAKE_TTL = 10  # seconds: if a wake-up is lost, the next notice after thi
 # worker ran one flush (a task, a claim, a connection) per one or two notices and took a sixth of the machine's CPU
 # during a portal's backlog. Half a second is nothing next to a five-minute response deadline.
 OUTBOX_GATHER_SECONDS = 0.5
-# A claimed batch is sent within minutes (EMAIL_TIMEOUT per message, a few dozen messages); an e-mail still "sending"
-# after this was lost with a crashed worker and is sent again (at least once, never lost).
-SENDING_STALE_AFTER = dt.timedelta(minutes=30)
+# A flush sends from a claimed batch for at most SENDING_BATCH_MAX (plus one EMAIL_TIMEOUT) and hands the rest back, so
+# an e-mail still "sending" after SENDING_STALE_AFTER was lost with a killed worker and is sent again (at least once,
+# never lost): a new-lead alert waits two minutes for a crashed worker, not half an hour.
+SENDING_STALE_AFTER = dt.timedelta(minutes=2)
+SENDING_BATCH_MAX = dt.timedelta(seconds=90)
 OUTBOX_BATCH = 50
 MAX_EMAIL_ATTEMPTS = 5
 
@@ -353,7 +356,12 @@ def _outbox_send(batch: list[Notification], claimed_at: dt.datetime) -> None:
             _outbox_record(n, claimed_at, exc)
         return
     try:
-        for n in batch:
+        for i, n in enumerate(batch):
+            if timezone.now() - claimed_at > SENDING_BATCH_MAX:  # a slow mail server: the rest go to the next claim
+                Notification.objects.filter(pk__in=[m.pk for m in batch[i:]], email_status=DeliveryStatus.SENDING,
+                                            email_sent_at=claimed_at).update(
+                    email_status=DeliveryStatus.PENDING, email_attempts=F("email_attempts") - 1)
+                break
             try:
                 EmailMessage(n.subject, n.body, None, [n.recipient.email], connection=mail_connection).send()
             except Exception as exc:

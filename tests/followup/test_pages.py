@@ -388,3 +388,12 @@ def test_policy_spacing_is_explained_on_the_timeline(sales_client, cast):
     html = sales_client.get(reverse("lead_detail", args=[lead.pk])).content.decode()
     assert "does not count toward the minimum (too soon after the previous attempt)" in html
     assert "1 of the minimum 4 attempts counted (2 logged)." in html
+
+
+def test_a_notice_id_that_is_no_number_is_refused_not_a_500(sales_client, cast):
+    from leads.models import Notification
+
+    Notification.objects.create(dealer=cast.dealer_a, recipient=cast.sales_a1, kind="assigned", subject="s", body="b")
+    for raw in ("²", "9" * 40, "1e3"):
+        assert sales_client.post(reverse("notices_read"), {"notification": raw}).status_code == 400, raw
+    assert Notification.objects.get().read_at is None  # a bad id never means "all of them"

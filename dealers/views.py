@@ -1,5 +1,6 @@
 """Page-view foundations: the dealer scope mixin, the home redirect and the dealer switch."""
 
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
@@ -8,6 +9,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
+from .lockout import lockout_response, reset_mail_allowed
 from .models import Role
 from .scope import DealerAccess, ScopedQuerysetMixin, dealer_accesses, resolve_dealer_access
 
@@ -82,3 +84,12 @@ class SwitchDealerView(LoginRequiredMixin, View):
         if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
             target = reverse("home")
         return HttpResponseRedirect(target)
+
+
+class LimitedPasswordResetView(auth_views.PasswordResetView):
+    """Django's reset form, with a limit on the mails it sends per address and per client (dealers/lockout.py)."""
+
+    def form_valid(self, form):
+        if not reset_mail_allowed(request=self.request, email=form.cleaned_data["email"]):
+            return lockout_response(self.request, minutes=60)
+        return super().form_valid(form)

@@ -3,7 +3,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=config.s
 RUN apt-get update && apt-get install -y --no-install-recommends gettext curl && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+# The lock pins every package with its hashes (scripts/lock.sh): nothing unexpected is installed.
+RUN pip install --no-cache-dir --require-hashes -r requirements.txt
 COPY . .
 # collectstatic and compilemessages need settings but no real secrets or services.
 RUN SECRET_KEY=build-only-$(head -c 48 /dev/urandom | base64) DATABASE_URL=sqlite:////tmp/build.db REDIS_URL=redis://localhost \

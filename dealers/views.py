@@ -1,4 +1,4 @@
-"""Page-view foundations: the dealer scope mixin, the home redirect and the dealer switch."""
+"""Page-view foundations: the dealer scope mixin, the page base, the home redirect and the dealer switch."""
 
 from django import forms
 from django.contrib import messages
@@ -11,40 +11,22 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
+from .access import DealerAccess, dealer_switch, page_access
 from .lockout import lockout_response, reset_mail_allowed
 from .models import Role, User
-from .scope import DealerAccess, ScopedQuerysetMixin, dealer_accesses, resolve_dealer_access
 from .services import invitation_accept, invitation_accept_new, invitation_from_token
-
-SESSION_DEALER_KEY = "dealer_slug"
-
-
-def access_for_page(request) -> DealerAccess:
-    """Resolve the dealer once per request: `?dealer=` first, else the one chosen earlier in the session."""
-    accesses = dealer_accesses(request.user)
-    request.dealer_accesses_list = accesses  # the menu's dealer switch reuses it
-    slug = request.GET.get("dealer")
-    if slug is None:
-        slug = request.session.get(SESSION_DEALER_KEY)
-        try:
-            access = resolve_dealer_access(request.user, slug, accesses=accesses)
-        except Http404:
-            access = resolve_dealer_access(request.user, accesses=accesses)  # a stale choice falls back to the first
-    else:
-        access = resolve_dealer_access(request.user, slug, accesses=accesses)
-    if request.session.get(SESSION_DEALER_KEY) != access.dealer.slug:
-        request.session[SESSION_DEALER_KEY] = access.dealer.slug  # write the session only when the choice changes
-    request.dealer_access = access
-    return access
+from .tenancy import ScopedQuerysetMixin
 
 
 class DealerScopedMixin(LoginRequiredMixin, ScopedQuerysetMixin):
-    """For page views: the dealer is resolved before any handler runs; querysets carry the dealer filter."""
+    """For page views: the dealer is resolved before any handler runs; querysets carry the dealer filter; times are
+    the dealer's wall-clock time (the response is rendered before the zone is reset)."""
 
     allowed_roles: frozenset | None = None
     access: DealerAccess
@@ -52,13 +34,32 @@ class DealerScopedMixin(LoginRequiredMixin, ScopedQuerysetMixin):
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        self.access = access_for_page(request)
+        self.access = page_access(request)
         if self.allowed_roles is not None and self.access.role not in self.allowed_roles:
             raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
+        timezone.activate(self.access.dealer.tz)
+        try:
+            response = super().dispatch(request, *args, **kwargs)
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()
+            return response
+        finally:
+            timezone.deactivate()
 
     def scope_filters(self):
         return {"dealer": self.access.dealer}
+
+
+class DealerPage(DealerScopedMixin):
+    """A working page in the current dealer (inbox, lead page, BDC desk)."""
+
+    def safe_next(self) -> str:
+        """The `next` the page was given, if it is a path on this site."""
+        target = self.request.POST.get("next") or self.request.GET.get("next") or ""
+        if target.startswith("/") and url_has_allowed_host_and_scheme(
+                target, allowed_hosts={self.request.get_host()}, require_https=self.request.is_secure()):
+            return target
+        return ""
 
 
 HOME_FOR_ROLE = {
@@ -76,7 +77,7 @@ class HomeView(LoginRequiredMixin, View):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         try:
-            access = access_for_page(request)
+            access = page_access(request)
         except Http404:
             if request.user.is_superuser:
                 return redirect("admin:index")
@@ -85,9 +86,10 @@ class HomeView(LoginRequiredMixin, View):
 
 
 class SwitchDealerView(LoginRequiredMixin, View):
+    """The one way to change the current dealer: an explicit POST from the menu's switch."""
+
     def post(self, request):
-        access = resolve_dealer_access(request.user, request.POST.get("dealer"))
-        request.session[SESSION_DEALER_KEY] = access.dealer.slug
+        dealer_switch(request, request.POST.get("dealer"))
         target = request.POST.get("next") or reverse("home")
         if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
             target = reverse("home")

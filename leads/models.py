@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dealers.models import Dealer
+from dealers.tenancy import TenantManager, TenantQuerySet
 
 
 class Channel(models.TextChoices):
@@ -69,6 +70,8 @@ class Customer(models.Model):
     language = models.CharField(_("language"), max_length=8, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = TenantManager()
+
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
@@ -94,6 +97,8 @@ class InboundDocument(models.Model):
     body = models.BinaryField()
     received_at = models.DateTimeField(default=timezone.now)
 
+    objects = TenantManager()
+
     class Meta:
         indexes = [models.Index(fields=["dealer", "received_at"])]
 
@@ -101,7 +106,7 @@ class InboundDocument(models.Model):
         return f"{self.source} {self.received_at:%Y-%m-%d %H:%M}"
 
 
-class LeadQuerySet(models.QuerySet):
+class LeadQuerySet(TenantQuerySet):
     def open(self):
         return self.filter(closed_at__isnull=True)
 
@@ -161,7 +166,7 @@ class Lead(models.Model):
     origin_lead = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_up_leads",
                                     help_text=_("The lead this one follows up (e.g. a lost sale)."))
 
-    objects = LeadQuerySet.as_manager()
+    objects = TenantManager.from_queryset(LeadQuerySet)()
 
     class Meta:
         verbose_name = _("lead")
@@ -214,6 +219,8 @@ class IdempotencyKey(models.Model):
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = TenantManager()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["dealer", "source", "key"], name="idempotency_key_unique")]
 
@@ -250,6 +257,8 @@ class LeadEvent(models.Model):
     at = models.DateTimeField(default=timezone.now)
     text = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
+
+    objects = TenantManager()
 
     class Meta:
         ordering = ["at", "pk"]
@@ -293,6 +302,8 @@ class Notification(models.Model):
     email_sent_at = models.DateTimeField(null=True, blank=True)
     email_error = models.TextField(blank=True)
     digest_date = models.DateField(null=True, blank=True, help_text="For daily digests: the day it covers (one per person).")
+
+    objects = TenantManager()
 
     class Meta:
         ordering = ["-created_at"]

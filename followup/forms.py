@@ -39,7 +39,7 @@ class AttemptForm(forms.Form):
 class AppointmentForm(forms.Form):
     """Either a quick-pick slot (one tap) or a time of one's own choosing, plus the kind of appointment."""
 
-    slot = forms.CharField(required=False)
+    slot = forms.CharField(required=False, max_length=40)
     scheduled_at = LocalDateTimeField(label=_("Other date and time"), required=False)
     kind = forms.ChoiceField(label=_("Kind"), choices=AppointmentKind.choices, initial=AppointmentKind.SHOWROOM)
 

@@ -12,7 +12,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from dealers.models import BdcCompany, Role
+from dealers.models import BdcCompany, Invitation, Role
 from followup.models import Appointment, LeadImport
 from tests.factories import DealerFactory, LeadFactory, MembershipFactory, UserFactory, api_key_for, make_group_admin
 
@@ -45,6 +45,7 @@ TENANT_ROUTES = {
     "settings:team_add": ("post", "/settings/team/add/?dealer=dealer-a", "page"),
     "settings:member_update": ("post", "/settings/team/{membership}/", "page"),
     "settings:member_invite": ("post", "/settings/team/{membership}/invite/", "page"),
+    "settings:invitation_resend": ("post", "/settings/team/invitations/{invitation}/resend/", "page"),
     "settings:keys": ("get", "/settings/keys/?dealer=dealer-a", "page"),
     "settings:key_created": ("get", "/settings/keys/new/?dealer=dealer-a", "page"),
     "settings:key_revoke": ("post", "/settings/keys/{api_key}/revoke/", "page"),
@@ -93,6 +94,7 @@ NOT_TENANT_ROUTES = {
     "password_reset_done": "sign-in",
     "password_reset_confirm": "sign-in",
     "password_reset_complete": "sign-in",
+    "invitation_accept": "a signed one-time link names its invitation (tests/dealers/test_team_invitations.py)",
 }
 
 
@@ -124,8 +126,9 @@ def world_a(cast):
     if api_key is None:
         api_key_for(cast.dealer_a)
         api_key = cast.dealer_a.api_keys.get()
+    invitation = Invitation.objects.create(dealer=cast.dealer_a, email="nieuw@a.test", role=Role.SALESPERSON)
     return {"lead": lead.pk, "appointment": appointment.pk, "lead_import": lead_import.pk, "api_key": api_key.pk,
-            "membership": cast.sales_a1.memberships.get().pk}
+            "membership": cast.sales_a1.memberships.get().pk, "invitation": invitation.pk}
 
 
 @pytest.fixture

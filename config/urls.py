@@ -19,7 +19,7 @@ urlpatterns = [
     path("settings/", include("dealers.settings_urls")),  # manager's settings pages
     path("settings/", include("followup.import_urls")),  # lead import, telephony secret
     path("", include("followup.urls")),  # /inbox/, lead pages
-    path("", include("routing.urls")),  # /bdc/
+    path("", include("followup.bdc_urls")),  # /bdc/
     path("", include("reporting.urls")),  # /dashboard/
 ]
 

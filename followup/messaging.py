@@ -15,16 +15,17 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from dealers.errors import FollowUpRuleError, LeadClosed
 from leads.models import Lead, Notification
 from leads.quality import EMAIL_INVALID, header_text
 
 from .models import AttemptChannel, AttemptOutcome, ContactAttempt
-from .services import FollowUpError, LeadClosed, attempt_log
+from .services import attempt_log
 
 logger = logging.getLogger(__name__)
 
 
-class CustomerEmailError(FollowUpError):
+class CustomerEmailError(FollowUpRuleError):
     status_code = 400
 
 

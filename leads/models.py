@@ -53,6 +53,8 @@ class Status(models.TextChoices):
 
 
 CLOSED_STATUSES = frozenset({Status.SOLD, Status.LOST, Status.UNREACHABLE, Status.NOT_INTERESTED})
+# How a lead can be closed, in the order a person is offered them (pages, the team API).
+CLOSE_OUTCOMES = [(s.value, s.label) for s in (Status.SOLD, Status.LOST, Status.NOT_INTERESTED, Status.UNREACHABLE)]
 OPEN_STATUSES = frozenset(set(Status.values) - CLOSED_STATUSES)
 
 

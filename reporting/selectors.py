@@ -52,7 +52,6 @@ from .expressions import ElapsedSeconds, PercentileCont, Ratio, ShareOfTotal
 from .models import CohortLead
 
 TEAM_ROLES = (Role.SALESPERSON, Role.BDC_AGENT)
-BREAKDOWNS = ("dealer", "assignee", "team", "source", "kind", "week")
 
 # Speed-to-lead histogram: upper bounds in seconds (the last bucket is open-ended); label keys for the page.
 SPEED_BUCKETS: tuple[tuple[int | None, str], ...] = (
@@ -134,7 +133,8 @@ def leads_in_period(*, scope: ReportScope, filters: ReportFilters) -> QuerySet[L
 
 
 def _below_minimum(scope: ReportScope) -> Q:
-    """Closed unreachable with fewer counted attempts than that dealer's own minimum."""
+    """Closed unreachable with fewer counted attempts than that dealer's own minimum: the SQL form of
+    `dealers.policy.attempts_owed(...) > 0`, so a whole period is counted in one query."""
     by_minimum: dict[int, list[int]] = defaultdict(list)
     for dealer_id, policy in scope.policies.items():
         by_minimum[policy.min_attempts].append(dealer_id)

@@ -142,8 +142,12 @@ def tenancy_create(*, dealers: int, group_size: int, rng: random.Random) -> tupl
     Membership.objects.bulk_create(memberships)
     admins = User.objects.bulk_create([User(email=f"admin@{g.slug}.test", password=password, first_name="Femke",
                                             last_name="Hendriks") for g in groups])
-    for group, admin in zip(groups, admins, strict=True):
-        group.admins.add(admin)
+    # A group admin is a group-admin membership at one of the group's rooftops (dealers/access.py).
+    first_rooftop = {}
+    for dealer in Dealer.objects.filter(group__in=groups).order_by("name"):
+        first_rooftop.setdefault(dealer.group_id, dealer)
+    Membership.objects.bulk_create([Membership(user=admin, dealer=first_rooftop[group.pk], role=Role.GROUP_ADMIN)
+                                    for group, admin in zip(groups, admins, strict=True)])
     result.groups, result.dealers, result.users = n_groups, dealers, len(created) + len(admins)
     result.group_slugs = [g.slug for g in groups]
     return staff, result

@@ -17,8 +17,9 @@ from routing.models import CallScript
 from routing.scripts import default_script
 from routing.services import bdc_claim_next, bdc_handover, bdc_queue
 
+from .contact import vehicle_label
 from .forms import HandoverForm
-from .messaging import notifications_mark_read, vehicle_label
+from .messaging import notifications_mark_read
 from .presenters import countdown_text
 from .selectors import lead_detail_queryset, lead_list
 from .views import WorkPage, lead_page_context
@@ -56,7 +57,7 @@ class BdcDeskView(WorkPage, TemplateView):
                     if self.access.role == Role.BDC_AGENT else [])
         rows = list(shown[:QUEUE_ROWS])
         for lead in rows + mine:
-            lead.countdown, lead.late = countdown_text(lead.deadline_at, now) if lead.deadline_at else ("", False)
+            lead.countdown, lead.late = countdown_text(lead.due_at, now) if lead.due_at else ("", False)
         return {
             **super().get_context_data(**kwargs), **self.notice_context(),
             "queue": rows,

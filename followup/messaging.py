@@ -17,8 +17,9 @@ from django.utils.translation import gettext as _
 
 from dealers.errors import FollowUpRuleError, LeadClosed
 from leads.models import Lead, Notification
-from leads.quality import EMAIL_INVALID, header_text
+from leads.quality import header_text
 
+from .contact import customer_email_address, vehicle_label
 from .models import AttemptChannel, AttemptOutcome, ContactAttempt
 from .services import attempt_log
 
@@ -39,10 +40,6 @@ class CustomerTemplate:
 def _customer_language(lead: Lead) -> str:
     language = (lead.customer.language or "").lower()[:2]
     return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
-
-
-def vehicle_label(vehicle: dict) -> str:
-    return " ".join(str(vehicle.get(k) or "") for k in ("make", "model", "year")).strip()
 
 
 class ReplyTemplates:
@@ -85,7 +82,8 @@ class ReplyTemplates:
         greeting = texts["greeting"] % names if name else texts["greeting_anonymous"]
         body = "\n\n".join([greeting, texts["thanks" + suffix] % names, texts["invitation"],
                              f"{texts['regards']}\n{self.sender.display_name}\n{lead.dealer.name}"])
-        short = texts["short" + suffix] % names
+        # A chat message greets by first name and introduces the sender as a message does ("this is"), not a phone.
+        short = texts["short" + suffix] % {**names, "name": lead.customer.first_name or name}
         short = " ".join(short.split()).replace(" ,", ",")  # no name: "Hello, this is …"
         return CustomerTemplate(subject=texts["subject" + suffix] % names, body=body, short=short)
 
@@ -97,14 +95,6 @@ def customer_template(*, lead: Lead, sender) -> CustomerTemplate:
 
 def mailto_href(*, email: str, subject: str, body: str) -> str:
     return f"mailto:{quote(email, safe='@')}?subject={quote(subject)}&body={quote(body)}"
-
-
-def customer_email_address(lead: Lead) -> str:
-    """The address to write to; an odd-looking one is still used (never pre-qualify), an unusable one is not."""
-    email = lead.customer.email
-    if not email or (EMAIL_INVALID in (lead.data_flags or []) and "@" not in email):
-        return ""
-    return email
 
 
 @dataclass

@@ -20,7 +20,8 @@ from leads.models import Channel, EventType, Kind, Lead, LeadEvent, Queue, Reaso
 from leads.quality import PHONE_PLACEHOLDER, flag_hint
 
 from . import forms
-from .messaging import CustomerTemplate, ReplyTemplates, customer_email_address, mailto_href, vehicle_label
+from .contact import customer_email_address, vehicle_label
+from .messaging import CustomerTemplate, ReplyTemplates, mailto_href
 from .models import Appointment, AppointmentKind, AttemptChannel, AttemptOutcome, EscalationAction
 
 CARD_CALL_OUTCOMES = (AttemptOutcome.CONNECTED, AttemptOutcome.NO_ANSWER, AttemptOutcome.VOICEMAIL, AttemptOutcome.BUSY)
@@ -29,22 +30,51 @@ MESSAGE_OUTCOMES = (AttemptOutcome.SENT, AttemptOutcome.REPLIED)
 
 
 def countdown_formats() -> dict[str, str]:
-    return {"left": _("{time} left"), "late": _("{time} late"), "days": _("{days} d")}
+    """The words of a countdown, translated once per page; static/js/app.js gets the same from the page's body."""
+    return {"min_left": _("{m} min left"), "hours_left": _("{h} h {mm} left"), "at": _("at {time}"),
+            "min_late": _("{m} min late"), "hours_late": _("{h} h {mm} late"), "days_late": _("{d} d late")}
 
 
 def countdown_text(deadline: dt.datetime, now: dt.datetime, formats_: dict | None = None) -> tuple[str, bool]:
-    """"4:12 left" / "12:03 late" — the same digits static/js/app.js keeps ticking."""
+    """A deadline read at a glance, to the minute: "12 min left", "8 h 45 left", "at 09:05" (12 hours or more away:
+    the clock time, with the day when it is not today), "12 min late", "2 h 05 late", "3 d late". The same rules as
+    static/js/app.js, which keeps the relative ones current."""
     texts = formats_ or countdown_formats()
     seconds = int((deadline - now).total_seconds())
     late = seconds < 0
-    seconds = abs(seconds)
-    if seconds >= 48 * 3600:
-        digits = texts["days"].replace("{days}", str(seconds // 86400))
-    else:
-        hours, rest = divmod(seconds, 3600)
-        minutes, secs = divmod(rest, 60)
-        digits = f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-    return texts["late" if late else "left"].replace("{time}", digits), late
+    minutes = abs(seconds) // 60
+    if late:
+        if minutes < 60:
+            text = texts["min_late"].replace("{m}", str(minutes))
+        elif minutes < 48 * 60:
+            text = texts["hours_late"].replace("{h}", str(minutes // 60)).replace("{mm}", f"{minutes % 60:02d}")
+        else:
+            text = texts["days_late"].replace("{d}", str(minutes // (24 * 60)))
+        return text, True
+    if minutes < 60:
+        return texts["min_left"].replace("{m}", str(minutes)), False
+    if minutes < 12 * 60:
+        return texts["hours_left"].replace("{h}", str(minutes // 60)).replace("{mm}", f"{minutes % 60:02d}"), False
+    local = timezone.localtime(deadline)
+    when = local.strftime("%H:%M") if local.date() == timezone.localtime(now).date() else \
+        formats.date_format(local, "D H:i")
+    return texts["at"].replace("{time}", when), False
+
+
+def arrival_text(received_at: dt.datetime, now: dt.datetime) -> str:
+    """When a lead arrived, the way people say it: "3 min ago" within the hour, "14:05" today, "tue 14:05" this week,
+    else "12 nov"; a follow-up scheduled for later says so ("planned for 2 jan 2027")."""
+    if received_at > now:  # a follow-up the system scheduled (a lost sale to call again): it has not arrived yet
+        return _("planned for %(when)s") % {"when": formats.date_format(timezone.localtime(received_at), "j b Y")}
+    minutes = int((now - received_at).total_seconds()) // 60
+    if minutes < 60:
+        return _("%(m)s min ago") % {"m": minutes}
+    local, today = timezone.localtime(received_at), timezone.localtime(now).date()
+    if local.date() == today:
+        return local.strftime("%H:%M")
+    if 0 < (today - local.date()).days < 7:
+        return formats.date_format(local, "D H:i")
+    return formats.date_format(local, "j b")
 
 
 @dataclass
@@ -115,6 +145,7 @@ class LeadCard:
     deadline_is_first_response: bool = False
     due_text: str = ""
     deadline_iso: str = ""
+    arrival: str = ""
     handover_note: str = ""
     handover_by: str = ""
     next_appointment: Appointment | None = None
@@ -149,11 +180,13 @@ def lead_card(lead: Lead, *, now: dt.datetime, texts: CardTexts) -> LeadCard:
                     channel=texts.channels.get(lead.channel, lead.channel), reason=texts.reasons.get(lead.reason, ""),
                     labels={key: label % {"name": name} for key, label in texts.labels.items()})
     card.contact_buttons = contact_buttons(card, texts)
-    if lead.deadline_at and lead.closed_at is None:
-        card.countdown, card.late = countdown_text(lead.deadline_at, now, texts.countdown)
+    card.arrival = arrival_text(lead.received_at, now)
+    due_at = lead.due_at  # how late it really is: a first response still owed counts from the deadline given on arrival
+    if due_at:
+        card.countdown, card.late = countdown_text(due_at, now, texts.countdown)
         card.deadline_is_first_response = lead.first_contact_at is None
-        card.due_text = formats.date_format(timezone.localtime(lead.deadline_at), "D j M H:i")
-        card.deadline_iso = lead.deadline_at.isoformat()
+        card.due_text = formats.date_format(timezone.localtime(due_at), "D j M H:i")
+        card.deadline_iso = due_at.isoformat()
     parts = []
     if card.due_text:
         parts.append((texts.first_due if card.deadline_is_first_response else texts.next_due) % {"when": card.due_text})
@@ -225,6 +258,15 @@ VEHICLE_FIELDS = (
 )
 
 
+# What portals send as codes (ADF's interest and status), said in words; anything else is shown as it came.
+VEHICLE_VALUES = {
+    "interest": {"buy": gettext_lazy("buy"), "lease": gettext_lazy("lease"), "sell": gettext_lazy("sell"),
+                 "trade-in": gettext_lazy("trade-in"), "test-drive": gettext_lazy("test drive"),
+                 "finance": gettext_lazy("finance"), "service": gettext_lazy("service")},
+    "status": {"new": gettext_lazy("new"), "used": gettext_lazy("used (occasion)")},
+}
+
+
 def vehicle_facts(vehicle: dict) -> list[tuple[str, str, bool]]:
     """(label, value, is_link) for a vehicle or trade-in, known fields first in a fixed order, then whatever else came."""
     facts = []
@@ -238,7 +280,7 @@ def vehicle_facts(vehicle: dict) -> list[tuple[str, str, bool]]:
         elif key == "mileage_km" and isinstance(value, (int, float)):
             text = formats.number_format(value, 0, use_l10n=True, force_grouping=True) + " km"
         else:
-            text = str(value)
+            text = str(VEHICLE_VALUES.get(key, {}).get(str(value).lower(), value))
         is_link = key == "url" and text.startswith(("https://", "http://"))
         facts.append((str(known.get(key, key.replace("_", " "))), text, is_link))
     return facts

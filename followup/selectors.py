@@ -5,7 +5,7 @@ import datetime as dt
 from django.db.models import Case, F, IntegerField, Prefetch, QuerySet, Value, When
 
 from dealers.access import DealerAccess
-from leads.models import EventType, Lead, LeadEvent
+from leads.models import EventType, Lead, LeadEvent, due_at_expression
 from leads.selectors import leads_visible, leads_workable
 
 from .models import Appointment
@@ -29,13 +29,14 @@ def lead_detail_queryset(*, access: DealerAccess) -> QuerySet[Lead]:
 
 
 def inbox_leads(access: DealerAccess, now: dt.datetime):
-    """My open leads: an overdue first response first, then the next step due, then the BANT score."""
-    first_response_overdue = Case(
-        When(first_contact_at__isnull=True, first_response_due_at__lte=now, then=Value(0)),
-        default=Value(1), output_field=IntegerField())
+    """My open leads: a customer still waiting for a first response past its deadline first (speed to lead), then by
+    how late each really is (Lead.due_at: a first response still owed counts from the deadline given on arrival,
+    whoever holds the lead now), then the BANT score, then arrival."""
+    first_response_overdue = Case(When(first_contact_at__isnull=True, first_response_due_at__lte=now, then=Value(0)),
+                                  default=Value(1), output_field=IntegerField())
     return (lead_list(access=access).filter(assignee=access.user)
-            .annotate(first_response_overdue=first_response_overdue)
-            .order_by("first_response_overdue", F("deadline_at").asc(nulls_last=True), "-score", "received_at")
+            .annotate(first_response_overdue=first_response_overdue, due_at_sort=due_at_expression())
+            .order_by("first_response_overdue", F("due_at_sort").asc(nulls_last=True), "-score", "received_at")
             .select_related(None).select_related("customer", "dealer")  # the assignee is me; the reply names the dealer
             .defer("payload", "trade_in", "message", "close_reason", "received_at_raw")  # not on a card; a payload can be large
             .prefetch_related(
@@ -44,3 +45,12 @@ def inbox_leads(access: DealerAccess, now: dt.datetime):
                          .select_related("actor").order_by("-at")),
                 Prefetch("appointments", to_attr="open_appointments",
                          queryset=Appointment.objects.for_access(access).filter(showed__isnull=True).order_by("scheduled_at"))))
+
+
+def appointments_of_day(*, access: DealerAccess, day: dt.date) -> QuerySet[Appointment]:
+    """The appointments of one day (the dealer's calendar day) of the leads this person may see, in time order."""
+    tz = access.dealer.tz
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+    return (Appointment.objects.for_access(access)
+            .filter(lead__in=leads_visible(access=access), scheduled_at__gte=start, scheduled_at__lt=start + dt.timedelta(days=1))
+            .select_related("lead__customer", "lead__assignee").order_by("scheduled_at", "pk"))

@@ -14,10 +14,12 @@ from dealers.models import FollowUpPolicy, Membership, Role
 from dealers.policy import attempts_owed
 from dealers.services import policy_get
 from leads.models import CLOSED_STATUSES, EventType, Lead, NotificationKind, Queue, Reason, Status
+from leads.quality import normalise_phone
 from leads.services import lead_deadline_set, lead_event_add, lead_lock, notification_queue, outbox_batch
 from routing.services import assign_to_sales, first_response_deadline, lead_route
 
-from .models import REAL_CONTACT_OUTCOMES, Appointment, ContactAttempt, Escalation, EscalationAction
+from .appointment_mail import customer_message_queue, open_appointments_cancel
+from .models import REAL_CONTACT_OUTCOMES, Appointment, ContactAttempt, CustomerMessageKind, Escalation, EscalationAction
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +111,26 @@ def attempt_log(*, lead: Lead, by, channel: str, outcome: str, note: str = "", d
 
 
 @transaction.atomic
+def call_answered_log(*, dealer, phone: str, at: dt.datetime, ref: str, source: str = "") -> ContactAttempt | None:
+    """A portal's notice that a call was taken ("Aangenomen oproep"): a verified, connected call on the newest open lead
+    of that number, if there is one. `ref` makes a second notice of the same call change nothing."""
+    e164, _raw = normalise_phone(phone, region=dealer.country)
+    if not e164:
+        return None
+    lead = (Lead.objects.for_dealer(dealer).filter(customer__phone=e164, closed_at__isnull=True)
+            .order_by("-received_at").first())
+    if lead is None or ContactAttempt.objects.for_dealer(dealer).filter(external_ref=ref[:200]).exists():
+        return None
+    try:
+        with transaction.atomic():
+            return attempt_log(lead=lead, by=None, channel="call", outcome="connected", at=min(at, timezone.now()),
+                               verified=True, external_ref=ref[:200],
+                               note=_("Answered call, reported by %(source)s.") % {"source": source or _("the portal")})
+    except IntegrityError:  # the same notice logged concurrently
+        return None
+
+
+@transaction.atomic
 def appointment_set(*, lead: Lead, by, scheduled_at: dt.datetime, kind: str) -> Appointment:
     lead = _lock(lead)
     appointment = Appointment.objects.create(dealer_id=lead.dealer_id, lead=lead, kind=kind, scheduled_at=scheduled_at,
@@ -119,6 +141,7 @@ def appointment_set(*, lead: Lead, by, scheduled_at: dt.datetime, kind: str) -> 
     _resolve_escalations(lead, timezone.now())
     lead_event_add(lead=lead, type=EventType.APPOINTMENT, actor=by,
                    data={"appointment_id": appointment.pk, "kind": kind, "scheduled_at": scheduled_at.isoformat()})
+    customer_message_queue(appointment=appointment, kind=CustomerMessageKind.CONFIRMATION)
     return appointment
 
 
@@ -130,6 +153,8 @@ def appointment_move(*, appointment: Appointment, by, scheduled_at: dt.datetime)
     appointment.save(update_fields=["scheduled_at"])
     lead_event_add(lead=appointment.lead, type=EventType.APPOINTMENT, actor=by, text="moved",
                    data={"appointment_id": appointment.pk, "from": old.isoformat(), "to": scheduled_at.isoformat()})
+    if old != scheduled_at:
+        customer_message_queue(appointment=appointment, kind=CustomerMessageKind.UPDATE)
     return appointment
 
 
@@ -175,6 +200,7 @@ def lead_close(*, lead: Lead, by, outcome: str, reason: str = "") -> Lead:
                                body=f"{lead.customer}: {lead.manager_flag} {reason}".strip())
     lead.save(update_fields=["status", "closed_at", "close_reason", "deadline_at", "next_action_at", "manager_flag"])
     _resolve_escalations(lead, now)
+    open_appointments_cancel(lead=lead)
     lead_event_add(lead=lead, type=EventType.CLOSED, actor=by, text=reason, data={"outcome": outcome, "attempts_owed": owed})
     if outcome == Status.LOST and (had_sales_conversation or lead.appointments.exists()):
         _spawn_lost_sale_followup(lead=lead, policy=policy, now=now)
@@ -317,10 +343,10 @@ def _act(*, lead: Lead, action: str, policy: FollowUpPolicy, now) -> None:
             notification_queue(dealer_id=lead.dealer_id, recipient=user, lead=lead, kind=NotificationKind.REMINDER,
                                subject=_("Reminder: %(name)s is waiting") % {"name": lead.customer}, body=overdue)
     elif action == EscalationAction.ALERT_MANAGER:
+        holder = _("Assigned to %(user)s.") % {"user": who} if who else _("Not claimed yet.")
         for manager in _managers(lead.dealer_id):
             notification_queue(dealer_id=lead.dealer_id, recipient=manager, lead=lead, kind=NotificationKind.MANAGER_ALERT,
-                               subject=_("Overdue lead: %(name)s") % {"name": lead.customer},
-                               body=f"{overdue} {_('Assigned to %(user)s.') % {'user': who} if who else _('Not claimed yet.')}")
+                               subject=_("Overdue lead: %(name)s") % {"name": lead.customer}, body=f"{overdue} {holder}")
     else:
         _reassign(lead=lead, policy=policy, now=now, overdue=overdue)
 

@@ -163,6 +163,8 @@ class Lead(models.Model):
     bant_timeline = models.PositiveSmallIntegerField(default=0)
     score = models.PositiveSmallIntegerField(_("BANT score"), default=0)
     returning_customer = models.BooleanField(_("known customer"), default=False)
+    needs_review = models.BooleanField(_("needs review"), default=False,
+                                       help_text=_("A mail in no known format: a person reads it before anyone acts."))
     payload = models.JSONField(_("payload as received"), default=dict, blank=True)
     document = models.ForeignKey(InboundDocument, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
     origin_lead = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_up_leads",
@@ -210,6 +212,22 @@ class Lead(models.Model):
     def is_open(self) -> bool:
         return self.closed_at is None
 
+    @property
+    def due_at(self):
+        """The deadline that says how late this lead really is: until someone tried to reach the customer, the first
+        response it was given on arrival (a reassignment does not forgive it); after that, the next step's deadline.
+        `due_at_expression()` is the same rule in SQL."""
+        if self.closed_at is not None:
+            return None
+        return self.first_response_due_at if self.first_contact_at is None else self.deadline_at
+
+
+def due_at_expression():
+    """Lead.due_at as an expression, to sort and count in the database."""
+    return models.Case(models.When(closed_at__isnull=False, then=models.Value(None)),
+                       models.When(first_contact_at__isnull=True, then=models.F("first_response_due_at")),
+                       default=models.F("deadline_at"), output_field=models.DateTimeField())
+
 
 class IdempotencyKey(models.Model):
     """An Idempotency-Key header seen from a portal; it points at the lead it created for 24 hours."""
@@ -228,6 +246,60 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return self.key
+
+
+class MailIgnored(models.TextChoices):
+    AUTO_REPLY = "auto-reply", _("Automatic reply (out of office)")
+    BOUNCE = "bounce", _("Bounce (undeliverable)")
+    MARKETING = "marketing", _("Marketing from a portal")
+    CALL_ANSWERED = "call-answered", _("Answered call (logged on the lead)")
+
+
+class MailChannel(models.TextChoices):
+    API = "api", _("Portal API (raw mail posted)")
+    IMAP = "imap", _("Dealer mailbox (IMAP)")
+
+
+class InboundMail(models.Model):
+    """An e-mail exactly as it arrived, kept first (before any lead), with what reading it gave: its leads, the reason
+    it is no lead, or the error that stopped it. Read once per dealer: Message-ID, or the hash of the bytes."""
+
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="+",
+                               db_index=False)  # served by this model's indexes that start with the dealer
+    message_identity = models.CharField(max_length=1000, help_text="The Message-ID, or sha256:<hex> of the bytes without one.")
+    message_id = models.CharField(max_length=998, blank=True)
+    sha256 = models.CharField(max_length=64)
+    raw = models.BinaryField()
+    subject = models.TextField(_("mail subject"), blank=True)
+    sender = models.CharField(_("mail sender"), max_length=254, blank=True)
+    sent_at = models.DateTimeField(_("sent (Date header)"), null=True, blank=True)
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    ignored = models.CharField(_("not a lead because"), max_length=16, choices=MailIgnored.choices, blank=True)
+    error = models.TextField(_("reading error"), blank=True)
+    source = models.CharField(_("source"), max_length=64, blank=True)
+    channel = models.CharField(max_length=8, choices=MailChannel.choices)
+    needs_review = models.BooleanField(_("needs review"), default=False)
+    api_key = models.ForeignKey("dealers.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                help_text="The key that delivered it (its leads can be read back with it).")
+    leads = models.ManyToManyField(Lead, blank=True, related_name="mails")
+    promoted_at = models.DateTimeField(null=True, blank=True)
+    promoted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+
+    objects = TenantManager()
+
+    class Meta:
+        verbose_name = _("inbound e-mail")
+        verbose_name_plural = _("inbound e-mails")
+        constraints = [
+            models.UniqueConstraint(fields=["dealer", "message_identity"], name="inboundmail_once_per_dealer"),
+            models.CheckConstraint(condition=models.Q(channel__in=MailChannel.values), name="inboundmail_channel_valid"),
+            models.CheckConstraint(condition=models.Q(ignored__in=["", *MailIgnored.values]), name="inboundmail_ignored_valid"),
+        ]
+        indexes = [models.Index(fields=["dealer", "-received_at"], name="inboundmail_dealer_received")]
+
+    def __str__(self):
+        return f"{self.sender} · {self.subject[:60]}"
 
 
 class EventType(models.TextChoices):

@@ -133,6 +133,7 @@ def _lead_new(*, dealer, source, data, document, payload) -> tuple[Lead, LeadEve
         consent_marketing=(data.get("consent") or {}).get("marketing"), data_flags=flags,
         bant_budget=score.budget, bant_authority=score.authority, bant_need=score.need,
         bant_timeline=score.timeline, score=score.total, returning_customer=known,
+        needs_review=bool(data.get("needs_review")),
         payload=payload if payload is not None else data, document=document,
     )
     received = lead_event_new(lead=lead, type=EventType.RECEIVED, text=source,

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from dealers.models import BdcCompany, Invitation, Role
 from followup.models import Appointment, LeadImport
+from leads.models import InboundMail
 from tests.factories import DealerFactory, LeadFactory, MembershipFactory, UserFactory, api_key_for, make_group_admin
 
 pytestmark = pytest.mark.django_db
@@ -55,9 +56,12 @@ TENANT_ROUTES = {
     "lead_import": ("get", "/settings/import/?dealer=dealer-a", "page"),
     "lead_import_detail": ("get", "/settings/import/{lead_import}/", "page"),
     "telephony_settings": ("get", "/settings/telephony/?dealer=dealer-a", "page"),
+    "inbound_mail": ("get", "/settings/mail/?dealer=dealer-a", "page"),
+    "inbound_mail_promote": ("post", "/settings/mail/{inbound_mail}/promote/", "page"),
     "inbox": ("get", "/inbox/?dealer=dealer-a", "page"),
     "inbox_feed": ("get", "/inbox/feed/?dealer=dealer-a", "page"),
     "notices_read": ("post", "/notices/read/?dealer=dealer-a", "page"),
+    "appointments": ("get", "/appointments/?dealer=dealer-a", "page"),
     "lead_detail": ("get", f"/leads/{LEAD}/", "page"),
     "lead_attempt": ("post", f"/leads/{LEAD}/attempts/", "page"),
     "lead_appointment": ("post", f"/leads/{LEAD}/appointments/", "page"),
@@ -84,6 +88,7 @@ NOT_TENANT_ROUTES = {
     "api-docs": "the public API docs",
     "api-leads-create": "a portal key files under its own dealer; the body cannot name another",
     "api-leads-adf": "as api-leads-create",
+    "api-leads-mail": "as api-leads-create; its read-back scope is tested in tests/leads/test_mail_api.py",
     "api-auth-token": "sign-in",
     "telephony-events": "HMAC-signed by the endpoint that names the dealer (tests/followup/test_telephony.py)",
     "home": "redirects to the person's own page",
@@ -95,6 +100,11 @@ NOT_TENANT_ROUTES = {
     "password_reset_confirm": "sign-in",
     "password_reset_complete": "sign-in",
     "invitation_accept": "a signed one-time link names its invitation (tests/dealers/test_team_invitations.py)",
+    "two_factor": "the person's own second factor and tokens",
+    "two_factor_setup": "sign-in (second step)",
+    "two_factor_verify": "sign-in (second step)",
+    "api-auth-tokens": "the person's own tokens (tests/dealers/test_team_tokens.py)",
+    "api-auth-token-detail": "another person's token is a 404 (tests/dealers/test_team_tokens.py)",
 }
 
 
@@ -126,9 +136,11 @@ def world_a(cast):
     if api_key is None:
         api_key_for(cast.dealer_a)
         api_key = cast.dealer_a.api_keys.get()
-    invitation = Invitation.objects.create(dealer=cast.dealer_a, email="nieuw@a.test", role=Role.SALESPERSON)
+    inbound_mail = InboundMail.objects.create(dealer=cast.dealer_a, message_identity="<a@a>", sha256="0" * 64, raw=b"x",
+                                              channel="api", ignored="auto-reply")
     return {"lead": lead.pk, "appointment": appointment.pk, "lead_import": lead_import.pk, "api_key": api_key.pk,
-            "membership": cast.sales_a1.memberships.get().pk, "invitation": invitation.pk}
+            "membership": cast.sales_a1.memberships.get().pk, "inbound_mail": inbound_mail.pk,
+            "invitation": Invitation.objects.create(dealer=cast.dealer_a, email="nieuw@a.test", role=Role.SALESPERSON).pk}
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -24,7 +25,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
@@ -37,6 +42,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.ChunkedBodyMiddleware",  # before anything reads the body
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -44,7 +51,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "config.middleware.NoStoreMiddleware",
+    "config.middleware.NoStoreMiddleware",  # wraps everything below, the second-factor redirects included
+    "django_otp.middleware.OTPMiddleware",
+    "dealers.middleware.SecondFactorRequiredMiddleware",  # managers: no page or session API call before the 2nd factor
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the 429 page
@@ -131,7 +140,8 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+# "localhost" only names the file broker (kombu warns "No hostname was supplied" without one); it opens no socket.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = BASE_DIR / "var" / "celery-broker"
     (_queue_dir / "processed").mkdir(parents=True, exist_ok=True)
@@ -162,6 +172,8 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-flush": {"task": "leads.tasks.outbox_flush", "schedule": 30.0},
     "lead-imports-tend": {"task": "followup.tasks.lead_imports_tend", "schedule": 60.0},
     "manager-digest": {"task": "followup.tasks.manager_digest", "schedule": crontab(hour=7, minute=30)},
+    "customer-messages": {"task": "followup.tasks.customer_messages_send", "schedule": 60.0},
+    "appointment-reminders": {"task": "followup.tasks.appointment_reminders", "schedule": crontab(minute=0)},
 }
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -176,7 +188,7 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Opvolger <noreply@opvolg
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -202,6 +214,44 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"LeadChannelEnum": "leads.models.Channel", "AttemptChannelEnum": "followup.models.AttemptChannel"},
 }
 
+# Team-API tokens (django-rest-knox): one per signed-in device, stored hashed, expiring after this many hours.
+TEAM_TOKEN_TTL_HOURS = env.int("TEAM_TOKEN_TTL_HOURS", default=24 * 30)
+KNOX_TOKEN_MODEL = "dealers.TeamToken"
+# knox's own AuthToken is swapped for ours: its migrations would only create an unused table that blocks TRUNCATE.
+MIGRATION_MODULES = {"knox": None}
+REST_KNOX = {
+    "TOKEN_TTL": dt.timedelta(hours=TEAM_TOKEN_TTL_HOURS),
+    "AUTH_HEADER_PREFIX": "Token",  # the contract's `Authorization: Token <token>`
+    "TOKEN_MODEL": KNOX_TOKEN_MODEL,
+}
+
+# Two-step sign-in (django-otp): the name an authenticator app shows next to the code.
+OTP_TOTP_ISSUER = "Opvolger"
+
+# Only our own files run or style a page; nothing may frame it. The API docs page needs data: images (see docs/security.md).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "worker-src": [SELF],
+        "manifest-src": [SELF],
+        "frame-ancestors": [NONE],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+    },
+}
+PERMISSIONS_POLICY = {
+    feature: [] for feature in (
+        "accelerometer", "autoplay", "camera", "display-capture", "geolocation", "gyroscope", "magnetometer",
+        "microphone", "midi", "payment", "usb", "xr-spatial-tracking",
+    )
+}
+
 # Requests that a portal sends are bounded; 1 MiB is the contract's limit for a lead document.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024 + 1024
 LEAD_BODY_MAX_BYTES = 1024 * 1024
@@ -209,6 +259,7 @@ LEAD_BODY_MAX_BYTES = 1024 * 1024
 # (a raw e-mail, 10 MiB) with room for its envelope.
 CHUNKED_BODY_MAX_BYTES = 10 * 1024 * 1024 + 64 * 1024
 IDEMPOTENCY_KEY_MAX_LENGTH = 200  # the ADF intake stores "<key>#<prospect index>" in a 255-character column
+MAIL_BODY_MAX_BYTES = 10 * 1024 * 1024  # POST /api/v1/leads/mail/: a raw e-mail with its attachments (the contract's limit)
 DEFAULT_API_KEY_RATE_PER_MINUTE = env.int("DEFAULT_API_KEY_RATE_PER_MINUTE", default=1200)
 
 LOGGING = {

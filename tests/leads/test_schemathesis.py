@@ -5,17 +5,27 @@ import datetime as dt
 
 import pytest
 import schemathesis
+from django.conf import settings as django_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 
+from dealers.services import team_token_create
 from followup.models import Appointment
 from tests.factories import LeadFactory, api_key_for, open_all_week
 
 PORTAL_EXAMPLES = 60
 TEAM_EXAMPLES = 25  # ~20 operations: the whole run stays near a minute on one core
+MAIL_FIXTURES = sorted((django_settings.BASE_DIR.parent / "shared" / "fixtures" / "mail").glob("*.eml")) + sorted(
+    (django_settings.BASE_DIR / "tests" / "fixtures" / "mail").glob("*.eml"))
+# Raw mails for POST /api/v1/leads/mail/: random bytes, every fixture mail, and fixture mails cut or spliced at random.
+schemathesis.openapi.media_type("message/rfc822", st.one_of(
+    st.binary(max_size=4096),
+    st.sampled_from([p.read_bytes() for p in MAIL_FIXTURES]),
+    st.tuples(st.sampled_from([p.read_bytes() for p in MAIL_FIXTURES]), st.integers(0, 6000), st.binary(max_size=512))
+    .map(lambda t: t[0][:t[1]] + t[2] + t[0][t[1]:]),
+))
 
 
 def served_schema():
@@ -46,7 +56,7 @@ def credentials(cast, in_process_requests):
                                              scheduled_at=timezone.now() + dt.timedelta(days=1))
     return {
         "portal": {"Authorization": f"Api-Key {api_key_for(cast.dealer_a, rate_per_minute=100_000)}"},
-        "team": {"Authorization": f"Token {Token.objects.create(user=cast.manager_a).key}"},
+        "team": {"Authorization": f"Token {team_token_create(user=cast.manager_a, device_name='schemathesis')[1]}"},
         "path": {"id": str(lead.pk), "appointment_id": appointment.pk},
     }
 
@@ -55,7 +65,8 @@ def operations():
     return sorted((op.method.upper(), op.path) for op in (r.ok() for r in served_schema().get_all_operations()))
 
 
-PORTAL_OPERATIONS = [("POST", "/api/v1/leads/"), ("POST", "/api/v1/leads/adf/"), ("GET", "/api/v1/leads/{id}/")]
+PORTAL_OPERATIONS = [("POST", "/api/v1/leads/"), ("POST", "/api/v1/leads/adf/"), ("POST", "/api/v1/leads/mail/"),
+                     ("GET", "/api/v1/leads/{id}/")]
 
 
 def test_the_schema_lists_the_portal_and_the_team_api(in_process_requests):

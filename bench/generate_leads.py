@@ -42,7 +42,8 @@ LEAD_COLUMNS = [
     "attempts_to_contact", "last_attempt_at", "deadline_at",
     "next_action_at", "escalation_level", "closed_at", "close_reason", "manager_flag", "vehicle", "trade_in", "message",
     "consent_marketing", "data_flags", "bant_budget", "bant_authority", "bant_need", "bant_timeline", "score",
-    "returning_customer", "payload",
+    "returning_customer", "payload", "contact_first_name", "contact_last_name", "contact_email", "contact_phone",
+    "contact_phone_raw", "contact_language",
 ]
 CUSTOMER_COLUMNS = ["id", "dealer_id", "first_name", "last_name", "email", "phone", "phone_raw", "preferred_contact",
                     "language", "created_at"]
@@ -303,7 +304,7 @@ def _one_lead(s: Staff, received: dt.datetime, customer_id: int, now: dt.datetim
         _ts(connected_at), str(len(attempts)), str(counted), str(verified_count), NULL if to_contact is None else str(to_contact),
         _ts(last_attempt), _ts(deadline), _ts(next_action), str(level),
         _ts(closed_at), "", "", _esc(vehicle), "{}", _esc(message), "f", "[]", "0", "0", "0", "0", str(score), "f",
-        _esc(payload),
+        _esc(payload), first, last_name, email, phone, phone, "nl",  # the lead's own contact, as given
     ]
     out["lead"].write("\t".join(row) + "\n")
 

@@ -30,7 +30,7 @@ QUEUE_ROWS = 50  # the desk shows the head of the queue; "next lead" always take
 def script_text(*, lead: Lead, agent, script: CallScript | None) -> str:
     """The dealer's script for this reason (or the default), with the lead's names filled in."""
     text = script.body if script else default_script(lead.reason)
-    names = {"{customer}": lead.customer.full_name or _("sir/madam"), "{agent}": agent.first_name or agent.display_name,
+    names = {"{customer}": lead.contact_name or _("sir/madam"), "{agent}": agent.first_name or agent.display_name,
              "{dealer}": lead.dealer.name, "{vehicle}": vehicle_label(lead.vehicle or {}) or _("car")}
     for placeholder, value in names.items():
         text = text.replace(placeholder, value)
@@ -44,7 +44,7 @@ class BdcDeskView(WorkPage, TemplateView):
     allowed_roles = BDC_ROLES
 
     def get_scoped_queryset(self):
-        return bdc_queue(dealer=self.access.dealer, passive_only=self.access.via_bdc_company).select_related("customer")
+        return bdc_queue(dealer=self.access.dealer, passive_only=self.access.via_bdc_company)
 
     def get_context_data(self, **kwargs):
         queue = self.get_queryset()
@@ -138,5 +138,5 @@ class BdcHandoverView(WorkPage, View):
             messages.error(request, exc.detail)
             return HttpResponseRedirect(reverse("bdc_lead", args=[lead.pk]) + "#handover")
         who = lead.assignee.display_name if lead.assignee else _("the sales manager")
-        messages.success(request, _("%(name)s handed over to %(who)s.") % {"name": lead.customer, "who": who})
+        messages.success(request, _("%(name)s handed over to %(who)s.") % {"name": lead.contact_label, "who": who})
         return HttpResponseRedirect(reverse("bdc"))

@@ -38,7 +38,7 @@ class CustomerTemplate:
 
 
 def _customer_language(lead: Lead) -> str:
-    language = (lead.customer.language or "").lower()[:2]
+    language = (lead.contact_language or "").lower()[:2]
     return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
 
 
@@ -75,7 +75,7 @@ class ReplyTemplates:
     def for_lead(self, lead: Lead) -> CustomerTemplate:
         """The same energy for every lead, whatever its data looks like."""
         texts = self._for_language(_customer_language(lead))
-        name = lead.customer.full_name
+        name = lead.contact_name  # greet the person who wrote this lead, as they wrote
         vehicle = vehicle_label(lead.vehicle or {})
         names = {"vehicle": vehicle, "dealer": lead.dealer.name, "sender": self.sender.display_name, "name": name}
         suffix = "" if vehicle else "_no_vehicle"
@@ -83,7 +83,7 @@ class ReplyTemplates:
         body = "\n\n".join([greeting, texts["thanks" + suffix] % names, texts["invitation"],
                              f"{texts['regards']}\n{self.sender.display_name}\n{lead.dealer.name}"])
         # A chat message greets by first name and introduces the sender as a message does ("this is"), not a phone.
-        short = texts["short" + suffix] % {**names, "name": lead.customer.first_name or name}
+        short = texts["short" + suffix] % {**names, "name": lead.contact_first_name or name}
         short = " ".join(short.split()).replace(" ,", ",")  # no name: "Hello, this is …"
         return CustomerTemplate(subject=texts["subject" + suffix] % names, body=body, short=short)
 

@@ -11,12 +11,11 @@ from rest_framework.response import Response
 
 from dealers.api import PayloadTooLarge, PortalAPIView, flatten_errors, problem_response
 from dealers.parsers import BoundedJSONParser
-from followup.services import call_answered_log
+from followup.services import mail_receive
 from routing.services import lead_route_new
 
 from . import adf
 from .mail import NotAMail
-from .mail_intake import mail_ingest
 from .quality import storable
 from .selectors import lead_readback_queryset
 from .serializers import LeadInSerializer, LeadOutSerializer, LeadReadBackSerializer
@@ -195,9 +194,8 @@ class MailLeadCreateView(PortalAPIView):
             raise exceptions.UnsupportedMediaType(request.content_type)
         raw = request.data if isinstance(request.data, bytes) else b""
         try:
-            result = mail_ingest(dealer=self.api_key.dealer, raw=raw, fallback_source=self.api_key.source,
-                                 channel="api", api_key=self.api_key, route=lead_route_new,
-                                 on_call_answered=call_answered_log)
+            result = mail_receive(dealer=self.api_key.dealer, raw=raw, fallback_source=self.api_key.source,
+                                  channel="api", api_key=self.api_key)
         except NotAMail as refused:
             return problem_response(status_code=400, title="Not an e-mail message", detail=str(refused),
                                     problem_type="mail-not-a-message")

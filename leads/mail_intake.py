@@ -45,7 +45,8 @@ def mail_identity(*, message_id: str | None, raw: bytes) -> tuple[str, str]:
 
 
 def mail_ingest(*, dealer: Dealer, raw: bytes, fallback_source: str, channel: str, api_key=None,
-                route: Callable | None = None, on_call_answered: Callable | None = None) -> MailIngestResult:
+                route: Callable | None = None, on_call_answered: Callable | None = None,
+                on_reply: Callable | None = None, on_bounce: Callable | None = None) -> MailIngestResult:
     """Store one raw mail and the leads it holds. Raises `leads.mail.NotAMail` (nothing stored) when the bytes are not
     an e-mail message at all.
 
@@ -53,6 +54,9 @@ def mail_ingest(*, dealer: Dealer, raw: bytes, fallback_source: str, channel: st
     (dealer, identity) and then finds the first delivery's leads: `duplicate=True`, nothing created. A mail whose
     leads cannot be stored is kept with its error (listed for the manager), never skipped.
     `on_call_answered(dealer=, phone=, at=, ref=, source=)` logs a portal's answered-call notice on the caller's lead.
+    `on_reply(dealer=, message_ids=, text=, at=, ref=)` returns the lead a customer's answer to one of our mails
+    belongs to (the mail joins that lead instead of making a new one); `on_bounce(dealer=, message_ids=)` undoes the
+    attempts of mails that came back. Both run in the mail's transaction, so a second delivery changes nothing.
     """
     reading = parse_message(raw)  # NotAMail propagates: nothing is stored for bytes that are no mail
     identity, digest = mail_identity(message_id=reading.message_id, raw=raw)
@@ -65,7 +69,17 @@ def mail_ingest(*, dealer: Dealer, raw: bytes, fallback_source: str, channel: st
                 sent_at=reading.sent_at, ignored=reading.ignored or "", error=storable(reading.error), source=source,
                 channel=channel if channel in MailChannel.values else MailChannel.API, needs_review=reading.needs_review,
                 api_key=api_key)
-            results = _leads_store(mail=mail, reading=reading, source=source, route=route)
+            answered = None
+            if reading.refers_to and not reading.ignored and on_reply is not None:
+                answered = on_reply(dealer=dealer, message_ids=reading.refers_to, text=reading.text,
+                                    at=reading.sent_at or mail.received_at, ref=f"reply:{identity}")
+            if answered is not None:  # a customer's answer joins its lead: no new lead, no new customer
+                mail.leads.add(answered)
+                results = [IntakeResult(lead=answered, created=False)]
+            else:
+                results = _leads_store(mail=mail, reading=reading, source=source, route=route)
+            if reading.ignored == "bounce" and reading.refers_to and on_bounce is not None:
+                on_bounce(dealer=dealer, message_ids=reading.refers_to)
     except IntegrityError:
         mail = InboundMail.objects.for_dealer(dealer).filter(message_identity=identity).first()
         if mail is None:
@@ -113,7 +127,8 @@ def _resend_of(*, dealer: Dealer, source: str, data: dict) -> Lead | None:
     vehicle = data.get("vehicle") or {}
     email = normalise_email(customer.get("email"))
     phone, _raw = normalise_phone(customer.get("phone"), region=dealer.country)
-    same_buyer = (Q(customer__email=email) if email else Q()) | (Q(customer__phone=phone) if phone else Q())
+    # The same buyer as the portal gave them before (the lead's own contact, not what the customer record holds now).
+    same_buyer = (Q(contact_email=email) if email else Q()) | (Q(contact_phone=phone) if phone else Q())
     same_ad = (Q(vehicle__url=vehicle["url"]) if vehicle.get("url") else Q()) | (
         Q(vehicle__plate=vehicle["plate"]) if vehicle.get("plate") else Q())
     if not same_buyer or not same_ad:

@@ -4,7 +4,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Window
 
 from dealers.models import Role
 
-from .models import InboundMail, Kind, Lead, Notification, Queue
+from .models import ContactKind, Customer, CustomerContact, InboundMail, Kind, Lead, Notification, Queue
 
 
 def leads_visible(*, access) -> QuerySet[Lead]:
@@ -39,7 +39,7 @@ def lead_readback_queryset(*, access, api_key=None) -> QuerySet[Lead]:
         mine |= Q(Exists(InboundMail.leads.through.objects.filter(lead_id=OuterRef("pk"), inboundmail__api_key=api_key)))
     # "escalations" is follow-up's reverse relation, ordered by its Meta; named by string so leads imports nothing above it.
     return (Lead.objects.for_access(access).filter(mine)
-            .select_related("dealer", "customer", "assignee").prefetch_related("escalations"))
+            .select_related("dealer", "assignee").prefetch_related("escalations"))
 
 
 def mail_list(*, dealer, set_aside_only: bool = False) -> QuerySet[InboundMail]:
@@ -57,3 +57,29 @@ def notices_unread(*, access, limit: int = 5) -> tuple[list[Notification], int]:
     latest = list(unread.only("pk", "lead_id", "subject", "created_at").annotate(total=Window(Count("pk")))
                   .order_by("-created_at")[:limit])
     return latest, (latest[0].total if latest else 0)
+
+
+def customer_contact_points(*, customer: Customer) -> list[CustomerContact]:
+    """The further addresses and numbers known for a customer, most recently seen first."""
+    return list(customer.contacts.select_related("lead").order_by("-last_seen_at", "pk"))
+
+
+def customer_merge_candidates(*, customer: Customer, points: list[CustomerContact], query: str = "",
+                              limit: int = 20) -> list[Customer]:
+    """Customers of the same dealer a manager may merge this one with: those that share an e-mail address or phone
+    number with it (own field or contact point), or, with `query`, those whose name, e-mail or phone contains it."""
+    customers = Customer.objects.for_dealer(customer.dealer_id).exclude(pk=customer.pk)
+    query = " ".join(query.split())[:100]
+    if query:
+        found = customers.filter(Q(first_name__icontains=query) | Q(last_name__icontains=query)
+                                 | Q(email__icontains=query) | Q(phone__icontains=query) | Q(phone_raw__icontains=query))
+    else:
+        emails = {v for v in [customer.email, *(p.value for p in points if p.kind == ContactKind.EMAIL)] if v}
+        phones = {v for v in [customer.phone, *(p.value for p in points if p.kind == ContactKind.PHONE)] if v}
+        contacts = CustomerContact.objects.for_dealer(customer.dealer_id)
+        shared = [customers.filter(email__in=emails).values("pk"),
+                  contacts.filter(kind=ContactKind.EMAIL, value__in=emails).values("customer_id"),
+                  customers.filter(phone__in=phones).values("pk"),
+                  contacts.filter(kind=ContactKind.PHONE, value__in=phones).values("customer_id")]
+        found = customers.filter(pk__in=shared[0].union(*shared[1:], all=True)) if emails or phones else customers.none()
+    return list(found.annotate(lead_count=Count("leads")).order_by("last_name", "first_name", "pk")[:limit])

@@ -122,6 +122,9 @@ class LeadOutSerializer(serializers.ModelSerializer):
 
 
 class CustomerOutSerializer(serializers.Serializer):
+    """The contact details as given in this lead, and the customer record it was matched to."""
+
+    id = serializers.IntegerField(help_text="The customer record this lead was matched to.")
     first_name = serializers.CharField()
     last_name = serializers.CharField()
     email = serializers.CharField()
@@ -153,9 +156,10 @@ class LeadReadBackSerializer(LeadOutSerializer):
             "first_contact_at", "contact_attempts", "escalations"]
 
     def get_customer(self, lead) -> CustomerOutSerializer:
-        c = lead.customer
-        return {"first_name": c.first_name, "last_name": c.last_name, "email": c.email, "phone": c.phone,
-                "phone_raw": c.phone_raw, "preferred_contact": c.preferred_contact, "language": c.language}
+        # As given in this lead: a later lead of the same person never rewrites what this one said.
+        return {"id": lead.customer_id, "first_name": lead.contact_first_name, "last_name": lead.contact_last_name,
+                "email": lead.contact_email, "phone": lead.contact_phone, "phone_raw": lead.contact_phone_raw,
+                "preferred_contact": lead.contact_preferred, "language": lead.contact_language}
 
     def get_received_at(self, lead) -> str | None:
         return local_iso(lead.received_at, lead.dealer)

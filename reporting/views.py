@@ -230,7 +230,7 @@ class LeadReassignView(ReportScopeMixin, View):
                 messages.error(request, exc.detail)
             else:
                 messages.success(request, _("%(lead)s now goes to %(person)s.") % {
-                    "lead": lead.customer, "person": to_user.display_name})
+                    "lead": lead.contact_label, "person": to_user.display_name})
         else:
             messages.error(request, _("Choose someone on duty at this dealer."))
         target = request.POST.get("next") or reverse("dashboard")

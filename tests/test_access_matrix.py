@@ -12,7 +12,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from dealers.models import BdcCompany, Invitation, Role
+from dealers.models import BdcCompany, ClosingDay, Invitation, Role
 from followup.models import Appointment, LeadImport
 from leads.models import InboundMail
 from tests.factories import DealerFactory, LeadFactory, MembershipFactory, UserFactory, api_key_for, make_group_admin
@@ -42,6 +42,8 @@ TENANT_ROUTES = {
     "settings:policy": ("get", "/settings/policy/?dealer=dealer-a", "page"),
     "settings:routing": ("get", "/settings/routing/?dealer=dealer-a", "page"),
     "settings:hours": ("get", "/settings/hours/?dealer=dealer-a", "page"),
+    "settings:closing_day_add": ("post", "/settings/hours/closing-days/?dealer=dealer-a", "page"),
+    "settings:closing_day_remove": ("post", "/settings/hours/closing-days/{closing_day}/remove/", "page"),
     "settings:team": ("get", "/settings/team/?dealer=dealer-a", "page"),
     "settings:team_add": ("post", "/settings/team/add/?dealer=dealer-a", "page"),
     "settings:member_update": ("post", "/settings/team/{membership}/", "page"),
@@ -71,6 +73,9 @@ TENANT_ROUTES = {
     "lead_score": ("post", f"/leads/{LEAD}/score/", "page"),
     "lead_note": ("post", f"/leads/{LEAD}/notes/", "page"),
     "lead_email": ("post", f"/leads/{LEAD}/email/", "page"),
+    "lead_customer": ("get", f"/leads/{LEAD}/customer/", "page"),
+    "lead_customer_merge": ("post", f"/leads/{LEAD}/customer/merge/", "page"),
+    "lead_customer_split": ("post", f"/leads/{LEAD}/customer/split/", "page"),
     "bdc": ("get", "/bdc/?dealer=dealer-a", "page"),
     "bdc_next": ("post", "/bdc/next/?dealer=dealer-a", "page"),
     "bdc_lead": ("get", f"/bdc/leads/{LEAD}/", "page"),
@@ -136,11 +141,14 @@ def world_a(cast):
     if api_key is None:
         api_key_for(cast.dealer_a)
         api_key = cast.dealer_a.api_keys.get()
+    closing_day = ClosingDay.objects.create(dealer=cast.dealer_a, date=lead.received_at.date(), label="A")
     inbound_mail = InboundMail.objects.create(dealer=cast.dealer_a, message_identity="<a@a>", sha256="0" * 64, raw=b"x",
                                               channel="api", ignored="auto-reply")
     return {"lead": lead.pk, "appointment": appointment.pk, "lead_import": lead_import.pk, "api_key": api_key.pk,
             "membership": cast.sales_a1.memberships.get().pk, "inbound_mail": inbound_mail.pk,
+            "closing_day": closing_day.pk,
             "invitation": Invitation.objects.create(dealer=cast.dealer_a, email="nieuw@a.test", role=Role.SALESPERSON).pk}
+
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from dealers.models import ApiKey, Invitation, Membership
+from dealers.models import ApiKey, ClosingDay, Invitation, Membership
 from followup.models import Appointment, ImportStatus, LeadImport
 from leads.models import Reason
 from tests.factories import LeadFactory, api_key_for
@@ -94,6 +94,8 @@ def world(cast):
         "settings:member_invite": Membership.objects.get(user=cast.sales_a1).pk,
         "settings:key_revoke": ApiKey.objects.for_dealer(cast.dealer_a).get().pk,
         "lead_import_detail": lead_import.pk,
+        "inbound_mail_promote": 987654,  # a POST-only action: its answer to a GET must carry the headers all the same
+        "settings:closing_day_remove": ClosingDay.objects.create(dealer=cast.dealer_a, date=dt.date(2030, 1, 2)).pk,
         "settings:invitation_resend": Invitation.objects.create(dealer=cast.dealer_a, email="nieuw@a.test",
                                                                 role="salesperson").pk,
     }

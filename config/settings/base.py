@@ -165,16 +165,23 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 OUTBOX_COALESCE_WAKEUPS = "redis" in CACHES["default"]["BACKEND"].lower()
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
-FOLLOWUP_SWEEP_SECONDS = env.int("FOLLOWUP_SWEEP_SECONDS", default=30)
+# Deadlines fire within about this interval plus a pass; "nothing due" is one index probe, so every 5 s is cheap.
+FOLLOWUP_SWEEP_SECONDS = env.int("FOLLOWUP_SWEEP_SECONDS", default=5)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "followup.tasks.heartbeat", "schedule": 15.0},
-    "followup-sweep": {"task": "followup.tasks.followup_sweep", "schedule": float(FOLLOWUP_SWEEP_SECONDS)},
+    # A sweep still queued when the next one is due is dropped: passes pile up behind a long burst otherwise.
+    "followup-sweep": {"task": "followup.tasks.followup_sweep", "schedule": float(FOLLOWUP_SWEEP_SECONDS),
+                       "options": {"expires": float(FOLLOWUP_SWEEP_SECONDS)}},
     "outbox-flush": {"task": "leads.tasks.outbox_flush", "schedule": 30.0},
     "lead-imports-tend": {"task": "followup.tasks.lead_imports_tend", "schedule": 60.0},
     "manager-digest": {"task": "followup.tasks.manager_digest", "schedule": crontab(hour=7, minute=30)},
     "customer-messages": {"task": "followup.tasks.customer_messages_send", "schedule": 60.0},
     "appointment-reminders": {"task": "followup.tasks.appointment_reminders", "schedule": crontab(minute=0)},
 }
+# The sweep has a queue of its own: behind a Monday burst the outbox flush sends thousands of e-mails in one task, and a
+# sweep queued behind it would expire. Every worker command consumes it (`-Q celery,timers`); a busy site runs one
+# small worker on `-Q timers` alone.
+CELERY_TASK_ROUTES = {"followup.tasks.followup_sweep": {"queue": "timers"}}
 CELERY_TIMEZONE = TIME_ZONE
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

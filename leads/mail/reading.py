@@ -38,6 +38,9 @@ class MailReading:
     answered_phone: str | None = None  # call-answered: the number the taken call was with
     forwarded: bool = False
     error: str = ""  # what went wrong reading it (the mail is kept and listed either way)
+    # Message-IDs this mail answers (In-Reply-To, References) or, for a bounce, the ones it returns: how a customer's
+    # reply or a bounce finds the mail a salesperson sent from a lead.
+    refers_to: list[str] = field(default_factory=list)
 
 
 def parse_message(raw: bytes, *, now: dt.datetime | None = None) -> MailReading:
@@ -55,6 +58,7 @@ def parse_message(raw: bytes, *, now: dt.datetime | None = None) -> MailReading:
         outer.reply_to_name, outer.reply_to_addr = first_address(header_text(msg, "Reply-To"))
     reading.text, reading.sender = outer.text, outer.from_addr
     reading.ignored = _bounce(outer) or _auto_reply(outer, strict=True)
+    reading.refers_to = _referred_ids(msg, raw, own=reading.message_id, bounce=reading.ignored == "bounce")
     if reading.ignored:
         return reading
     try:
@@ -176,6 +180,18 @@ def _auto_reply(mail: Mail, *, strict: bool) -> str | None:
 
 def _bulk(mail: Mail) -> bool:
     return bool(mail.header("List-Unsubscribe")) or mail.header("Precedence").lower() in ("bulk", "list", "junk")
+
+
+def _referred_ids(msg, raw: bytes, *, own: str | None, bounce: bool) -> list[str]:
+    """The Message-IDs this mail answers; a bounce also names the returned mail's, in its report or quoted headers."""
+    text = " ".join(header_text(msg, name) for name in ("In-Reply-To", "References"))
+    if bounce:
+        text += " " + " ".join(re.findall(r"(?im)^message-id:\s*(<[^<>\s]+>)", raw.decode("latin-1")))
+    ids = []
+    for found in re.findall(r"<[^<>\s]{3,900}>", text):
+        if found != own and found not in ids:
+            ids.append(found)
+    return ids[:50]
 
 
 def _message_id(value: str) -> str | None:

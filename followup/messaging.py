@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from dealers.errors import FollowUpRuleError, LeadClosed
 from leads.models import Lead, Notification
 from leads.quality import header_text
+from leads.selectors import mailbox_reply_address
 
 from .contact import customer_email_address, vehicle_label
 from .models import AttemptChannel, AttemptOutcome, ContactAttempt
@@ -118,7 +119,9 @@ def customer_email_send(*, lead: Lead, by, subject: str, body: str) -> EmailDeli
         raise CustomerEmailError(_("This customer has no e-mail address; call, text or WhatsApp them instead."))
     delivery = EmailDelivery()
     message_id = make_msgid(domain="opvolger.local")
-    reply_to = [by.email] if getattr(by, "email", "") else None
+    # Answers go to the dealer's mailbox that Opvolger reads (they come back onto this lead), else to the sender.
+    reply_address = mailbox_reply_address(dealer=lead.dealer_id) or getattr(by, "email", "")
+    reply_to = [reply_address] if reply_address else None
     message = EmailMessage(subject=header_text(subject), body=body, to=[address], reply_to=reply_to,
                            headers={"Message-ID": message_id})
 

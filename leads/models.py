@@ -476,3 +476,65 @@ class Notification(models.Model):
 
     def __str__(self):
         return self.subject
+
+
+class MailboxSecurity(models.TextChoices):
+    SSL = "ssl", _("SSL/TLS (IMAPS, usually port 993)")
+    STARTTLS = "starttls", _("STARTTLS (usually port 143)")
+    NONE = "none", _("None (only for a server on the local network)")
+
+
+class AfterRead(models.TextChoices):
+    MARK_SEEN = "mark_seen", _("Mark as read")
+    MOVE = "move", _("Move to a folder")
+
+
+class Mailbox(models.Model):
+    """A dealer's own mailbox that Opvolger reads over IMAP. Nothing is ever deleted from it.
+
+    `last_uid` is the highest UID (under `uidvalidity`) whose mail is stored and marked or moved; the poll lease
+    (`poll_lease_until`/`poll_lease_token`) keeps a second poller out while one reads, without a transaction.
+    """
+
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="mailboxes",
+                               db_index=False)  # served by this model's indexes that start with the dealer
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField()
+    username = models.CharField(max_length=255)
+    password_encrypted = models.TextField(help_text="Fernet token (MAILBOX_ENCRYPTION_KEY); never the password itself.")
+    security = models.CharField(max_length=8, choices=MailboxSecurity.choices, default=MailboxSecurity.SSL)
+    folder = models.CharField(max_length=255, default="INBOX")
+    after_read = models.CharField(max_length=10, choices=AfterRead.choices, default=AfterRead.MARK_SEEN)
+    move_to = models.CharField(max_length=255, blank=True)
+    uidvalidity = models.BigIntegerField(null=True, blank=True)
+    last_uid = models.BigIntegerField(default=0)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    next_poll_at = models.DateTimeField(null=True, blank=True, help_text="Backoff: not read again before this.")
+    poll_lease_until = models.DateTimeField(null=True, blank=True)
+    poll_lease_token = models.CharField(max_length=32, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dealer", "host", "username", "folder"], name="mailbox_once_per_dealer"),
+            models.CheckConstraint(condition=models.Q(security__in=["ssl", "starttls", "none"]), name="mailbox_security"),
+            models.CheckConstraint(condition=models.Q(after_read="mark_seen") | ~models.Q(move_to=""),
+                                   name="mailbox_move_needs_folder"),
+        ]
+        indexes = [models.Index(fields=["dealer", "is_active"], name="mailbox_dealer_active")]
+
+    def __str__(self):
+        return f"{self.username}@{self.host}/{self.folder}"
+
+    @property
+    def is_failing(self) -> bool:
+        return self.is_active and self.consecutive_failures > 0

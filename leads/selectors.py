@@ -4,7 +4,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Window
 
 from dealers.models import Role
 
-from .models import ContactKind, Customer, CustomerContact, InboundMail, Kind, Lead, Notification, Queue
+from .models import ContactKind, Customer, CustomerContact, InboundMail, Kind, Lead, Mailbox, Notification, Queue
 
 
 def leads_visible(*, access) -> QuerySet[Lead]:
@@ -83,3 +83,27 @@ def customer_merge_candidates(*, customer: Customer, points: list[CustomerContac
                   contacts.filter(kind=ContactKind.PHONE, value__in=phones).values("customer_id")]
         found = customers.filter(pk__in=shared[0].union(*shared[1:], all=True)) if emails or phones else customers.none()
     return list(found.annotate(lead_count=Count("leads")).order_by("last_name", "first_name", "pk")[:limit])
+
+
+def mailboxes_failing_count() -> int:
+    """Active mailboxes whose last read failed, over every dealer (system work: /healthz)."""
+    return Mailbox.objects.unscoped().filter(is_active=True, consecutive_failures__gt=0).count()
+
+
+def mailboxes_failing(*, dealers) -> list[Mailbox]:
+    """These dealers' active mailboxes whose last read failed (the manager's dashboard warns about them)."""
+    return list(Mailbox.objects.for_dealers(dealers).filter(is_active=True, consecutive_failures__gt=0)
+                .select_related("dealer").order_by("dealer__name", "pk"))
+
+
+def mails_recent(*, dealer, limit: int = 50) -> list[InboundMail]:
+    """The dealer's newest mails (mailbox and API) with the leads they became; the raw bytes stay in the database."""
+    return list(mail_list(dealer=dealer).prefetch_related("leads__assignee")[:limit])
+
+
+def mailbox_reply_address(*, dealer) -> str:
+    """The address of the dealer's connected mailbox (read by Opvolger), so a customer's answer comes back through the
+    intake onto its lead; empty when the dealer has none."""
+    usernames = Mailbox.objects.for_dealer(dealer).filter(is_active=True, username__contains="@").values_list(
+        "username", flat=True)
+    return next(iter(usernames.order_by("pk")[:1]), "")

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from dealers.models import BdcCompany, ClosingDay, Invitation, Role
 from followup.models import Appointment, LeadImport
-from leads.models import InboundMail
+from leads.models import InboundMail, Mailbox
 from tests.factories import DealerFactory, LeadFactory, MembershipFactory, UserFactory, api_key_for, make_group_admin
 
 pytestmark = pytest.mark.django_db
@@ -60,6 +60,8 @@ TENANT_ROUTES = {
     "telephony_settings": ("get", "/settings/telephony/?dealer=dealer-a", "page"),
     "inbound_mail": ("get", "/settings/mail/?dealer=dealer-a", "page"),
     "inbound_mail_promote": ("post", "/settings/mail/{inbound_mail}/promote/", "page"),
+    "mailbox_settings": ("get", "/settings/mailbox/?dealer=dealer-a", "page"),
+    "mailbox_active": ("post", "/settings/mailbox/{mailbox}/active/", "page"),
     "inbox": ("get", "/inbox/?dealer=dealer-a", "page"),
     "inbox_feed": ("get", "/inbox/feed/?dealer=dealer-a", "page"),
     "notices_read": ("post", "/notices/read/?dealer=dealer-a", "page"),
@@ -147,8 +149,9 @@ def world_a(cast):
     return {"lead": lead.pk, "appointment": appointment.pk, "lead_import": lead_import.pk, "api_key": api_key.pk,
             "membership": cast.sales_a1.memberships.get().pk, "inbound_mail": inbound_mail.pk,
             "closing_day": closing_day.pk,
-            "invitation": Invitation.objects.create(dealer=cast.dealer_a, email="nieuw@a.test", role=Role.SALESPERSON).pk}
-
+            "invitation": Invitation.objects.create(dealer=cast.dealer_a, email="nieuw@a.test", role=Role.SALESPERSON).pk,
+            "mailbox": Mailbox.objects.create(dealer=cast.dealer_a, host="imap.a.test", port=993, username="verkoop@a.test",
+                                              password_encrypted="x").pk}
 
 
 @pytest.fixture

@@ -182,6 +182,19 @@ CELERY_BEAT_SCHEDULE = {
 # sweep queued behind it would expire. Every worker command consumes it (`-Q celery,timers`); a busy site runs one
 # small worker on `-Q timers` alone.
 CELERY_TASK_ROUTES = {"followup.tasks.followup_sweep": {"queue": "timers"}}
+
+# Dealers' own mailboxes (IMAP): beat hands every due mailbox to the worker this often, one task per mailbox.
+MAILBOX_POLL_SECONDS = env.int("MAILBOX_POLL_SECONDS", default=15)
+CELERY_BEAT_SCHEDULE["mailboxes-poll"] = {"task": "leads.tasks.mailboxes_poll", "schedule": float(MAILBOX_POLL_SECONDS)}
+# Mails of one fetched batch stored side by side (each thread its own database connection); 1 = one after another.
+MAILBOX_INGEST_THREADS = env.int("MAILBOX_INGEST_THREADS", default=2)
+MAILBOX_TIMEOUT_SECONDS = env.int("MAILBOX_TIMEOUT_SECONDS", default=30)  # per socket operation; a hung server
+MAILBOX_TLS_CA_FILE = env("MAILBOX_TLS_CA_FILE", default="") or None  # extra CA bundle; empty = the system's
+# The settings page refuses mail servers on private networks and this machine (it must not probe our own services).
+MAILBOX_ALLOW_PRIVATE_HOSTS = env.bool("MAILBOX_ALLOW_PRIVATE_HOSTS", default=False)
+# Fernet keys for the mailbox passwords, comma-separated: the first encrypts, all decrypt (rotation). Outside
+# production a key is derived from SECRET_KEY so the quick start needs none; production requires its own.
+MAILBOX_ENCRYPTION_KEY = env.list("MAILBOX_ENCRYPTION_KEY", default=[])
 CELERY_TIMEZONE = TIME_ZONE
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

@@ -70,3 +70,15 @@ def test_a_bounce_undoes_the_verified_attempt_and_tells_the_salesperson(mail_por
     assert Notification.objects.for_dealer(cast.dealer_a).filter(kind="bounce", recipient=cast.sales_a1).exists()
     post_mail(mail_portal, bounce)  # a second delivery of the bounce: nothing more
     assert Notification.objects.for_dealer(cast.dealer_a).filter(kind="bounce").count() == 1
+
+
+def test_with_a_connected_mailbox_the_customer_answers_to_it(cast, django_capture_on_commit_callbacks):
+    from leads.models import Mailbox
+
+    Mailbox.objects.create(dealer=cast.dealer_a, host="imap.a.test", port=993, username="verkoop@a.test",
+                           password_encrypted="x")
+    lead = LeadFactory(dealer=cast.dealer_a, assignee=cast.sales_a1, contact_email="jan@example.nl",
+                       customer=CustomerFactory(dealer=cast.dealer_a, email="jan@example.nl"))
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_email_send(lead=lead, by=cast.sales_a1, subject="Uw aanvraag", body="Hallo")
+    assert outbox.outbox[-1].reply_to == ["verkoop@a.test"]

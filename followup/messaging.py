@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from dealers.errors import FollowUpRuleError, LeadClosed
 from leads.models import Lead
+from leads.quality import header_text
 from leads.selectors import mailbox_reply_address
 
 from .contact import customer_email_address, vehicle_label
@@ -121,7 +122,8 @@ def customer_email_send(*, lead: Lead, by, subject: str, body: str) -> EmailDeli
     # Answers go to the dealer's mailbox that Opvolger reads (they come back onto this lead), else to the sender.
     reply_address = mailbox_reply_address(dealer=lead.dealer_id) or getattr(by, "email", "")
     reply_to = [reply_address] if reply_address else None
-    message = EmailMessage(subject=subject, body=body, to=[address], reply_to=reply_to, headers={"Message-ID": message_id})
+    message = EmailMessage(subject=header_text(subject), body=body, to=[address], reply_to=reply_to,
+                           headers={"Message-ID": message_id})
 
     def deliver():
         try:

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from dealers.models import FollowUpPolicy
 from dealers.policy import POLICY_FIELDS, attempts_owed, policy_problems
+from leads.dates import instant_in_range
 from leads.models import CLOSE_OUTCOMES, Notification, PushSubscription
 from leads.quality import flag_hint
 
@@ -229,6 +230,11 @@ class AttemptOutSerializer(AttemptSerializer):
 class AppointmentInSerializer(serializers.Serializer):
     scheduled_at = serializers.DateTimeField()
     kind = serializers.ChoiceField(choices=AppointmentKind.choices, default=AppointmentKind.SHOWROOM)
+
+    def validate_scheduled_at(self, value):
+        if not instant_in_range(value):  # year 1 or 9999 would be stored but could not be read back
+            raise serializers.ValidationError(_("Pick a time between the year 2000 and a year from now."))
+        return value
 
 
 class AppointmentOutcomeInSerializer(serializers.Serializer):

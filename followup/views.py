@@ -5,17 +5,17 @@ shows about a lead is built by followup/presenters.py; which leads a person may 
 """
 
 import datetime as dt
+import re
 import uuid
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import BooleanField, ExpressionWrapper, Q
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
@@ -28,6 +28,7 @@ from dealers.models import Role
 from dealers.policy import attempts_owed
 from dealers.services import policy_get
 from dealers.views import DealerPage
+from leads.dates import instant_from_outside
 from leads.matching import names_contradict
 from leads.models import CLOSE_OUTCOMES, ContactKind, EventType, Lead, Notification, Status
 from leads.push import vapid_public_key
@@ -66,6 +67,7 @@ INBOX_ROLES = frozenset({Role.SALESPERSON, Role.MANAGER, Role.GROUP_ADMIN})
 INBOX_PAGE_SIZE = 20  # a phone shows a handful; the rest is one "more" tap away, and the page stays fast at 500 leads
 FEED_OVERLAP = dt.timedelta(minutes=2)  # a notice committed late still shows up; the page drops ones it already has
 FEED_MAX_LOOKBACK = dt.timedelta(hours=1)
+NOTIFICATION_ID = re.compile(r"[0-9]{1,18}")
 FEED_MAX_LEADS = 20
 
 
@@ -201,12 +203,8 @@ class InboxFeedView(WorkPage, View):
 
     def get(self, request):
         self.now = timezone.now()
-        try:
-            since = parse_datetime(request.GET.get("since") or "") or self.now
-        except ValueError:  # a well-formed but impossible date: treat as "nothing seen yet"
-            since = self.now
-        if timezone.is_naive(since):
-            since = timezone.make_aware(since, dt.UTC)
+        # An unreadable or impossible date (year 1, February 30th) is "nothing seen yet".
+        since = instant_from_outside(request.GET.get("since") or "", now=self.now)[0] or self.now
         since = max(since - FEED_OVERLAP, self.now - FEED_MAX_LOOKBACK)  # a stale tab reloads; it doesn't fetch a day of cards
         have = set()
         for value in (request.GET.get("have") or "").split(",")[:FEED_MAX_LEADS * 3]:
@@ -442,7 +440,8 @@ class NoticesReadView(WorkPage, View):
 
     def post(self, request):
         raw = request.POST.get("notification") or ""
-        notification_mark_read(recipient=self.access.user, dealer=self.access.dealer,
-                               ids=[int(raw)] if raw.isdigit() and len(raw) < 19 else None)
+        if raw and not NOTIFICATION_ID.fullmatch(raw):  # "²" passes str.isdigit; a huge number overflows bigint
+            return HttpResponseBadRequest(_("That notice does not exist."))
+        notification_mark_read(recipient=self.access.user, dealer=self.access.dealer, ids=[int(raw)] if raw else None)
         return HttpResponseRedirect(self.safe_next() or reverse("inbox"))
 

@@ -15,7 +15,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.http import urlencode
 from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext as _
@@ -24,6 +23,7 @@ from dealers.models import Dealer
 from dealers.services import audit_record
 
 from . import push
+from .dates import instant_from_outside
 from .matching import Candidate, customer_match
 from .models import (
     ContactKind,
@@ -42,7 +42,15 @@ from .models import (
     PushStatus,
     PushSubscription,
 )
-from .quality import EMAIL_INVALID, EMAIL_THROWAWAY, assess_contact, storable, warnings_for
+from .quality import (
+    EMAIL_INVALID,
+    EMAIL_THROWAWAY,
+    RECEIVED_AT_OUT_OF_RANGE,
+    assess_contact,
+    header_text,
+    storable,
+    warnings_for,
+)
 from .scoring import score_lead
 
 logger = logging.getLogger(__name__)
@@ -81,19 +89,16 @@ class IntakeResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def _received(value) -> tuple[dt.datetime | None, str, bool]:
+    """(parsed aware datetime or None, the raw text, whether the date was out of range)."""
+    parsed, out_of_range = instant_from_outside(value)
+    raw = value.isoformat() if isinstance(value, dt.datetime) else (value or "").strip() if isinstance(value, str) else ""
+    return parsed, raw, out_of_range
+
+
 def parse_received_at(value) -> tuple[dt.datetime | None, str]:
-    """(parsed aware datetime or None, the raw text). Dates that are not ISO 8601 are kept raw only."""
-    if isinstance(value, dt.datetime):
-        return (value if timezone.is_aware(value) else timezone.make_aware(value)), value.isoformat()
-    raw = (value or "").strip() if isinstance(value, str) else ""
-    if not raw:
-        return None, ""
-    try:
-        parsed = parse_datetime(raw)
-    except ValueError:
-        parsed = None
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed)
+    """(parsed aware datetime or None, the raw text). Dates that are not ISO 8601, or out of range, are kept raw only."""
+    parsed, raw, _out_of_range = _received(value)
     return parsed, raw
 
 
@@ -205,7 +210,10 @@ def _lead_new(*, dealer, source, data, document, payload) -> tuple[Lead, LeadEve
     contact = assess_contact(email=customer_data.get("email"), phone=customer_data.get("phone"),
                              first_name=customer_data.get("first_name"), last_name=customer_data.get("last_name"),
                              region=dealer.country)
-    received_at, received_raw = parse_received_at(data.get("received_at"))
+    received_at, received_raw, out_of_range = _received(data.get("received_at"))
+    flags = list(contact.flags)
+    if out_of_range:
+        flags.append(RECEIVED_AT_OUT_OF_RANGE)  # kept raw; the lead counts from its arrival
     score = score_lead(data)
     link = _customer_for(dealer=dealer, contact=contact, data=customer_data)
     known = link.known
@@ -214,7 +222,7 @@ def _lead_new(*, dealer, source, data, document, payload) -> tuple[Lead, LeadEve
         channel=data.get("channel") or "web_form", reason=data.get("reason") or "",
         received_at=received_at or timezone.now(), received_at_raw=received_raw[:100],
         vehicle=data.get("vehicle") or {}, trade_in=data.get("trade_in") or {}, message=data.get("message") or "",
-        consent_marketing=(data.get("consent") or {}).get("marketing"), data_flags=list(contact.flags),
+        consent_marketing=(data.get("consent") or {}).get("marketing"), data_flags=flags,
         bant_budget=score.budget, bant_authority=score.authority, bant_need=score.need,
         bant_timeline=score.timeline, score=score.total, returning_customer=known,
         needs_review=bool(data.get("needs_review")),
@@ -227,7 +235,7 @@ def _lead_new(*, dealer, source, data, document, payload) -> tuple[Lead, LeadEve
         contact_language=(customer_data.get("language") or "")[:8],
     )
     received = lead_event_new(lead=lead, type=EventType.RECEIVED, text=source,
-                              data={"flags": list(contact.flags), "returning_customer": known})
+                              data={"flags": flags, "returning_customer": known})
     return lead, received, link
 
 
@@ -389,7 +397,8 @@ PUSHED_KINDS = frozenset({NotificationKind.ASSIGNED, NotificationKind.REASSIGNED
 def notification_new(*, dealer_id: int, recipient, kind: str, subject: str, body: str,
                      lead: Lead | None = None, digest_date=None) -> Notification:
     """A notice, not yet saved: `notification_save` saves it."""
-    return Notification(dealer_id=dealer_id, recipient=recipient, lead=lead, kind=kind, subject=subject[:200], body=body,
+    return Notification(dealer_id=dealer_id, recipient=recipient, lead=lead, kind=kind, subject=header_text(subject, 200),
+                        body=body,
                         digest_date=digest_date,
                         email_status=DeliveryStatus.PENDING if recipient.email else DeliveryStatus.SKIPPED,
                         push_status=PushStatus.PENDING if kind in PUSHED_KINDS and lead is not None else PushStatus.SKIPPED)
@@ -523,9 +532,11 @@ OUTBOX_WAKE_TTL = 10  # seconds: if a wake-up is lost, the next notice after thi
 OUTBOX_GATHER_SECONDS = 0.5
 # A notice that buzzes a phone gathers for less: the push is the speed-to-lead alert (target: on the phone within 1 s).
 PUSH_GATHER_SECONDS = 0.15
-# A claimed batch is sent within minutes (EMAIL_TIMEOUT per message, a few dozen messages); an e-mail still "sending"
-# after this was lost with a crashed worker and is sent again (at least once, never lost).
-SENDING_STALE_AFTER = dt.timedelta(minutes=30)
+# A flush sends from a claimed batch for at most SENDING_BATCH_MAX (plus one EMAIL_TIMEOUT) and hands the rest back, so
+# an e-mail still "sending" after SENDING_STALE_AFTER was lost with a killed worker and is sent again (at least once,
+# never lost): a new-lead alert waits two minutes for a crashed worker, not half an hour.
+SENDING_STALE_AFTER = dt.timedelta(minutes=2)
+SENDING_BATCH_MAX = dt.timedelta(seconds=90)
 OUTBOX_BATCH = 50
 MAX_EMAIL_ATTEMPTS = 5
 
@@ -620,7 +631,12 @@ def _outbox_send(batch: list[Notification], claimed_at: dt.datetime) -> None:
             _outbox_record(n, claimed_at, exc)
         return
     try:
-        for n in batch:
+        for i, n in enumerate(batch):
+            if timezone.now() - claimed_at > SENDING_BATCH_MAX:  # a slow mail server: the rest go to the next claim
+                Notification.objects.unscoped().filter(pk__in=[m.pk for m in batch[i:]], email_status=DeliveryStatus.SENDING,
+                                            email_sent_at=claimed_at).update(
+                    email_status=DeliveryStatus.PENDING, email_attempts=F("email_attempts") - 1)
+                break
             try:
                 body = notice_email_body(n, now=timezone.now())
                 EmailMessage(n.subject, body, None, [n.recipient.email], connection=mail_connection).send()

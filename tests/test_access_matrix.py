@@ -12,7 +12,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from dealers.models import BdcCompany, ClosingDay, Role
+from dealers.models import BdcCompany, ClosingDay, Invitation, Role
 from followup.models import Appointment, LeadImport
 from leads.models import InboundMail, Mailbox, PushSubscription
 from tests.factories import DealerFactory, LeadFactory, MembershipFactory, UserFactory, api_key_for, make_group_admin
@@ -50,6 +50,7 @@ TENANT_ROUTES = {
     "settings:team_add": ("post", "/settings/team/add/?dealer=dealer-a", "page"),
     "settings:member_update": ("post", "/settings/team/{membership}/", "page"),
     "settings:member_invite": ("post", "/settings/team/{membership}/invite/", "page"),
+    "settings:invitation_resend": ("post", "/settings/team/invitations/{invitation}/resend/", "page"),
     "settings:keys": ("get", "/settings/keys/?dealer=dealer-a", "page"),
     "settings:key_created": ("get", "/settings/keys/new/?dealer=dealer-a", "page"),
     "settings:key_revoke": ("post", "/settings/keys/{api_key}/revoke/", "page"),
@@ -108,6 +109,7 @@ NOT_TENANT_ROUTES = {
     "password_reset_done": "sign-in",
     "password_reset_confirm": "sign-in",
     "password_reset_complete": "sign-in",
+    "invitation_accept": "a signed one-time link names its invitation (tests/dealers/test_team_invitations.py)",
     "two_factor": "the person's own second factor and tokens",
     "two_factor_setup": "sign-in (second step)",
     "two_factor_verify": "sign-in (second step)",
@@ -150,6 +152,7 @@ def world_a(cast):
     return {"lead": lead.pk, "appointment": appointment.pk, "lead_import": lead_import.pk, "api_key": api_key.pk,
             "membership": cast.sales_a1.memberships.get().pk, "inbound_mail": inbound_mail.pk,
             "closing_day": closing_day.pk,
+            "invitation": Invitation.objects.create(dealer=cast.dealer_a, email="nieuw@a.test", role=Role.SALESPERSON).pk,
             "mailbox": Mailbox.objects.create(dealer=cast.dealer_a, host="imap.a.test", port=993, username="verkoop@a.test",
                                               password_encrypted="x").pk,
             "push_subscription": PushSubscription.objects.create(

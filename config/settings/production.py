@@ -26,10 +26,11 @@ if WEB_PUSH_VAPID_PRIVATE_KEY in ("", DEV_WEB_PUSH_VAPID_PRIVATE_KEY):  # noqa: 
 
 DEBUG = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # after a PostgreSQL restart: a new connection, not one 500 per worker
 CACHES = {"default": {"BACKEND": "config.cache.ReusedClientRedisCache", "LOCATION": REDIS_URL}}
 OUTBOX_COALESCE_WAKEUPS = True
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
-CELERY_BROKER_TRANSPORT_OPTIONS = {}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0}  # an enqueue with the broker down fails at once (base.py)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -479,3 +479,12 @@ def test_the_whatsapp_text_greets_by_first_name_as_a_message_does(cast):
     with translation.override("nl"):
         short = customer_template(lead=lead, sender=cast.sales_a1).short
     assert short.startswith("Hallo Sanne, hier is ") and "Bakker" not in short and "u spreekt met" not in short
+
+
+def test_a_notice_id_that_is_no_number_is_refused_not_a_500(sales_client, cast):
+    from leads.models import Notification
+
+    Notification.objects.create(dealer=cast.dealer_a, recipient=cast.sales_a1, kind="assigned", subject="s", body="b")
+    for raw in ("²", "9" * 40, "1e3"):
+        assert sales_client.post(reverse("notices_read"), {"notification": raw}).status_code == 400, raw
+    assert Notification.objects.unscoped().get().read_at is None  # a bad id never means "all of them"

@@ -36,6 +36,7 @@ class PersonSerializer(serializers.Serializer):
 
 
 class TeamCustomerSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The customer record: /api/v1/team/customers/{id}/export/ and /erase/")
     name = serializers.CharField(source="full_name")
     phone = serializers.CharField(help_text="E.164; empty when the number given is unusable (see data_flags)")
     phone_raw = serializers.CharField(help_text="As received")

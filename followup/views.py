@@ -30,7 +30,7 @@ from dealers.models import Role
 from dealers.scope import DealerAccess
 from dealers.services import policy_get
 from dealers.views import DealerScopedMixin
-from leads.models import Channel, EventType, Kind, Lead, LeadEvent, Notification, Queue, Reason, Status
+from leads.models import Channel, ConsentRecord, EventType, Kind, Lead, LeadEvent, Notification, Queue, Reason, Status
 from leads.quality import PHONE_PLACEHOLDER, flag_hint
 from leads.services import lead_event_add
 
@@ -408,6 +408,8 @@ def lead_page_context(*, request, access: DealerAccess, lead: Lead, next_url: st
         "appointment_kinds": AppointmentKind.choices,
         "timeline": timeline,
         "earlier_leads": [(e, e.pk in visible) for e in earlier],
+        "consents": list(ConsentRecord.objects.filter(dealer=access.dealer, customer_id=lead.customer_id)
+                         .order_by("-given_at", "-pk")[:10]),
         "policy": policy,
         "attempts_owed": owed,
         "close_outcomes": [(value, label, value == Status.UNREACHABLE and owed > 0) for value, label in forms.CLOSE_OUTCOMES],

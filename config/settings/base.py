@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "routing",
     "followup",
     "reporting",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -134,6 +135,8 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-flush": {"task": "leads.tasks.outbox_flush", "schedule": 30.0},
     "lead-imports-tend": {"task": "followup.tasks.lead_imports_tend", "schedule": 60.0},
     "manager-digest": {"task": "followup.tasks.manager_digest", "schedule": crontab(hour=7, minute=30)},
+    # AVG/GDPR retention: old raw submissions purged, inactive leads anonymised; a quiet hour, once a day.
+    "privacy-retention": {"task": "privacy.tasks.privacy_retention", "schedule": crontab(hour=3, minute=40)},
 }
 CELERY_TIMEZONE = TIME_ZONE
 

@@ -1,0 +1,258 @@
+"""Every place that holds a customer's personal data, one small entry per model.
+
+A holder knows how to show what its model holds about a person (`export`), how to remove it while keeping the row
+that the report figures count (`erase`), and, for raw submissions, how to drop what is older than the retention
+period (`purge_raw`). A new model with personal data is one more entry in HOLDERS; the services loop over the list.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone, translation
+
+from dealers.models import Dealer
+from followup.models import Appointment, ContactAttempt, LeadImport, TelephonyEvent
+from leads.models import ConsentRecord, Customer, EventType, InboundDocument, Lead, LeadEvent, Notification, NotificationKind
+
+# What stays of a vehicle or trade-in: enough for the reports and the stock figures, nothing that points at one car.
+VEHICLE_KEEP = frozenset({"interest", "status", "make", "model", "year"})
+# Timeline entries whose text is what a person wrote (notes, attempt notes, hand-over notes, close reasons).
+FREE_TEXT_EVENTS = frozenset({EventType.ATTEMPT, EventType.NOTE, EventType.HANDED_OVER, EventType.CLOSED,
+                              EventType.DUPLICATE})
+# Keys in a timeline entry's data that carry what a portal or caller sent.
+EVENT_DATA_PERSONAL = frozenset({"external_id", "idempotency_key", "number", "phone", "email", "name"})
+
+
+@dataclass
+class Subject:
+    """Whose data: a customer (all their leads), or only some leads (retention of inactive leads)."""
+
+    dealer: Dealer
+    customer: Customer | None
+    lead_ids: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Holder:
+    name: str
+    export: Callable[[Subject], object] | None = None
+    erase: Callable[[Subject], int] | None = None
+    purge_raw: Callable[[Dealer, dt.datetime], int] | None = None
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _text(body: bytes) -> str:
+    return bytes(body).decode("utf-8", errors="replace")
+
+
+# ------------------------------------------------------------------------------------------------ the customer
+
+def customer_export(subject: Subject):
+    c = subject.customer
+    if c is None:
+        return None
+    return {"id": c.pk, "first_name": c.first_name, "last_name": c.last_name, "email": c.email, "phone": c.phone,
+            "phone_raw": c.phone_raw, "preferred_contact": c.preferred_contact, "language": c.language,
+            "created_at": _iso(c.created_at), "erased_at": _iso(c.erased_at)}
+
+
+def customer_erase(subject: Subject) -> int:
+    if subject.customer is None:
+        return 0
+    now = timezone.now()
+    return Customer.objects.filter(pk=subject.customer.pk, dealer=subject.dealer).update(
+        first_name="", last_name="", email="", phone="", phone_raw="", preferred_contact="", language="", erased_at=now)
+
+
+# ------------------------------------------------------------------------------------------------ leads
+
+def _leads(subject: Subject):
+    return Lead.objects.filter(dealer=subject.dealer, pk__in=subject.lead_ids)
+
+
+def leads_export(subject: Subject):
+    return [{"id": str(lead.pk), "source": lead.source, "external_id": lead.external_id, "channel": lead.channel,
+             "reason": lead.reason, "status": lead.status, "received_at": _iso(lead.received_at),
+             "received_at_raw": lead.received_at_raw, "closed_at": _iso(lead.closed_at), "close_reason": lead.close_reason,
+             "manager_flag": lead.manager_flag, "vehicle": lead.vehicle, "trade_in": lead.trade_in, "message": lead.message,
+             "consent_marketing": lead.consent_marketing, "payload": lead.payload,
+             "document_id": lead.document_id, "anonymised_at": _iso(lead.anonymised_at)}
+            for lead in _leads(subject).order_by("received_at", "pk")]
+
+
+def _vehicle_kept(vehicle) -> dict:
+    return {k: v for k, v in (vehicle or {}).items() if k in VEHICLE_KEEP} if isinstance(vehicle, dict) else {}
+
+
+def leads_erase(subject: Subject) -> int:
+    now = timezone.now()
+    leads = list(_leads(subject).only("pk", "vehicle", "trade_in"))
+    for lead in leads:
+        lead.vehicle, lead.trade_in = _vehicle_kept(lead.vehicle), _vehicle_kept(lead.trade_in)
+        lead.payload, lead.message, lead.close_reason, lead.manager_flag = {}, "", "", ""
+        lead.external_id, lead.received_at_raw, lead.anonymised_at = None, "", now
+    Lead.objects.bulk_update(leads, ["vehicle", "trade_in", "payload", "message", "close_reason", "manager_flag",
+                                     "external_id", "received_at_raw", "anonymised_at"], batch_size=500)
+    return len(leads)
+
+
+def leads_purge_raw(dealer: Dealer, before: dt.datetime) -> int:
+    return Lead.objects.filter(dealer=dealer, received_at__lt=before).exclude(payload={}).update(payload={})
+
+
+# ------------------------------------------------------------------------------------------------ raw documents (ADF)
+
+def _documents(subject: Subject):
+    return InboundDocument.objects.filter(dealer=subject.dealer, leads__pk__in=subject.lead_ids).distinct()
+
+
+def documents_export(subject: Subject):
+    return [{"id": d.pk, "source": d.source, "content_type": d.content_type, "received_at": _iso(d.received_at),
+             "body": _text(d.body)} for d in _documents(subject).order_by("received_at", "pk")]
+
+
+def documents_erase(subject: Subject) -> int:
+    # A document is the raw copy of what its leads hold parsed; one that also carries other people's prospects goes
+    # too (their leads keep everything parsed from it).
+    ids = list(_documents(subject).values_list("pk", flat=True))
+    InboundDocument.objects.filter(dealer=subject.dealer, pk__in=ids).delete()
+    return len(ids)
+
+
+def documents_purge_raw(dealer: Dealer, before: dt.datetime) -> int:
+    return InboundDocument.objects.filter(dealer=dealer, received_at__lt=before).delete()[0]
+
+
+# ------------------------------------------------------------------------------------------------ follow-up
+
+def attempts_export(subject: Subject):
+    return [{"lead": str(a.lead_id), "at": _iso(a.at), "channel": a.channel, "outcome": a.outcome, "note": a.note,
+             "by": a.user.display_name if a.user else None, "verified": a.verified,
+             "duration_seconds": a.duration_seconds}
+            for a in ContactAttempt.objects.filter(dealer=subject.dealer, lead_id__in=subject.lead_ids)
+            .select_related("user").order_by("at", "pk")]
+
+
+def attempts_erase(subject: Subject) -> int:
+    # The attempt stays (it is a figure); its note is what a person wrote, or the subject of a mail sent to them.
+    return ContactAttempt.objects.filter(dealer=subject.dealer, lead_id__in=subject.lead_ids).exclude(note="").update(note="")
+
+
+def appointments_export(subject: Subject):
+    return [{"lead": str(a.lead_id), "kind": a.kind, "scheduled_at": _iso(a.scheduled_at), "showed": a.showed,
+             "created_at": _iso(a.created_at)}
+            for a in Appointment.objects.filter(dealer=subject.dealer, lead_id__in=subject.lead_ids)
+            .order_by("scheduled_at", "pk")]
+
+
+def telephony_export(subject: Subject):
+    return [{"lead": str(e.lead_id), "type": e.type, "call_started_at": _iso(e.call_started_at),
+             "received_at": _iso(e.received_at), "payload": e.payload}
+            for e in TelephonyEvent.objects.filter(dealer=subject.dealer, lead_id__in=subject.lead_ids)
+            .order_by("received_at", "pk")]
+
+
+def telephony_erase(subject: Subject) -> int:
+    return (TelephonyEvent.objects.filter(dealer=subject.dealer, lead_id__in=subject.lead_ids).exclude(payload={})
+            .update(payload={}))
+
+
+def telephony_purge_raw(dealer: Dealer, before: dt.datetime) -> int:
+    return TelephonyEvent.objects.filter(dealer=dealer, received_at__lt=before).exclude(payload={}).update(payload={})
+
+
+def lead_imports_purge_raw(dealer: Dealer, before: dt.datetime) -> int:
+    # An uploaded CSV holds many people; it is normally dropped once imported, this catches any left behind.
+    return LeadImport.objects.filter(dealer=dealer, created_at__lt=before).exclude(content=b"").update(content=b"")
+
+
+# ------------------------------------------------------------------------------------------------ timeline, outbox
+
+def timeline_export(subject: Subject):
+    return [{"lead": str(e.lead_id), "at": _iso(e.at), "type": e.type, "text": e.text, "data": e.data}
+            for e in LeadEvent.objects.filter(dealer=subject.dealer, lead_id__in=subject.lead_ids).order_by("at", "pk")]
+
+
+def timeline_erase(subject: Subject) -> int:
+    events = list(LeadEvent.objects.filter(dealer=subject.dealer, lead_id__in=subject.lead_ids)
+                  .only("pk", "type", "text", "data"))
+    changed = []
+    for event in events:
+        text = "" if event.type in FREE_TEXT_EVENTS else event.text
+        data = {k: v for k, v in (event.data or {}).items() if k not in EVENT_DATA_PERSONAL}
+        if (text, data) != (event.text, event.data):
+            event.text, event.data = text, data
+            changed.append(event)
+    LeadEvent.objects.bulk_update(changed, ["text", "data"], batch_size=500)
+    return len(changed)
+
+
+def notifications_export(subject: Subject):
+    return [{"lead": str(n.lead_id), "kind": n.kind, "to": n.recipient.display_name, "subject": n.subject,
+             "body": n.body, "created_at": _iso(n.created_at)}
+            for n in Notification.objects.filter(dealer=subject.dealer, lead_id__in=subject.lead_ids)
+            .select_related("recipient").order_by("created_at", "pk")]
+
+
+def _quoted(customer: Customer) -> list[str]:
+    return [v for v in {customer.full_name, customer.email, customer.phone, customer.phone_raw} if len(v) >= 3]
+
+
+def notifications_erase(subject: Subject) -> int:
+    changed = 0
+    with translation.override(settings.LANGUAGE_CODE):
+        for kind, label in NotificationKind.choices:
+            changed += Notification.objects.filter(dealer=subject.dealer, lead_id__in=subject.lead_ids, kind=kind).update(
+                subject=str(label), body="")
+    if subject.customer is not None:
+        # A daily digest lists several leads by name: only this person's name and addresses go.
+        quoted = _quoted(subject.customer)
+        if quoted:
+            match = Q()
+            for text in quoted:
+                match |= Q(body__contains=text) | Q(subject__contains=text)
+            for n in Notification.objects.filter(match, dealer=subject.dealer, lead__isnull=True):
+                for text in quoted:
+                    n.subject, n.body = n.subject.replace(text, "—"), n.body.replace(text, "—")
+                n.save(update_fields=["subject", "body"])
+                changed += 1
+    return changed
+
+
+# ------------------------------------------------------------------------------------------------ consent
+
+def consents_export(subject: Subject):
+    match = Q(lead_id__in=subject.lead_ids)
+    if subject.customer is not None:
+        match |= Q(customer=subject.customer)
+    return [{"lead": str(c.lead_id) if c.lead_id else None, "purpose": c.purpose, "given": c.given,
+             "given_at": _iso(c.given_at), "source": c.source, "channel": c.channel, "text": c.text,
+             "recorded_at": _iso(c.recorded_at)}
+            for c in ConsentRecord.objects.filter(match, dealer=subject.dealer).order_by("given_at", "pk")]
+
+
+def consents_erase(subject: Subject) -> int:
+    # Consent proves a right to process; once the person is erased there is nothing left to process.
+    if subject.customer is None:
+        return 0
+    return ConsentRecord.objects.filter(dealer=subject.dealer, customer=subject.customer).delete()[0]
+
+
+HOLDERS: list[Holder] = [
+    Holder("customer", customer_export, customer_erase),
+    Holder("leads", leads_export, leads_erase, leads_purge_raw),
+    Holder("documents", documents_export, documents_erase, documents_purge_raw),
+    Holder("attempts", attempts_export, attempts_erase),
+    Holder("appointments", appointments_export),  # kind, time, showed: nothing that identifies the person
+    Holder("telephony_events", telephony_export, telephony_erase, telephony_purge_raw),
+    Holder("timeline", timeline_export, timeline_erase),
+    Holder("notifications", notifications_export, notifications_erase),
+    Holder("consent_records", consents_export, consents_erase),
+    Holder("lead_imports", purge_raw=lead_imports_purge_raw),
+]

@@ -27,7 +27,7 @@ def figures(cast) -> dict:
     filters = ReportFilters(date_from=PERIOD_DATES[0], date_to=PERIOD_DATES[1])
     rows = report_rows(scope=report_scope(dealers=[dealer]), filters=filters, breakdowns=["all", *BREAKDOWNS])
     key = sorted(rows[0])
-    return {"summaries": summaries, "rows": sorted((tuple(str(r[k]) for k in key) for r in rows))}
+    return {"summaries": summaries, "rows": sorted(tuple(str(r[k]) for k in key) for r in rows)}
 
 
 def test_every_figure_is_the_same_after_erasing_several_customers(cast, spec_example, person):

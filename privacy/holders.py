@@ -80,7 +80,7 @@ def leads_export(subject: Subject):
     return [{"id": str(lead.pk), "source": lead.source, "external_id": lead.external_id, "channel": lead.channel,
              "reason": lead.reason, "status": lead.status, "received_at": _iso(lead.received_at),
              "received_at_raw": lead.received_at_raw, "closed_at": _iso(lead.closed_at), "close_reason": lead.close_reason,
-             "manager_flag": lead.manager_flag, "vehicle": lead.vehicle, "trade_in": lead.trade_in, "message": lead.message,
+             "vehicle": lead.vehicle, "trade_in": lead.trade_in, "message": lead.message,
              "consent_marketing": lead.consent_marketing, "payload": lead.payload,
              "document_id": lead.document_id, "anonymised_at": _iso(lead.anonymised_at)}
             for lead in _leads(subject).order_by("received_at", "pk")]
@@ -95,10 +95,11 @@ def leads_erase(subject: Subject) -> int:
     leads = list(_leads(subject).only("pk", "vehicle", "trade_in"))
     for lead in leads:
         lead.vehicle, lead.trade_in = _vehicle_kept(lead.vehicle), _vehicle_kept(lead.trade_in)
-        lead.payload, lead.message, lead.close_reason, lead.manager_flag = {}, "", "", ""
+        lead.payload, lead.message, lead.close_reason = {}, "", ""
         lead.external_id, lead.received_at_raw, lead.anonymised_at = None, "", now
-    Lead.objects.bulk_update(leads, ["vehicle", "trade_in", "payload", "message", "close_reason", "manager_flag",
-                                     "external_id", "received_at_raw", "anonymised_at"], batch_size=500)
+    # manager_flag stays: it is the system's own words about the follow-up, and the manager's lists count it.
+    Lead.objects.bulk_update(leads, ["vehicle", "trade_in", "payload", "message", "close_reason", "external_id",
+                                     "received_at_raw", "anonymised_at"], batch_size=500)
     return len(leads)
 
 
@@ -168,8 +169,15 @@ def telephony_purge_raw(dealer: Dealer, before: dt.datetime) -> int:
 
 
 def lead_imports_purge_raw(dealer: Dealer, before: dt.datetime) -> int:
-    # An uploaded CSV holds many people; it is normally dropped once imported, this catches any left behind.
-    return LeadImport.objects.filter(dealer=dealer, created_at__lt=before).exclude(content=b"").update(content=b"")
+    # An uploaded CSV holds many people: the file (normally dropped once imported) and the check's sample rows and
+    # row errors, which quote cells.
+    imports = (LeadImport.objects.filter(dealer=dealer, created_at__lt=before)
+               .filter(~Q(content=b"") | Q(summary__has_key="sample") | Q(summary__has_key="errors")))
+    purged = 0
+    for lead_import in imports.only("pk", "summary"):
+        summary = {k: v for k, v in (lead_import.summary or {}).items() if k not in ("sample", "errors")}
+        purged += LeadImport.objects.filter(pk=lead_import.pk).update(content=b"", summary=summary)
+    return purged
 
 
 # ------------------------------------------------------------------------------------------------ timeline, outbox

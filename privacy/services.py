@@ -78,7 +78,8 @@ def customer_erase(*, dealer: Dealer, customer: Customer, by) -> Customer:
 
 def _last_activity():
     """A lead's latest sign of life: arrival, an attempt, closing, or any timeline entry (a repeat enquiry too)."""
-    last_event = LeadEvent.objects.filter(lead=OuterRef("pk")).order_by().values("lead").annotate(at=Max("at")).values("at")
+    last_event = (LeadEvent.objects.filter(dealer_id=OuterRef("dealer_id"), lead=OuterRef("pk"))  # the index's order
+                  .order_by().values("lead").annotate(at=Max("at")).values("at"))
     return Greatest(F("received_at"), F("created_at"), Coalesce(F("last_attempt_at"), F("received_at")),
                     Coalesce(F("closed_at"), F("received_at")), Coalesce(Subquery(last_event), F("received_at")))
 
@@ -89,29 +90,35 @@ def raw_purge(*, dealer: Dealer, before: dt.datetime) -> dict[str, int]:
         return {h.name: h.purge_raw(dealer, before) for h in HOLDERS if h.purge_raw is not None}
 
 
+def _inactive_leads(*, dealer: Dealer, before: dt.datetime):
+    # Activity is never before arrival, so only leads that arrived before `before` are looked at (an index range).
+    return (Lead.objects.filter(dealer=dealer, anonymised_at__isnull=True, received_at__lt=before)
+            .annotate(last_activity=_last_activity()).filter(last_activity__lt=before))
+
+
 def inactive_leads_anonymise(*, dealer: Dealer, before: dt.datetime) -> tuple[int, int]:
     """Anonymise leads without activity since `before`; a customer whose every lead is anonymised is erased.
 
     Returns (leads anonymised, customers erased). Batches keep each transaction short.
     """
+    ids = list(_inactive_leads(dealer=dealer, before=before).values_list("pk", flat=True))
     leads_done = customers_done = 0
-    while True:
-        ids = list(Lead.objects.filter(dealer=dealer, anonymised_at__isnull=True)
-                   .annotate(last_activity=_last_activity()).filter(last_activity__lt=before)
-                   .values_list("pk", flat=True)[:RETENTION_BATCH])
-        if not ids:
-            break
+    for start in range(0, len(ids), RETENTION_BATCH):
         with transaction.atomic():
-            _erase(Subject(dealer=dealer, customer=None, lead_ids=ids))
-        leads_done += len(ids)
+            # Re-checked under the leads' row locks: an attempt logged since the scan keeps its lead as it is.
+            batch = list(_inactive_leads(dealer=dealer, before=before).filter(pk__in=ids[start:start + RETENTION_BATCH])
+                         .select_for_update(of=("self",)).values_list("pk", flat=True))
+            _erase(Subject(dealer=dealer, customer=None, lead_ids=batch))
+        leads_done += len(batch)
     unanonymised = Lead.objects.filter(customer=OuterRef("pk"), anonymised_at__isnull=True)
-    any_lead = Lead.objects.filter(customer=OuterRef("pk"))
-    done = (Customer.objects.filter(dealer=dealer, erased_at__isnull=True)
-            .filter(Exists(any_lead), ~Exists(unanonymised)))
-    for customer in done.iterator():
+    done = Customer.objects.filter(Exists(Lead.objects.filter(customer=OuterRef("pk"))), ~Exists(unanonymised),
+                                   dealer=dealer, erased_at__isnull=True)
+    for customer_id in list(done.values_list("pk", flat=True)):
         with transaction.atomic():
-            _erase(Subject(dealer=dealer, customer=customer, lead_ids=[]))
-        customers_done += 1
+            customer = done.select_for_update(of=("self",)).filter(pk=customer_id).first()  # still all anonymous?
+            if customer is not None:
+                _erase(Subject(dealer=dealer, customer=customer, lead_ids=[]))
+                customers_done += 1
     return leads_done, customers_done
 
 

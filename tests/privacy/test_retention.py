@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from config.celery_app import app
 from dealers.models import AuditEntry
-from followup.models import TelephonyEvent
+from followup.models import LeadImport, TelephonyEvent
 from followup.services import attempt_log
 from leads.models import Customer, InboundDocument, Lead
 from leads.services import document_store, lead_intake
@@ -136,3 +136,14 @@ def test_the_daily_task_is_registered_with_beat_and_runs(cast, history):
     with time_machine.travel(T0 + dt.timedelta(days=91), tick=False):
         assert privacy_retention.apply().get() == 2  # both dealers visited
     assert fresh(history["gone"]).payload == {}
+
+
+def test_an_old_csv_import_loses_its_file_and_the_rows_it_quotes(cast):
+    with time_machine.travel(T0, tick=False):
+        kept = LeadImport.objects.create(dealer=cast.dealer_a, file_sha256="0" * 64, content=b"naam;email\nFemke;f@x.nl",
+                                         summary={"ok": True, "data_rows": 1, "errors": ["rij 2: f@x"],
+                                                  "sample": [{"row": 2, "data": {"naam": "Femke"}}]})
+    with time_machine.travel(T0 + dt.timedelta(days=91), tick=False):
+        retention_run()
+    kept.refresh_from_db()
+    assert bytes(kept.content) == b"" and kept.summary == {"ok": True, "data_rows": 1}

@@ -201,9 +201,10 @@ def notice_latency(started: float) -> dict:
     from leads.models import DeliveryStatus, Notification
 
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and Notification.objects.filter(email_status=DeliveryStatus.PENDING).exists():
+    while time.monotonic() < deadline and Notification.objects.unscoped().filter(email_status=DeliveryStatus.PENDING).exists():
         time.sleep(1)
-    rows = Notification.objects.filter(kind="assigned").values_list("lead__created_at", "email_sent_at", "email_status")
+    rows = (Notification.objects.unscoped().filter(kind="assigned")
+            .values_list("lead__created_at", "email_sent_at", "email_status"))
     delays = [(sent - created).total_seconds() for created, sent, status in rows if status == DeliveryStatus.SENT]
     pending = sum(1 for *_x, status in rows if status != DeliveryStatus.SENT)
     connection.close()

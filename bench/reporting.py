@@ -108,7 +108,7 @@ def main() -> None:
         today = timezone.localdate()
         period = f"from={today - dt.timedelta(days=364):%Y-%m-%d}&to={today:%Y-%m-%d}"
         group = DealerGroup.objects.order_by("slug").first()
-        dealer = (Lead.objects.filter(dealer__group=group).values("dealer").annotate(n=Count("pk"))
+        dealer = (Lead.objects.unscoped().filter(dealer__group=group).values("dealer").annotate(n=Count("pk"))
                   .order_by("-n").first())
         manager = Membership.objects.get(dealer_id=dealer["dealer"], role=Role.MANAGER).user
         admin = group.admins.get()

@@ -2,25 +2,17 @@
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.db.models import Q
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
-from .models import ApiKey, AuditEntry, BdcCompany, Dealer, DealerGroup, Membership, OpeningHours, Role, User, hash_api_key
-
-
-def managed_dealers(user):
-    """The dealers a user may administer: as manager, or every rooftop of a group they administer."""
-    if not user.is_active:
-        return Dealer.objects.none()
-    return Dealer.objects.filter(
-        Q(memberships__user=user, memberships__role=Role.MANAGER, memberships__is_active=True) | Q(group__admins=user)
-    ).distinct()
+from .access import managed_dealer_ids
+from .models import ApiKey, AuditEntry, BdcCompany, Dealer, DealerGroup, Membership, OpeningHours, User, hash_api_key
+from .tenancy import TenantManager
 
 
 def _admin_has_permission(request):
     user = request.user
-    return user.is_active and (user.is_superuser or (user.is_staff and managed_dealers(user).exists()))
+    return user.is_active and (user.is_superuser or (user.is_staff and bool(managed_dealer_ids(user))))
 
 
 admin.site.has_permission = _admin_has_permission
@@ -34,11 +26,17 @@ class DealerScopedAdmin(admin.ModelAdmin):
 
     def _dealers(self, request):
         if not hasattr(request, "_managed_dealers"):
-            request._managed_dealers = list(managed_dealers(request.user).values_list("pk", flat=True))
+            request._managed_dealers = managed_dealer_ids(request.user)
         return request._managed_dealers
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
+        if isinstance(self.model._default_manager, TenantManager):
+            # Admin tooling: every dealer's rows for a superuser, narrowed below to the managed dealers for the rest.
+            qs = self.model.objects.unscoped()
+            if ordering := self.get_ordering(request):
+                qs = qs.order_by(*ordering)
+        else:
+            qs = super().get_queryset(request)
         if request.user.is_superuser:
             return qs
         return qs.filter(**{f"{self.dealer_path}__in": self._dealers(request)})
@@ -66,6 +64,9 @@ class DealerScopedAdmin(admin.ModelAdmin):
 class OpeningHoursInline(admin.TabularInline):
     model = OpeningHours
     extra = 0
+
+    def get_queryset(self, request):
+        return OpeningHours.objects.unscoped()  # the inline formset narrows it to the dealer being edited
 
     def _allowed(self, request, obj=None):
         return True  # shown only inside DealerAdmin, which has already scoped the dealer
@@ -95,7 +96,6 @@ class DealerAdmin(DealerScopedAdmin):
 class DealerGroupAdmin(DealerScopedAdmin):
     dealer_path = "dealers"
     list_display = ["name", "slug"]
-    filter_horizontal = ["admins"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).distinct()

@@ -9,8 +9,9 @@ from rest_framework import exceptions, generics, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from .access import DealerAccess, MachineAccess, resolve_dealer_access
 from .auth import ApiKeyAuthentication, ApiKeyRateThrottle, HasApiKey
-from .scope import DealerAccess, ScopedQuerysetMixin, resolve_dealer_access
+from .tenancy import ScopedQuerysetMixin
 
 logger = logging.getLogger(__name__)
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -100,13 +101,18 @@ class PortalAPIView(ScopedQuerysetMixin, generics.GenericAPIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasApiKey]
     throttle_classes = [ApiKeyRateThrottle]
+    access: MachineAccess
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.access = MachineAccess(dealer=self.api_key.dealer, source=self.api_key.source)
 
     @property
     def api_key(self):
         return self.request.auth
 
     def scope_filters(self):
-        return {"dealer": self.api_key.dealer, "source": self.api_key.source}
+        return {"dealer": self.access.dealer, "source": self.access.source}
 
 
 class TeamAPIView(ScopedQuerysetMixin, generics.GenericAPIView):

@@ -39,7 +39,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not raw_key:
             raise exceptions.AuthenticationFailed(_("No API key given."))
         api_key = (
-            ApiKey.objects.active().filter(key_hash=hash_api_key(raw_key))
+            ApiKey.objects.unscoped().active().filter(key_hash=hash_api_key(raw_key))
             # The dealer with its follow-up policy, which routing reads: one join, not another query. Opening hours
             # are left to routing, the only reader: a prefetch here would cost every request, read-backs too.
             .select_related("dealer__followup_policy").first()

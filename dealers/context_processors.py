@@ -1,4 +1,4 @@
-from .scope import dealer_accesses
+from .access import dealer_accesses
 
 
 def dealer_scope(request):

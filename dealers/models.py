@@ -12,6 +12,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .tenancy import TenantManager, TenantQuerySet
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -57,11 +59,10 @@ class User(AbstractUser):
 
 
 class DealerGroup(models.Model):
+    """Several rooftops under one owner. Its admins are the people with a group-admin membership at one of them."""
+
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(_("slug"), unique=True)
-    admins = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, blank=True, related_name="administered_groups", verbose_name=_("group admins")
-    )
 
     class Meta:
         verbose_name = _("dealer group")
@@ -114,6 +115,8 @@ class OpeningHours(models.Model):
         [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")])])
     opens = models.TimeField(_("opens"))
     closes = models.TimeField(_("closes"))
+
+    objects = TenantManager()
 
     class Meta:
         verbose_name = _("opening hours")
@@ -180,7 +183,7 @@ def hash_api_key(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
-class ApiKeyQuerySet(models.QuerySet):
+class ApiKeyQuerySet(TenantQuerySet):
     def active(self):
         return self.filter(revoked_at__isnull=True)
 
@@ -198,7 +201,7 @@ class ApiKey(models.Model):
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
 
-    objects = ApiKeyQuerySet.as_manager()
+    objects = TenantManager.from_queryset(ApiKeyQuerySet)()
 
     class Meta:
         verbose_name = _("portal API key")
@@ -221,7 +224,7 @@ class ApiKey(models.Model):
         # Write last_used_at at most once a minute so a busy portal doesn't write on every request.
         now = timezone.now()
         if self.last_used_at is None or now - self.last_used_at > dt.timedelta(minutes=1):
-            ApiKey.objects.filter(pk=self.pk).update(last_used_at=now)
+            ApiKey.objects.for_dealer(self.dealer_id).filter(pk=self.pk).update(last_used_at=now)
             self.last_used_at = now
 
 
@@ -274,6 +277,8 @@ class AuditEntry(models.Model):
     target = models.CharField(_("target"), max_length=200, blank=True)
     changes = models.JSONField(_("changes"), default=dict, blank=True)
     at = models.DateTimeField(_("at"), default=timezone.now)
+
+    objects = TenantManager()
 
     class Meta:
         verbose_name = _("audit entry")

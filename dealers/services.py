@@ -13,6 +13,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
+from .access import MANAGING_ROLES, is_group_admin
 from .hours import Period
 from .models import (
     ApiKey,
@@ -27,7 +28,6 @@ from .models import (
     User,
     hash_api_key,
 )
-from .scope import MANAGING_ROLES
 
 
 def audit_record(*, dealer: Dealer, actor, action: str, target: str = "", changes: dict | None = None) -> AuditEntry:
@@ -129,8 +129,8 @@ def opening_hours_replace(*, dealer: Dealer, periods: Iterable[Period], by) -> l
     if problems:
         raise ValidationError(problems)
     _lock_dealer(dealer)
-    before = _week_text(OpeningHours.objects.filter(dealer=dealer))
-    OpeningHours.objects.filter(dealer=dealer).delete()
+    before = _week_text(OpeningHours.objects.for_dealer(dealer))
+    OpeningHours.objects.for_dealer(dealer).delete()
     rows = OpeningHours.objects.bulk_create(
         [OpeningHours(dealer=dealer, weekday=p.weekday, opens=p.opens, closes=p.closes) for p in periods])
     after = _week_text(rows)
@@ -140,16 +140,31 @@ def opening_hours_replace(*, dealer: Dealer, periods: Iterable[Period], by) -> l
     return rows
 
 
-def acts_as_group_admin(*, dealer: Dealer, user) -> bool:
-    """Group admins of the dealer's group (or with a group-admin membership) may hand out and change that role."""
-    if user is None or not user.is_authenticated:
-        return False
-    return (DealerGroup.objects.filter(pk=dealer.group_id, admins=user).exists()
-            or Membership.objects.filter(dealer=dealer, user=user, role=Role.GROUP_ADMIN, is_active=True).exists())
+@transaction.atomic
+def group_admin_grant(*, group: DealerGroup, user, by=None) -> Membership:
+    """Make a person the group's admin: a group-admin membership at one of its rooftops (the one source of truth),
+    which gives them every rooftop of the group. An existing membership in the group is upgraded."""
+    dealers = list(Dealer.objects.filter(group=group).order_by("name"))
+    if not dealers:
+        raise ValidationError(_("This group has no rooftop yet."))
+    memberships = {m.dealer_id: m for m in Membership.objects.filter(user=user, dealer__group=group)}
+    membership = next((m for m in memberships.values() if m.role == Role.GROUP_ADMIN), None)
+    if membership is None:
+        free = next((d for d in dealers if d.pk not in memberships), None)
+        if free is not None:
+            membership = Membership.objects.create(user=user, dealer=free, role=Role.GROUP_ADMIN)
+        else:
+            membership = memberships[dealers[0].pk]
+            membership.role = Role.GROUP_ADMIN
+    membership.is_active = True
+    membership.save()
+    audit_record(dealer=membership.dealer, actor=by, action="group_admin.granted", target=user.email)
+    return membership
 
 
 def _check_role_change(*, dealer: Dealer, by, old_role: str | None, new_role: str) -> None:
-    if Role.GROUP_ADMIN in (old_role, new_role) and old_role != new_role and not acts_as_group_admin(dealer=dealer, user=by):
+    changes_group_admin = Role.GROUP_ADMIN in (old_role, new_role) and old_role != new_role
+    if changes_group_admin and not is_group_admin(user=by, group_id=dealer.group_id):
         raise ValidationError(_("Only a group admin can give or take away the group-admin role."))
 
 
@@ -167,7 +182,7 @@ def membership_update(*, membership: Membership, by, role: str | None = None, on
         raise ValidationError(_("Unknown role."))
     if "role" in diff:
         _check_role_change(dealer=locked.dealer, by=by, old_role=locked.role, new_role=role)
-    if locked.role == Role.GROUP_ADMIN and "is_active" in diff and not acts_as_group_admin(dealer=locked.dealer, user=by):
+    if locked.role == Role.GROUP_ADMIN and "is_active" in diff and not is_group_admin(user=by, group_id=locked.dealer.group_id):
         raise ValidationError(_("Only a group admin can remove a group admin."))
     loses_management = (("role" in diff and role not in MANAGING_ROLES) or diff.get("is_active", [None, True])[1] is False)
     if by is not None and locked.user_id == by.pk and locked.role in MANAGING_ROLES and loses_management:

@@ -25,6 +25,7 @@ from leads.models import Reason
 from routing.models import CallScript
 from routing.services import call_script_save
 
+from .access import MANAGING_ROLES
 from .forms import (
     PERCENT_FIELDS,
     ApiKeyCreateForm,
@@ -38,10 +39,8 @@ from .forms import (
 )
 from .hours import Period
 from .models import ApiKey, AuditEntry, FollowUpPolicy, Membership, OpeningHours, Role, RoutingModel
-from .scope import MANAGING_ROLES
 from .services import (
     WEEKDAY_KEYS,
-    acts_as_group_admin,
     api_key_create,
     api_key_revoke,
     dealer_routing_model_set,
@@ -119,15 +118,15 @@ class OverviewView(SettingsMixin, TemplateView):
     def get_context_data(self, **kwargs):
         dealer = self.dealer
         policy = policy_get(dealer=dealer)
-        hours = OpeningHours.objects.filter(dealer=dealer)
+        hours = OpeningHours.objects.for_dealer(dealer)
         return super().get_context_data(
             policy=policy,
             routing_explanation=ROUTING_EXPLANATIONS[dealer.routing_model],
             open_days=len({h.weekday for h in hours}),
             team_size=Membership.objects.filter(dealer=dealer, is_active=True).count(),
             on_duty=Membership.objects.filter(dealer=dealer, is_active=True, on_duty=True).count(),
-            active_keys=ApiKey.objects.active().filter(dealer=dealer).count(),
-            scripts=CallScript.objects.filter(dealer=dealer).count(),
+            active_keys=ApiKey.objects.for_dealer(dealer).active().count(),
+            scripts=CallScript.objects.for_dealer(dealer).count(),
             reasons=len(Reason.values),
             **kwargs,
         )
@@ -193,7 +192,7 @@ class HoursView(SettingsMixin, TemplateView):
     section = "hours"
 
     def current_periods(self):
-        return [Period(h.weekday, h.opens, h.closes) for h in OpeningHours.objects.filter(dealer=self.dealer)]
+        return [Period(h.weekday, h.opens, h.closes) for h in OpeningHours.objects.for_dealer(self.dealer)]
 
     def get(self, request, *args, **kwargs):
         return self.render_to_response(self.get_context_data(form=OpeningHoursForm(periods=self.current_periods())))
@@ -218,7 +217,7 @@ class TeamMixin(SettingsMixin):
         return Membership.objects.select_related("user")
 
     def can_grant_group_admin(self) -> bool:
-        return self.access.role == Role.GROUP_ADMIN or acts_as_group_admin(dealer=self.dealer, user=self.request.user)
+        return self.access.is_group_admin
 
 
 class TeamView(TeamMixin, TemplateView):
@@ -299,7 +298,7 @@ class KeysMixin(SettingsMixin):
     section = "keys"
 
     def get_scoped_queryset(self):
-        return ApiKey.objects.select_related("created_by")
+        return ApiKey.objects.for_access(self.access).select_related("created_by")
 
 
 class KeysView(KeysMixin, TemplateView):
@@ -362,7 +361,7 @@ class ScriptsView(SettingsMixin, TemplateView):
     section = "scripts"
 
     def get_scoped_queryset(self):
-        return CallScript.objects.all()
+        return CallScript.objects.for_access(self.access)
 
     def get_context_data(self, **kwargs):
         scripts = {s.reason: s for s in self.get_queryset()}
@@ -460,7 +459,7 @@ class AuditView(SettingsMixin, TemplateView):
     paginate_by = 25
 
     def get_scoped_queryset(self):
-        return AuditEntry.objects.select_related("actor").order_by("-at", "-pk")
+        return AuditEntry.objects.for_access(self.access).select_related("actor").order_by("-at", "-pk")
 
     def get_context_data(self, **kwargs):
         page = Paginator(self.get_queryset(), self.paginate_by).get_page(self.request.GET.get("page"))

@@ -1,40 +1,22 @@
-"""Page-view foundations: the dealer scope mixin, the home redirect and the dealer switch."""
+"""Page-view foundations: the dealer scope mixin, the page base, the home redirect and the dealer switch."""
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
+from .access import DealerAccess, dealer_switch, page_access
 from .models import Role
-from .scope import DealerAccess, ScopedQuerysetMixin, dealer_accesses, resolve_dealer_access
-
-SESSION_DEALER_KEY = "dealer_slug"
-
-
-def access_for_page(request) -> DealerAccess:
-    """Resolve the dealer once per request: `?dealer=` first, else the one chosen earlier in the session."""
-    accesses = dealer_accesses(request.user)
-    request.dealer_accesses_list = accesses  # the menu's dealer switch reuses it
-    slug = request.GET.get("dealer")
-    if slug is None:
-        slug = request.session.get(SESSION_DEALER_KEY)
-        try:
-            access = resolve_dealer_access(request.user, slug, accesses=accesses)
-        except Http404:
-            access = resolve_dealer_access(request.user, accesses=accesses)  # a stale choice falls back to the first
-    else:
-        access = resolve_dealer_access(request.user, slug, accesses=accesses)
-    if request.session.get(SESSION_DEALER_KEY) != access.dealer.slug:
-        request.session[SESSION_DEALER_KEY] = access.dealer.slug  # write the session only when the choice changes
-    request.dealer_access = access
-    return access
+from .tenancy import ScopedQuerysetMixin
 
 
 class DealerScopedMixin(LoginRequiredMixin, ScopedQuerysetMixin):
-    """For page views: the dealer is resolved before any handler runs; querysets carry the dealer filter."""
+    """For page views: the dealer is resolved before any handler runs; querysets carry the dealer filter; times are
+    the dealer's wall-clock time (the response is rendered before the zone is reset)."""
 
     allowed_roles: frozenset | None = None
     access: DealerAccess
@@ -42,13 +24,32 @@ class DealerScopedMixin(LoginRequiredMixin, ScopedQuerysetMixin):
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        self.access = access_for_page(request)
+        self.access = page_access(request)
         if self.allowed_roles is not None and self.access.role not in self.allowed_roles:
             raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
+        timezone.activate(self.access.dealer.tz)
+        try:
+            response = super().dispatch(request, *args, **kwargs)
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()
+            return response
+        finally:
+            timezone.deactivate()
 
     def scope_filters(self):
         return {"dealer": self.access.dealer}
+
+
+class DealerPage(DealerScopedMixin):
+    """A working page in the current dealer (inbox, lead page, BDC desk)."""
+
+    def safe_next(self) -> str:
+        """The `next` the page was given, if it is a path on this site."""
+        target = self.request.POST.get("next") or self.request.GET.get("next") or ""
+        if target.startswith("/") and url_has_allowed_host_and_scheme(
+                target, allowed_hosts={self.request.get_host()}, require_https=self.request.is_secure()):
+            return target
+        return ""
 
 
 HOME_FOR_ROLE = {
@@ -66,7 +67,7 @@ class HomeView(LoginRequiredMixin, View):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         try:
-            access = access_for_page(request)
+            access = page_access(request)
         except Http404:
             if request.user.is_superuser:
                 return redirect("admin:index")
@@ -75,9 +76,10 @@ class HomeView(LoginRequiredMixin, View):
 
 
 class SwitchDealerView(LoginRequiredMixin, View):
+    """The one way to change the current dealer: an explicit POST from the menu's switch."""
+
     def post(self, request):
-        access = resolve_dealer_access(request.user, request.POST.get("dealer"))
-        request.session[SESSION_DEALER_KEY] = access.dealer.slug
+        dealer_switch(request, request.POST.get("dealer"))
         target = request.POST.get("next") or reverse("home")
         if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
             target = reverse("home")

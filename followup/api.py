@@ -16,15 +16,14 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
+from dealers.access import MANAGING_ROLES
 from dealers.api import TeamAPIView, problem_response
 from dealers.models import FollowUpPolicy, Membership, Role
-from dealers.scope import MANAGING_ROLES
 from dealers.services import policy_get
 from leads.models import Lead, Notification
 from leads.services import notification_mark_read
 from routing.services import bdc_claim_next, bdc_handover
 
-from .models import Appointment
 from .selectors import lead_detail_queryset, lead_list
 from .serializers import (
     AppointmentInSerializer,
@@ -118,7 +117,7 @@ class TeamLeadAPIView(TeamAPIView):
 
     def detail_queryset(self):
         # The same customer's leads in this dealer, for "was here before" (one query for the whole page).
-        customer_leads = Lead.objects.filter(dealer=self.access.dealer).only("id", "customer_id", "received_at", "status")
+        customer_leads = Lead.objects.for_dealer(self.access.dealer).only("id", "customer_id", "received_at", "status")
         return lead_detail_queryset(access=self.access).filter(dealer=self.access.dealer).prefetch_related(
             Prefetch("customer__leads", queryset=customer_leads.order_by("-received_at"), to_attr="dealer_leads"))
 
@@ -193,8 +192,7 @@ class AppointmentOutcomeView(TeamLeadAPIView):
     def post(self, request, pk, appointment_id):
         lead = self.get_object()
         # Only an appointment of this (visible) lead; anything else is a 404 like a lead of another dealer.
-        appointment = get_object_or_404(Appointment.objects.select_related("lead"), pk=appointment_id, lead=lead,
-                                        dealer=self.access.dealer)
+        appointment = get_object_or_404(lead.appointments.select_related("lead"), pk=appointment_id)
         data = AppointmentOutcomeInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         appointment = appointment_outcome_set(appointment=appointment, by=request.user, **data.validated_data)
@@ -235,7 +233,7 @@ class LeadHandoverView(TeamLeadAPIView):
                                 note=data.validated_data["note"])
         except ValueError as exc:  # the service's own guard; the serializer normally catches this first
             raise serializers.ValidationError({"salesperson_id": [str(exc)]}) from exc
-        lead = Lead.objects.select_related("customer", "assignee").get(pk=lead.pk, dealer=self.access.dealer)
+        lead = Lead.objects.for_dealer(self.access.dealer).select_related("customer", "assignee").get(pk=lead.pk)
         return Response(LeadItemSerializer(lead, context=self.team_context()).data)
 
 
@@ -305,7 +303,7 @@ class NotificationListView(TeamAPIView):
     pagination_class = NotificationPagination
 
     def get_scoped_queryset(self):
-        return Notification.objects.filter(recipient=self.request.user).order_by("-created_at", "-pk")
+        return Notification.objects.for_access(self.access).filter(recipient=self.request.user).order_by("-created_at", "-pk")
 
     @extend_schema(operation_id="team_notifications_list", summary="My notices in this dealer, newest first", tags=TAGS,
                    parameters=[DEALER_PARAM], responses={200: NotificationSerializer(many=True), 401: PROBLEM, 404: PROBLEM})
@@ -323,7 +321,7 @@ class NotificationReadView(TeamAPIView):
     queryset = Notification.objects.none()  # for the schema generator only
 
     def get_scoped_queryset(self):
-        return Notification.objects.filter(recipient=self.request.user)
+        return Notification.objects.for_access(self.access).filter(recipient=self.request.user)
 
     @extend_schema(operation_id="team_notifications_read", summary="Mark notices read", tags=TAGS,
                    parameters=[DEALER_PARAM], request=NotificationsReadInSerializer,

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
-from dealers.scope import MANAGING_ROLES
+from dealers.access import MANAGING_ROLES
 from dealers.views import DealerScopedMixin
 from leads.models import Reason
 
@@ -54,7 +54,8 @@ class LeadImportView(DealerScopedMixin, View):
     template_name = "followup/import/upload.html"
 
     def get_scoped_queryset(self):
-        return (LeadImport.objects.select_related("uploaded_by").defer("content", "summary")  # a file can be 25 MB
+        return (LeadImport.objects.for_access(self.access).select_related("uploaded_by")
+                .defer("content", "summary")  # a file can be 25 MB
                 .order_by("-created_at", "-pk"))
 
     def _render(self, form):
@@ -79,7 +80,7 @@ class LeadImportDetailView(DealerScopedMixin, View):
     allowed_roles = MANAGING_ROLES
 
     def get_scoped_queryset(self):
-        return LeadImport.objects.select_related("uploaded_by").defer("content")
+        return LeadImport.objects.for_access(self.access).select_related("uploaded_by").defer("content")
 
     def get(self, request, pk):
         lead_import = get_object_or_404(self.get_queryset(), pk=pk)
@@ -117,11 +118,12 @@ class TelephonySettingsView(DealerScopedMixin, View):
     template_name = "followup/import/telephony.html"
 
     def get_scoped_queryset(self):
-        return TelephonyEvent.objects.select_related("lead__customer", "attempt").order_by("-received_at", "-pk")
+        return (TelephonyEvent.objects.for_access(self.access).select_related("lead__customer", "attempt")
+                .order_by("-received_at", "-pk"))
 
     def get(self, request):
         return render(request, self.template_name, {
-            "endpoint": TelephonyEndpoint.objects.filter(dealer=self.access.dealer).first(),
+            "endpoint": TelephonyEndpoint.objects.for_dealer(self.access.dealer).first(),
             "events": self.get_queryset()[:RECENT],
             "webhook_url": request.build_absolute_uri(reverse("telephony-events")),
             "endpoint_header": ENDPOINT_HEADER, "timestamp_header": TIMESTAMP_HEADER, "signature_header": SIGNATURE_HEADER,

@@ -266,7 +266,7 @@ def _known_external_ids(*, dealer: Dealer, external_ids: list[str]) -> set[str]:
                            "WHERE dealer_id = %s AND source = %s AND external_id = ANY(%s)",
                            [dealer.pk, IMPORT_SOURCE, external_ids])
             return {row[0] for row in cursor.fetchall()}
-    return set(Lead.objects.filter(dealer=dealer, source=IMPORT_SOURCE, external_id__in=external_ids)
+    return set(Lead.objects.for_dealer(dealer).filter(source=IMPORT_SOURCE, external_id__in=external_ids)
                .values_list("external_id", flat=True))
 
 
@@ -693,7 +693,7 @@ def import_run(*, dealer: Dealer, by, content: bytes | None, filename: str = "",
     # Notices (sales-only dealers' salespeople) go out in one outbox flush once the transaction has committed.
     with outbox_batch(), transaction.atomic():
         if into is not None:  # held until commit: a redelivered task skips it instead of importing twice
-            locked = (LeadImport.objects.select_for_update(skip_locked=True)
+            locked = (LeadImport.objects.unscoped().select_for_update(skip_locked=True)
                       .filter(pk=into.pk, status=ImportStatus.QUEUED).values_list("content", flat=True).first())
             if locked is None:
                 return None
@@ -768,10 +768,11 @@ def import_check(*, lead_import_id: int) -> LeadImport | None:
 
     No transaction is held while checking (it only reads): a second delivery of the task may check in parallel,
     and only the first to finish records its result."""
-    lead_import = LeadImport.objects.select_related("dealer").filter(pk=lead_import_id, status=ImportStatus.CHECKING).first()
+    lead_import = (LeadImport.objects.unscoped().select_related("dealer")
+                   .filter(pk=lead_import_id, status=ImportStatus.CHECKING).first())
     if lead_import is None:
         return None
-    waiting = LeadImport.objects.filter(pk=lead_import_id, status=ImportStatus.CHECKING)
+    waiting = LeadImport.objects.unscoped().filter(pk=lead_import_id, status=ImportStatus.CHECKING)
     with translation.override(lead_import.language or None):
         try:
             preview = import_preview(dealer=lead_import.dealer, content=bytes(lead_import.content),
@@ -791,7 +792,7 @@ def import_check(*, lead_import_id: int) -> LeadImport | None:
 
 def import_confirm(*, lead_import: LeadImport) -> bool:
     """The manager's go for a checked file: the worker imports it. False if it is not (or no longer) waiting for it."""
-    queued = LeadImport.objects.filter(pk=lead_import.pk, status=ImportStatus.CHECKED).update(
+    queued = LeadImport.objects.for_dealer(lead_import.dealer_id).filter(pk=lead_import.pk, status=ImportStatus.CHECKED).update(
         status=ImportStatus.QUEUED, waiting_since=timezone.now())
     if queued:
         transaction.on_commit(lambda: task_enqueue("followup.tasks.lead_import_run", lead_import.pk))
@@ -800,11 +801,11 @@ def import_confirm(*, lead_import: LeadImport) -> bool:
 
 def import_queued_run(*, lead_import_id: int) -> LeadImport | None:
     """The worker imports a confirmed file. A file that turns out wrong now imports nothing and says why."""
-    lead_import = (LeadImport.objects.select_related("dealer", "uploaded_by").defer("content")  # read once locked
+    lead_import = (LeadImport.objects.unscoped().select_related("dealer", "uploaded_by").defer("content")  # read once locked
                    .filter(pk=lead_import_id, status=ImportStatus.QUEUED).first())
     if lead_import is None:
         return None
-    waiting = LeadImport.objects.filter(pk=lead_import_id, status=ImportStatus.QUEUED)
+    waiting = LeadImport.objects.unscoped().filter(pk=lead_import_id, status=ImportStatus.QUEUED)
     with translation.override(lead_import.language or None):
         try:
             return import_run(dealer=lead_import.dealer, by=lead_import.uploaded_by, content=None,
@@ -823,10 +824,10 @@ def imports_tend(*, now: dt.datetime | None = None) -> int:
     one is skipped, not doubled), give up on what waited too long, and drop files nobody confirmed within a day.
     Returns how many tasks were handed out again."""
     now = now or timezone.now()
-    waiting = LeadImport.objects.filter(status__in=[ImportStatus.CHECKING, ImportStatus.QUEUED])
+    waiting = LeadImport.objects.unscoped().filter(status__in=[ImportStatus.CHECKING, ImportStatus.QUEUED])
     _give_up(waiting.filter(waiting_since__lt=now - GIVE_UP_AFTER),
              error=_("The worker could not finish this file; nothing was imported. Please upload it again."))
-    _give_up(LeadImport.objects.filter(status=ImportStatus.CHECKED, created_at__lt=now - UNCONFIRMED_KEPT),
+    _give_up(LeadImport.objects.unscoped().filter(status=ImportStatus.CHECKED, created_at__lt=now - UNCONFIRMED_KEPT),
              error=_("Not confirmed within a day, so the file was not kept. Upload it again to import it."))
     count = 0
     for pk, status in waiting.filter(waiting_since__lt=now - RESUME_AFTER).values_list("pk", "status"):

@@ -147,7 +147,7 @@ def customer_email_send(*, lead: Lead, by, subject: str, body: str) -> EmailDeli
 
 def notifications_mark_read(*, user, dealer, lead: Lead | None = None, notification_id: int | None = None) -> int:
     """Mark the user's unread in-app notices in this dealer as read: all, one, or those about one lead."""
-    notices = Notification.objects.filter(dealer=dealer, recipient=user, read_at__isnull=True)
+    notices = Notification.objects.for_dealer(dealer).filter(recipient=user, read_at__isnull=True)
     if lead is not None:
         notices = notices.filter(lead=lead)
     if notification_id is not None:

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dealers.models import Dealer
+from dealers.tenancy import TenantManager
 from leads.models import Lead
 
 
@@ -45,6 +46,8 @@ class ContactAttempt(models.Model):
     counts_toward_minimum = models.BooleanField(default=True)
     external_ref = models.CharField(max_length=200, blank=True, help_text=_("Telephony event id, for replay protection."))
 
+    objects = TenantManager()
+
     class Meta:
         verbose_name = _("contact attempt")
         verbose_name_plural = _("contact attempts")
@@ -77,6 +80,8 @@ class Appointment(models.Model):
     showed = models.BooleanField(_("showed"), null=True, blank=True)
     outcome_at = models.DateTimeField(null=True, blank=True)
 
+    objects = TenantManager()
+
     class Meta:
         verbose_name = _("appointment")
         verbose_name_plural = _("appointments")
@@ -102,6 +107,8 @@ class Escalation(models.Model):
     due_at = models.DateTimeField(help_text=_("The deadline that triggered it."))
     at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantManager()
 
     class Meta:
         ordering = ["at", "pk"]
@@ -137,6 +144,8 @@ class TelephonyEndpoint(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     rotated_at = models.DateTimeField(_("secret rotated"), null=True, blank=True)
 
+    objects = TenantManager()
+
     class Meta:
         verbose_name = _("telephony endpoint")
         verbose_name_plural = _("telephony endpoints")
@@ -163,6 +172,8 @@ class TelephonyEvent(models.Model):
     received_at = models.DateTimeField(_("received"), default=timezone.now)
     lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="telephony_events")
     attempt = models.ForeignKey(ContactAttempt, null=True, blank=True, on_delete=models.SET_NULL, related_name="telephony_events")
+
+    objects = TenantManager()
 
     class Meta:
         verbose_name = _("telephony event")
@@ -212,6 +223,8 @@ class LeadImport(models.Model):
     error = models.TextField(_("why it was not imported"), blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     waiting_since = models.DateTimeField(_("waiting for the worker since"), null=True, blank=True)
+
+    objects = TenantManager()
 
     class Meta:
         verbose_name = _("lead import")

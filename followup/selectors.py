@@ -2,8 +2,8 @@
 
 from django.db.models import F, Prefetch, QuerySet
 
+from dealers.access import DealerAccess
 from dealers.models import Role
-from dealers.scope import DealerAccess
 from leads.models import Kind, Lead, LeadEvent, Queue
 
 
@@ -12,7 +12,7 @@ def lead_list(*, access: DealerAccess, include_closed: bool = False) -> QuerySet
 
     Most urgent first: the earliest deadline (overdue ones are the earliest), then the BANT score, then arrival.
     """
-    qs = Lead.objects.filter(dealer=access.dealer)
+    qs = Lead.objects.for_dealer(access.dealer)
     if not include_closed:
         qs = qs.filter(closed_at__isnull=True)
     if access.role == Role.SALESPERSON:
@@ -27,6 +27,6 @@ def lead_list(*, access: DealerAccess, include_closed: bool = False) -> QuerySet
 def lead_detail_queryset(*, access: DealerAccess) -> QuerySet[Lead]:
     """One lead with everything its page or API detail shows, without N+1 queries."""
     return lead_list(access=access, include_closed=True).prefetch_related(
-        Prefetch("events", queryset=LeadEvent.objects.select_related("actor").order_by("at", "pk")),
+        Prefetch("events", queryset=LeadEvent.objects.for_access(access).select_related("actor").order_by("at", "pk")),
         "attempts__user", "appointments", "escalations",
     )

@@ -12,7 +12,7 @@ from dealers.hours import OpeningSchedule
 from dealers.models import FollowUpPolicy, Membership, Role
 from dealers.services import audit_record, policy_get
 from leads.models import CLOSED_STATUSES, EventType, Kind, Lead, NotificationKind, Queue, Reason, Status
-from leads.services import lead_deadline_set, lead_event_add, notification_queue, outbox_batch
+from leads.services import lead_deadline_set, lead_event_add, lead_lock, notification_queue, outbox_batch
 from routing.services import assign_to_sales, lead_route
 
 from .models import REAL_CONTACT_OUTCOMES, Appointment, ContactAttempt, Escalation, EscalationAction
@@ -54,7 +54,7 @@ def attempts_owed(*, lead: Lead, policy: FollowUpPolicy) -> int:
 
 
 def _lock(lead: Lead) -> Lead:
-    locked = Lead.objects.select_for_update(no_key=True, of=("self",)).select_related("dealer", "customer").get(pk=lead.pk)
+    locked = lead_lock(lead, "dealer", "customer")
     if locked.closed_at is not None:
         raise LeadClosed(_("This lead is already closed."))
     return locked
@@ -75,7 +75,7 @@ def _next_attempt_deadline(*, lead: Lead, policy: FollowUpPolicy, schedule: Open
 
 
 def _resolve_escalations(lead: Lead, now) -> None:
-    Escalation.objects.filter(lead=lead, resolved_at__isnull=True).update(resolved_at=now)
+    Escalation.objects.for_dealer(lead.dealer_id).filter(lead=lead, resolved_at__isnull=True).update(resolved_at=now)
 
 
 @transaction.atomic
@@ -89,7 +89,8 @@ def attempt_log(*, lead: Lead, by, channel: str, outcome: str, note: str = "", d
     attempt = ContactAttempt.objects.create(
         dealer_id=lead.dealer_id, lead=lead, user=by, channel=channel, outcome=outcome, note=note,
         duration_seconds=duration_seconds, at=at, verified=verified, external_ref=external_ref)
-    attempts = sorted(ContactAttempt.objects.filter(lead=lead).only("pk", "at", "counts_toward_minimum", "verified", "outcome"),
+    attempts = sorted(ContactAttempt.objects.for_dealer(lead.dealer_id).filter(lead=lead)
+                      .only("pk", "at", "counts_toward_minimum", "verified", "outcome"),
                       key=lambda a: (a.at, a.pk))
     times = [a.at for a in attempts]
     counted = counted_attempt_times(times, policy.attempt_spacing_minutes)
@@ -97,7 +98,7 @@ def attempt_log(*, lead: Lead, by, channel: str, outcome: str, note: str = "", d
     changed = [a for a in attempts if a.counts_toward_minimum != (a.at in counted_set)]
     for a in changed:
         a.counts_toward_minimum = a.at in counted_set
-    ContactAttempt.objects.bulk_update(changed, ["counts_toward_minimum"])
+    ContactAttempt.objects.for_dealer(lead.dealer_id).bulk_update(changed, ["counts_toward_minimum"])
     attempt.counts_toward_minimum = attempt.at in counted_set  # the instance returned to the caller, kept in step
     lead.attempt_count = len(times)
     lead.counted_attempts = len(counted)
@@ -216,7 +217,7 @@ def _spawn_lost_sale_followup(*, lead: Lead, policy: FollowUpPolicy, now) -> Lea
 
 @transaction.atomic
 def score_update(*, lead: Lead, by, budget: int, authority: int, need: int, timeline: int) -> Lead:
-    lead = Lead.objects.select_for_update(no_key=True, of=("self",)).get(pk=lead.pk)
+    lead = lead_lock(lead)
     parts = {"bant_budget": budget, "bant_authority": authority, "bant_need": need, "bant_timeline": timeline}
     for name, value in parts.items():
         setattr(lead, name, max(0, min(25, int(value))))
@@ -276,7 +277,7 @@ def followup_sweep(*, now: dt.datetime | None = None, batch_size: int = 500, max
 def _sweep_batches(*, now, batch_size: int, max_batches: int, done: list) -> None:
     policies: dict[int, FollowUpPolicy] = {}  # one policy read per dealer per sweep
     for _batch in range(max_batches):
-        due = list(Lead.objects.filter(closed_at__isnull=True, next_action_at__lte=now)
+        due = list(Lead.objects.unscoped().filter(closed_at__isnull=True, next_action_at__lte=now)
                    .order_by("next_action_at").values_list("pk", "next_action_at")[:batch_size])
         if not due:
             break
@@ -297,7 +298,7 @@ def _sweep_batches(*, now, batch_size: int, max_batches: int, done: list) -> Non
 
 def _route_unrouted(now) -> None:
     """Leads stored unrouted because routing failed (the intake keeps the lead and leaves it to us): route them now."""
-    for lead in Lead.objects.filter(routed_at__isnull=True, closed_at__isnull=True,
+    for lead in Lead.objects.unscoped().filter(routed_at__isnull=True, closed_at__isnull=True,
                                     created_at__lte=now - dt.timedelta(seconds=10)).only("pk")[:500]:
         try:
             lead_route(lead=lead)
@@ -308,7 +309,7 @@ def _route_unrouted(now) -> None:
 @transaction.atomic
 def _process_due(*, lead_id, seen: dt.datetime, now: dt.datetime, policies: dict) -> SweepAction | None:
     # Claim: only the sweeper whose update moves this exact deadline acts; the others find nothing to update.
-    lead = (Lead.objects.select_for_update(no_key=True, of=("self",), skip_locked=True)
+    lead = (Lead.objects.unscoped().select_for_update(no_key=True, of=("self",), skip_locked=True)
             .select_related("dealer", "customer", "assignee")
             .filter(pk=lead_id, next_action_at=seen, closed_at__isnull=True).first())
     if lead is None:
@@ -318,7 +319,7 @@ def _process_due(*, lead_id, seen: dt.datetime, now: dt.datetime, policies: dict
     policy = policies[lead.dealer_id]
     level = lead.escalation_level
     if lead.deadline_at is None or level >= len(STEP_ACTIONS):
-        Lead.objects.filter(pk=lead.pk).update(next_action_at=None)
+        Lead.objects.for_dealer(lead.dealer_id).filter(pk=lead.pk).update(next_action_at=None)
         return None
     action = STEP_ACTIONS[level]
     try:
@@ -330,7 +331,7 @@ def _process_due(*, lead_id, seen: dt.datetime, now: dt.datetime, policies: dict
     if escalation is None:
         # Safety net (the claim makes this unreachable in practice): the step already happened, so only move on.
         if action == EscalationAction.REASSIGN:
-            Lead.objects.filter(pk=lead.pk).update(next_action_at=None)
+            Lead.objects.for_dealer(lead.dealer_id).filter(pk=lead.pk).update(next_action_at=None)
             return None
     else:
         _act(lead=lead, action=action, policy=policy, now=now)
@@ -338,7 +339,8 @@ def _process_due(*, lead_id, seen: dt.datetime, now: dt.datetime, policies: dict
             return SweepAction(str(lead.pk), action, level + 1)
     lead.escalation_level = level + 1
     lead.next_action_at = lead.deadline_at + dt.timedelta(minutes=_step_delay(policy, level + 1))
-    Lead.objects.filter(pk=lead.pk).update(escalation_level=lead.escalation_level, next_action_at=lead.next_action_at)
+    Lead.objects.for_dealer(lead.dealer_id).filter(pk=lead.pk).update(escalation_level=lead.escalation_level,
+                                                                       next_action_at=lead.next_action_at)
     return SweepAction(str(lead.pk), action, level + 1) if escalation else None
 
 
@@ -399,7 +401,8 @@ def manager_digest_send(*, now: dt.datetime | None = None) -> int:
     with outbox_batch():
         for dealer_id, memberships in managers_by_dealer.items():
             dealer = memberships[0].dealer
-            waiting = list(Lead.objects.open().filter(dealer_id=dealer_id, routed_at__isnull=False, first_contact_at__isnull=True)
+            waiting = list(Lead.objects.for_dealer(dealer_id).open()
+                           .filter(routed_at__isnull=False, first_contact_at__isnull=True)
                            .select_related("customer", "assignee").order_by("received_at")[:51])
             if not waiting:
                 continue

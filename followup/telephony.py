@@ -45,7 +45,7 @@ def _new_secret() -> str:
 @transaction.atomic
 def telephony_endpoint_create(*, dealer: Dealer, by=None) -> TelephonyEndpoint:
     """The dealer's endpoint, created with a fresh secret on first use."""
-    endpoint, created = TelephonyEndpoint.objects.get_or_create(
+    endpoint, created = TelephonyEndpoint.objects.for_dealer(dealer).get_or_create(
         dealer=dealer, defaults={"public_id": "tel_" + secrets.token_hex(12), "secret": _new_secret()})
     if created:
         audit_record(dealer=dealer, actor=by, action="telephony.endpoint_created", target=endpoint.public_id)
@@ -55,7 +55,8 @@ def telephony_endpoint_create(*, dealer: Dealer, by=None) -> TelephonyEndpoint:
 @transaction.atomic
 def telephony_secret_rotate(*, dealer: Dealer, by=None) -> TelephonyEndpoint:
     """A new secret, valid at once; the old one stops working immediately (rotation is what you do after a leak)."""
-    endpoint = TelephonyEndpoint.objects.select_for_update().get(pk=telephony_endpoint_create(dealer=dealer, by=by).pk)
+    endpoint_id = telephony_endpoint_create(dealer=dealer, by=by).pk
+    endpoint = TelephonyEndpoint.objects.for_dealer(dealer).select_for_update().get(pk=endpoint_id)
     endpoint.secret = _new_secret()
     endpoint.rotated_at = timezone.now()
     endpoint.save(update_fields=["secret", "rotated_at"])
@@ -82,7 +83,9 @@ def signature_compute(*, secret: str, timestamp: str, body: bytes) -> str:
 def endpoint_for_request(*, public_id: str) -> TelephonyEndpoint:
     """The endpoint a request names. Unknown and missing look the same to the caller: not authenticated."""
     public_id = (public_id or "").strip()
-    endpoint = TelephonyEndpoint.objects.select_related("dealer").filter(public_id=public_id).first() if public_id else None
+    # A machine caller: the endpoint it names decides the dealer, so this one lookup reads across dealers.
+    endpoint = (TelephonyEndpoint.objects.unscoped().select_related("dealer").filter(public_id=public_id).first()
+                if public_id else None)
     if endpoint is None:
         raise SignatureError(_("Unknown or missing %(header)s.") % {"header": ENDPOINT_HEADER})
     return endpoint
@@ -148,7 +151,7 @@ def _lead_for_call(*, dealer: Dealer, call: CallEvent) -> tuple[Lead | None, str
         e164, _raw = normalise_phone(number, region=dealer.country)
         if not e164:
             continue
-        lead = (Lead.objects.open().filter(dealer=dealer, customer__phone=e164, received_at__lte=call.started_at)
+        lead = (Lead.objects.for_dealer(dealer).open().filter(customer__phone=e164, received_at__lte=call.started_at)
                 .select_related("customer").order_by("-received_at", "-pk").first())
         if lead is not None:
             return lead, e164
@@ -190,7 +193,7 @@ def _attempt_outcome(call: CallEvent) -> str | None:
 def _attempt_for_call(*, lead: Lead, call: CallEvent, by) -> ContactAttempt | None:
     """One attempt per call: the first answered/ended event logs it, a later `ended` adds the duration and recording."""
     ref = _call_ref(call)
-    existing = ContactAttempt.objects.filter(dealer_id=lead.dealer_id, external_ref=ref).first()
+    existing = ContactAttempt.objects.for_dealer(lead.dealer_id).filter(external_ref=ref).first()
     if existing is None:
         outcome = _attempt_outcome(call)
         if outcome is None:
@@ -202,7 +205,7 @@ def _attempt_for_call(*, lead: Lead, call: CallEvent, by) -> ContactAttempt | No
                                    external_ref=ref)
         except IntegrityError:
             # Another event of the same call won the race; it holds the attempt.
-            existing = ContactAttempt.objects.filter(dealer_id=lead.dealer_id, external_ref=ref).first()
+            existing = ContactAttempt.objects.for_dealer(lead.dealer_id).filter(external_ref=ref).first()
             if existing is None:
                 raise
     if call.type == TelephonyEventType.ENDED:
@@ -212,7 +215,7 @@ def _attempt_for_call(*, lead: Lead, call: CallEvent, by) -> ContactAttempt | No
         if call.recording_url and not existing.note:
             changes["note"] = call.recording_url
         if changes:
-            ContactAttempt.objects.filter(pk=existing.pk).update(**changes)
+            ContactAttempt.objects.for_dealer(existing.dealer_id).filter(pk=existing.pk).update(**changes)
     return existing
 
 
@@ -229,7 +232,7 @@ def telephony_event_record(*, endpoint: TelephonyEndpoint, call: CallEvent, payl
                     dealer=dealer, event_id=call.event_id, call_id=call.call_id, type=call.type,
                     call_started_at=call.started_at, payload=payload)
         except IntegrityError:
-            event = TelephonyEvent.objects.select_related("lead", "attempt").get(dealer=dealer, event_id=call.event_id)
+            event = TelephonyEvent.objects.for_dealer(dealer).select_related("lead", "attempt").get(event_id=call.event_id)
             return TelephonyResult(event=event, duplicate=True, lead=event.lead, attempt=event.attempt)
         lead, customer_e164 = _lead_for_call(dealer=dealer, call=call)
         attempt = None

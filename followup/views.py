@@ -25,9 +25,9 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
+from dealers.access import DealerAccess
 from dealers.hours import OpeningSchedule
 from dealers.models import Role
-from dealers.scope import DealerAccess
 from dealers.services import policy_get
 from dealers.views import DealerScopedMixin
 from leads.models import Channel, ConsentRecord, EventType, Kind, Lead, LeadEvent, Notification, Queue, Reason, Status
@@ -95,7 +95,7 @@ class DealerPage(DealerScopedMixin, _DealerClock):
     """A page in the current dealer, shown in its time zone, with the user's unread notices in the top bar."""
 
     def notice_context(self) -> dict:
-        unread = Notification.objects.filter(dealer=self.access.dealer, recipient=self.access.user, read_at__isnull=True)
+        unread = Notification.objects.for_dealer(self.access.dealer).filter(recipient=self.access.user, read_at__isnull=True)
         # The newest five and the total in one query: the window count is taken before the LIMIT.
         latest = list(unread.only("pk", "lead_id", "subject", "created_at").annotate(total=Window(Count("pk")))
                       .order_by("-created_at")[:5])
@@ -129,9 +129,9 @@ def inbox_leads(access: DealerAccess, now: dt.datetime):
             .defer("payload", "trade_in", "message", "close_reason", "received_at_raw")  # not on a card; a payload can be large
             .prefetch_related(
                 Prefetch("events", to_attr="handovers",
-                         queryset=LeadEvent.objects.filter(type=EventType.HANDED_OVER).select_related("actor").order_by("-at")),
+                         queryset=LeadEvent.objects.for_access(access).filter(type=EventType.HANDED_OVER).select_related("actor").order_by("-at")),
                 Prefetch("appointments", to_attr="open_appointments",
-                         queryset=Appointment.objects.filter(showed__isnull=True).order_by("scheduled_at"))))
+                         queryset=Appointment.objects.for_access(access).filter(showed__isnull=True).order_by("scheduled_at"))))
 
 
 # ---------------------------------------------------------------------------------------------- presentation
@@ -392,7 +392,7 @@ def lead_page_context(*, request, access: DealerAccess, lead: Lead, next_url: st
     policy = policy_get(dealer=access.dealer)
     card = lead_card(lead, now=now, texts=CardTexts(sender=access.user, min_attempts=policy.min_attempts))
     owed = attempts_owed(lead=lead, policy=policy)
-    earlier = list(Lead.objects.filter(dealer=access.dealer, customer_id=lead.customer_id).exclude(pk=lead.pk)
+    earlier = list(Lead.objects.for_dealer(access.dealer).filter(customer_id=lead.customer_id).exclude(pk=lead.pk)
                    .order_by("-received_at")[:20])
     # A customer's other leads are listed; only the ones this person may open are links.
     visible = set(workable_leads(access).filter(pk__in=[e.pk for e in earlier]).values_list("pk", flat=True))
@@ -468,8 +468,8 @@ class InboxFeedView(DealerPage, View):
         if timezone.is_naive(since):
             since = timezone.make_aware(since, dt.UTC)
         since = max(since - FEED_OVERLAP, self.now - FEED_MAX_LOOKBACK)  # a stale tab reloads; it doesn't fetch a day of cards
-        notices = list(Notification.objects.filter(
-            dealer=self.access.dealer, recipient=self.access.user, lead__isnull=False, created_at__gt=since)
+        notices = list(Notification.objects.for_access(self.access).filter(
+            recipient=self.access.user, lead__isnull=False, created_at__gt=since)
             .order_by("-created_at").values("pk", "lead_id", "subject", "body", "kind")[:FEED_MAX_LEADS])
         policy = policy_get(dealer=self.access.dealer)
         leads = {lead.pk: lead for lead in self.get_queryset().filter(pk__in={n["lead_id"] for n in notices})}
@@ -480,7 +480,7 @@ class InboxFeedView(DealerPage, View):
             card = lead_card(lead, now=self.now, texts=texts)
             new.append({"id": str(lead.pk), "url": reverse("lead_detail", args=[lead.pk]),
                         "html": render_to_string("followup/_lead_card.html", {**context, "card": card}, request=request)})
-        unread = Notification.objects.filter(dealer=self.access.dealer, recipient=self.access.user, read_at__isnull=True).count()
+        unread = Notification.objects.for_access(self.access).filter(recipient=self.access.user, read_at__isnull=True).count()
         return JsonResponse({
             "now": self.now.isoformat(),
             "unread": unread,
@@ -571,7 +571,7 @@ class AttemptLogView(LeadActionView):
                 back = self.lead_url()
             return back.split("#")[0] + "#appointment"
         policy = policy_get(dealer=self.access.dealer)
-        counted = Lead.objects.filter(pk=self.lead.pk).values_list("counted_attempts", flat=True).first() or 0
+        counted = Lead.objects.for_access(self.access).values_list("counted_attempts", flat=True).get(pk=self.lead.pk)
         owed = max(policy.min_attempts - counted, 0)
         if owed:
             messages.success(self.request, _("Logged: %(outcome)s. %(owed)s more attempt(s) before you may close it as "
@@ -599,7 +599,7 @@ class AppointmentMoveView(LeadActionView):
     anchor = "appointment"
 
     def perform(self, data):
-        appointment = get_object_or_404(Appointment, lead=self.lead, pk=self.kwargs["appointment_id"])
+        appointment = get_object_or_404(self.lead.appointments, pk=self.kwargs["appointment_id"])
         appointment_move(appointment=appointment, by=self.request.user, scheduled_at=data["scheduled_at"])
         messages.success(self.request, _("Appointment moved to %(when)s.") % {"when": _local_text(data["scheduled_at"])})
 
@@ -609,7 +609,7 @@ class AppointmentOutcomeView(LeadActionView):
     anchor = "appointment"
 
     def perform(self, data):
-        appointment = get_object_or_404(Appointment, lead=self.lead, pk=self.kwargs["appointment_id"])
+        appointment = get_object_or_404(self.lead.appointments, pk=self.kwargs["appointment_id"])
         appointment_outcome_set(appointment=appointment, by=self.request.user, showed=data["showed"])
         messages.success(self.request, _("Saved: %(outcome)s.") % {
             "outcome": _("Showed up") if data["showed"] else _("Did not show")})

@@ -147,7 +147,7 @@ class LeadReadBackView(PortalAPIView):
     serializer_class = LeadReadBackSerializer
 
     def get_scoped_queryset(self):
-        return lead_readback_queryset()
+        return lead_readback_queryset(access=self.access)
 
     @extend_schema(operation_id="leads_retrieve", summary="Read back a lead this key created", tags=["portal"],
                    responses={200: LeadReadBackSerializer, 401: PROBLEM, 404: PROBLEM})

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dealers.models import Dealer
+from dealers.tenancy import TenantManager, TenantQuerySet
 
 
 class Channel(models.TextChoices):
@@ -71,6 +72,8 @@ class Customer(models.Model):
     erased_at = models.DateTimeField(_("erased"), null=True, blank=True,
                                      help_text=_("When the person's data was erased (AVG/GDPR); the row stays, anonymous."))
 
+    objects = TenantManager()
+
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
@@ -96,6 +99,8 @@ class InboundDocument(models.Model):
     body = models.BinaryField()
     received_at = models.DateTimeField(default=timezone.now)
 
+    objects = TenantManager()
+
     class Meta:
         indexes = [models.Index(fields=["dealer", "received_at"])]
 
@@ -103,7 +108,7 @@ class InboundDocument(models.Model):
         return f"{self.source} {self.received_at:%Y-%m-%d %H:%M}"
 
 
-class LeadQuerySet(models.QuerySet):
+class LeadQuerySet(TenantQuerySet):
     def open(self):
         return self.filter(closed_at__isnull=True)
 
@@ -165,7 +170,7 @@ class Lead(models.Model):
     anonymised_at = models.DateTimeField(_("anonymised"), null=True, blank=True,
                                          help_text=_("When what identifies the person was removed; the figures stay."))
 
-    objects = LeadQuerySet.as_manager()
+    objects = TenantManager.from_queryset(LeadQuerySet)()
 
     class Meta:
         verbose_name = _("lead")
@@ -218,6 +223,8 @@ class IdempotencyKey(models.Model):
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = TenantManager()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["dealer", "source", "key"], name="idempotency_key_unique")]
 
@@ -254,6 +261,8 @@ class LeadEvent(models.Model):
     at = models.DateTimeField(default=timezone.now)
     text = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
+
+    objects = TenantManager()
 
     class Meta:
         ordering = ["at", "pk"]
@@ -297,6 +306,8 @@ class Notification(models.Model):
     email_sent_at = models.DateTimeField(null=True, blank=True)
     email_error = models.TextField(blank=True)
     digest_date = models.DateField(null=True, blank=True, help_text="For daily digests: the day it covers (one per person).")
+
+    objects = TenantManager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -48,6 +48,12 @@ def lead_event_add(*, lead: Lead, type: str, actor=None, text: str = "", data: d
     return event
 
 
+def lead_lock(lead: Lead, *related: str) -> Lead:
+    """The lead read again under a row lock, in its dealer. `no_key`: rows that reference it can still be inserted."""
+    return (Lead.objects.for_dealer(lead.dealer_id).select_for_update(no_key=True, of=("self",))
+            .select_related(*related).get(pk=lead.pk))
+
+
 def lead_deadline_set(lead: Lead, deadline: dt.datetime | None, *, first_step_minutes: int) -> None:
     """A new deadline starts a new escalation chain; the sweep first acts `first_step_minutes` after it."""
     lead.deadline_at = deadline
@@ -85,7 +91,7 @@ def _customer_for(*, dealer: Dealer, email: str, phone: str, data: dict) -> tupl
         match |= Q(phone=phone)
     known = None
     if match:
-        known = (Customer.objects.filter(match, dealer=dealer)
+        known = (Customer.objects.for_dealer(dealer).filter(match)
                  .order_by(Case(When(email=email, then=0), default=1) if email else "pk", "pk").first())
     if known is not None:
         return known, True
@@ -99,11 +105,11 @@ def _customer_for(*, dealer: Dealer, email: str, phone: str, data: dict) -> tupl
 
 def _existing_lead(*, dealer: Dealer, source: str, external_id: str | None, idempotency_key: str | None) -> Lead | None:
     if external_id:
-        lead = Lead.objects.filter(dealer=dealer, source=source, external_id=external_id).first()
+        lead = Lead.objects.for_dealer(dealer).filter(source=source, external_id=external_id).first()
         if lead:
             return lead
     if idempotency_key:
-        row = (IdempotencyKey.objects.filter(dealer=dealer, source=source, key=idempotency_key,
+        row = (IdempotencyKey.objects.for_dealer(dealer).filter(source=source, key=idempotency_key,
                                              created_at__gte=timezone.now() - IDEMPOTENCY_WINDOW)
                .select_related("lead").first())
         if row:
@@ -212,7 +218,7 @@ def lead_intake(*, dealer: Dealer, source: str, data: dict, idempotency_key: str
             if not idempotency_key:
                 raise
             # An Idempotency-Key older than the window may be used again: free it and store the new lead.
-            IdempotencyKey.objects.filter(dealer=dealer, source=source, key=idempotency_key,
+            IdempotencyKey.objects.for_dealer(dealer).filter(source=source, key=idempotency_key,
                                           created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW).delete()
     raise IntegrityError("lead could not be stored")
 
@@ -272,7 +278,7 @@ def notify_assignee(*, lead: Lead, user, kind: str, note: str = "") -> Notificat
 
 def notification_mark_read(*, dealer, recipient, ids: list[int] | None = None) -> int:
     """Mark a person's notices in one dealer read (all of them, or the given ones); returns how many changed."""
-    unread = Notification.objects.filter(dealer=dealer, recipient=recipient, read_at__isnull=True)
+    unread = Notification.objects.for_dealer(dealer).filter(recipient=recipient, read_at__isnull=True)
     if ids is not None:
         unread = unread.filter(pk__in=ids)
     return unread.update(read_at=timezone.now())
@@ -349,9 +355,9 @@ def _outbox_claim(*, limit: int) -> tuple[list[Notification], dt.datetime]:
     The claim's time marks them as this flush's: results are recorded only on rows still carrying it."""
     claimed_at = timezone.now()
     with transaction.atomic():
-        batch = list(Notification.objects.filter(email_status=DeliveryStatus.PENDING).order_by("created_at")
+        batch = list(Notification.objects.unscoped().filter(email_status=DeliveryStatus.PENDING).order_by("created_at")
                      .select_for_update(skip_locked=True, of=("self",)).select_related("recipient")[:limit])
-        Notification.objects.filter(pk__in=[n.pk for n in batch]).update(
+        Notification.objects.unscoped().filter(pk__in=[n.pk for n in batch]).update(
             email_status=DeliveryStatus.SENDING, email_attempts=F("email_attempts") + 1, email_sent_at=claimed_at)
     return batch, claimed_at
 
@@ -362,7 +368,8 @@ def _outbox_record(n: Notification, claimed_at: dt.datetime, error: Exception | 
     else:  # n.email_attempts is the count before this claim
         retry = n.email_attempts + 1 < MAX_EMAIL_ATTEMPTS
         changes = {"email_status": DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED, "email_error": str(error)[:1000]}
-    Notification.objects.filter(pk=n.pk, email_status=DeliveryStatus.SENDING, email_sent_at=claimed_at).update(**changes)
+    Notification.objects.for_dealer(n.dealer_id).filter(
+        pk=n.pk, email_status=DeliveryStatus.SENDING, email_sent_at=claimed_at).update(**changes)
 
 
 def _outbox_send(batch: list[Notification], claimed_at: dt.datetime) -> None:
@@ -393,7 +400,7 @@ def outbox_flush(*, batch_size: int = OUTBOX_BATCH) -> int:
     Also takes back e-mails stuck in "sending" after a crash mid-send (sent again: at least once, never lost).
     """
     stale = timezone.now() - SENDING_STALE_AFTER
-    Notification.objects.filter(email_status=DeliveryStatus.SENDING, email_sent_at__lt=stale).update(
+    Notification.objects.unscoped().filter(email_status=DeliveryStatus.SENDING, email_sent_at__lt=stale).update(
         email_status=DeliveryStatus.PENDING)
     tried = 0
     while True:

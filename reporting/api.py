@@ -8,8 +8,8 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
+from dealers.access import MANAGING_ROLES
 from dealers.api import TeamAPIView
-from dealers.scope import MANAGING_ROLES
 from leads.models import Kind, Lead
 
 from .forms import ReportFilterForm
@@ -88,7 +88,7 @@ class ReportSummaryView(TeamAPIView):
     allowed_roles = MANAGING_ROLES
 
     def get_scoped_queryset(self):
-        return Lead.objects.all()
+        return Lead.objects.for_access(self.access)
 
     @extend_schema(
         operation_id="team_reports_summary", summary="Report figures (funnel, speed to lead, compliance)", tags=["team"],

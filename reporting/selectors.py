@@ -129,7 +129,7 @@ def cohort_condition(*, scope: ReportScope, filters: ReportFilters, prefix: str 
 
 def leads_in_period(*, scope: ReportScope, filters: ReportFilters) -> QuerySet[Lead]:
     """The report's cohort: the leads received in the period, narrowed by the filters."""
-    return Lead.objects.filter(cohort_condition(scope=scope, filters=filters))
+    return Lead.objects.for_dealers(scope.dealer_ids).filter(cohort_condition(scope=scope, filters=filters))
 
 
 
@@ -163,8 +163,8 @@ def cohort_queryset(*, scope: ReportScope, filters: ReportFilters) -> QuerySet:
         # first_connected_at is set by followup.services.attempt_log on the first connected/replied attempt.
         is_contacted=_flag(Q(first_connected_at__isnull=False)),
         # Uncorrelated IN-subqueries: PostgreSQL hashes each once per report instead of probing per lead.
-        has_appointment=_flag(Q(pk__in=Appointment.objects.filter(dealer_id__in=dealer_ids).values("lead_id"))),
-        is_shown=_flag(Q(pk__in=Appointment.objects.filter(dealer_id__in=dealer_ids, showed=True).values("lead_id"))),
+        has_appointment=_flag(Q(pk__in=Appointment.objects.for_dealers(dealer_ids).values("lead_id"))),
+        is_shown=_flag(Q(pk__in=Appointment.objects.for_dealers(dealer_ids).filter(showed=True).values("lead_id"))),
         is_sold=_flag(Q(status=Status.SOLD)),
         is_open=_flag(Q(closed_at__isnull=True)),
         is_attempted=_flag(Q(first_contact_at__isnull=False)),
@@ -457,7 +457,7 @@ def board_counts(*, scope: ReportScope, now: dt.datetime, by_dealer: bool = Fals
         "open": Count("pk", filter=open_leads),
     }
     # Only open leads and today's arrivals can count, so the scan stays small whatever the history.
-    leads = Lead.objects.filter(Q(dealer_id__in=scope.dealer_ids) & (open_leads | _today_start(scope, now)))
+    leads = Lead.objects.for_dealers(scope.dealer_ids).filter(open_leads | _today_start(scope, now))
     if by_dealer:
         return list(leads.values("dealer_id").annotate(**aggregates).order_by("dealer_id"))
     return leads.aggregate(**aggregates)
@@ -471,7 +471,7 @@ BOARD_LEAD_FIELDS = ("id", "dealer__slug", "dealer__name", "dealer__time_zone", 
 
 def untouched_leads(*, scope: ReportScope, now: dt.datetime, limit: int = 25) -> QuerySet[Lead]:
     """Open leads nobody has tried yet, longest waiting first, with how long they have waited since arrival."""
-    return (Lead.objects.filter(dealer_id__in=scope.dealer_ids, closed_at__isnull=True, first_contact_at__isnull=True)
+    return (Lead.objects.for_dealers(scope.dealer_ids).filter(closed_at__isnull=True, first_contact_at__isnull=True)
             .annotate(waiting_seconds=ElapsedSeconds("received_at", Value(now, DateTimeField())))
             .select_related("customer", "assignee", "dealer").only(*BOARD_LEAD_FIELDS)
             .order_by("received_at")[:limit])
@@ -479,7 +479,7 @@ def untouched_leads(*, scope: ReportScope, now: dt.datetime, limit: int = 25) ->
 
 def overdue_leads(*, scope: ReportScope, now: dt.datetime, limit: int = 25) -> QuerySet[Lead]:
     """Open leads past the deadline they work towards, the longest overdue first, with how long overdue."""
-    return (Lead.objects.filter(dealer_id__in=scope.dealer_ids, closed_at__isnull=True, deadline_at__lt=now)
+    return (Lead.objects.for_dealers(scope.dealer_ids).filter(closed_at__isnull=True, deadline_at__lt=now)
             .annotate(overdue_seconds=ElapsedSeconds("deadline_at", Value(now, DateTimeField())))
             .select_related("customer", "assignee", "dealer").only(*BOARD_LEAD_FIELDS)
             .order_by("deadline_at")[:limit])
@@ -487,7 +487,7 @@ def overdue_leads(*, scope: ReportScope, now: dt.datetime, limit: int = 25) -> Q
 
 def open_escalations(*, scope: ReportScope) -> list[dict]:
     """Unresolved escalations of open leads, per step (reminder, manager alert, reassignment)."""
-    return list(Escalation.objects.filter(dealer_id__in=scope.dealer_ids, resolved_at__isnull=True, lead__closed_at__isnull=True)
+    return list(Escalation.objects.for_dealers(scope.dealer_ids).filter(resolved_at__isnull=True, lead__closed_at__isnull=True)
                 .values("action").annotate(n=Count("pk")).order_by("action"))
 
 
@@ -495,8 +495,10 @@ def team_members(*, scope: ReportScope, now: dt.datetime) -> QuerySet[Membership
     """Salespeople and BDC agents of the scope with their open, untouched and overdue leads (one query)."""
     def count(**conditions):
         return Coalesce(Subquery(
-            Lead.objects.filter(dealer_id=OuterRef("dealer_id"), assignee_id=OuterRef("user_id"), closed_at__isnull=True,
-                                **conditions).order_by().values("assignee_id").annotate(n=Count("pk")).values("n")[:1]
+            # Correlated on the outer membership's dealer, so it reads only the scope's dealers.
+            Lead.objects.unscoped().filter(dealer_id=OuterRef("dealer_id"), assignee_id=OuterRef("user_id"),
+                                           closed_at__isnull=True, **conditions)
+            .order_by().values("assignee_id").annotate(n=Count("pk")).values("n")[:1]
         ), 0)
 
     return (Membership.objects.filter(dealer_id__in=scope.dealer_ids, is_active=True, role__in=TEAM_ROLES)
@@ -548,17 +550,9 @@ def report_build(*, scope: ReportScope, filters: ReportFilters, parts: Sequence[
     return report
 
 
-def group_dealers(*, access) -> list[Dealer] | None:
-    """Every rooftop of the current dealer's group when the user administers that group; otherwise None."""
-    group_id = access.dealer.group_id
-    if not Dealer.objects.filter(group_id=group_id, group__admins=access.user).exists():
-        return None
-    return list(Dealer.objects.filter(group_id=group_id).select_related("group").order_by("name"))
-
-
 def known_sources(*, scope: ReportScope) -> list[str]:
     """Sources to filter on: the portals with a key, plus the sources leads arrived through lately (one query)."""
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=90)
-    recent = Lead.objects.filter(dealer_id__in=scope.dealer_ids, received_at__gte=since).values_list("source", flat=True)
-    keys = ApiKey.objects.filter(dealer_id__in=scope.dealer_ids).values_list("source", flat=True)
+    recent = Lead.objects.for_dealers(scope.dealer_ids).filter(received_at__gte=since).values_list("source", flat=True)
+    keys = ApiKey.objects.for_dealers(scope.dealer_ids).values_list("source", flat=True)
     return sorted({s for s in recent.union(keys) if s})

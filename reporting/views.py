@@ -12,8 +12,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views import View
 
+from dealers.access import MANAGING_ROLES, group_dealers
 from dealers.models import Role
-from dealers.scope import MANAGING_ROLES
 from dealers.views import DealerScopedMixin
 from leads.models import Lead
 from routing.services import lead_reassign
@@ -25,7 +25,6 @@ from .forms import ReassignForm, ReportFilterForm
 from .selectors import (
     Report,
     board_counts,
-    group_dealers,
     known_sources,
     open_escalations,
     overdue_leads,
@@ -47,7 +46,7 @@ class ReportScopeMixin(DealerScopedMixin):
     allowed_roles = MANAGING_ROLES
 
     def get_scoped_queryset(self):
-        return Lead.objects.all()
+        return Lead.objects.for_access(self.access)
 
     def resolve_report_scope(self) -> None:
         wanted = self.request.GET.get("scope")
@@ -220,7 +219,7 @@ class LeadReassignView(ReportScopeMixin, View):
     """The live board's one action: give an open lead to another on-duty salesperson or BDC agent of its dealer."""
 
     def get_scoped_queryset(self):
-        return Lead.objects.open()
+        return Lead.objects.for_access(self.access).open()
 
     def post(self, request, pk):
         lead = get_object_or_404(self.get_queryset().select_related("customer"), pk=pk)  # another dealer's lead: 404

@@ -4,6 +4,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from dealers.models import Dealer
+from dealers.tenancy import TenantManager
 from leads.models import Reason
 
 
@@ -14,6 +15,8 @@ class CallScript(models.Model):
     reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
     body = models.TextField(_("script"))
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantManager()
 
     class Meta:
         verbose_name = _("call script")

@@ -16,6 +16,7 @@ from leads.services import (
     lead_deadline_set,
     lead_event_add,
     lead_event_new,
+    lead_lock,
     notification_send,
     notify_assignee,
 )
@@ -86,7 +87,7 @@ def _fallback_manager(dealer: Dealer):
 
 
 def _previous_salesperson_id(lead: Lead):
-    return (Lead.objects.filter(dealer=lead.dealer, customer=lead.customer, assignee__isnull=False)
+    return (Lead.objects.for_dealer(lead.dealer).filter(customer=lead.customer, assignee__isnull=False)
             .exclude(pk=lead.pk).order_by("-received_at").values_list("assignee_id", flat=True).first())
 
 
@@ -159,7 +160,7 @@ def lead_route_new(*, lead: Lead) -> Routed:
 def lead_route(*, lead: Lead) -> Lead:
     """Route a stored lead in its own transaction. Safe to call twice (the sweep retries leads whose routing failed)."""
     with transaction.atomic():
-        lead = Lead.objects.select_for_update(no_key=True, of=("self",)).select_related("dealer", "customer").get(pk=lead.pk)
+        lead = lead_lock(lead, "dealer", "customer")
         if lead.routed_at is None:
             routed = lead_route_new(lead=lead)
             lead.save(update_fields=ROUTING_FIELDS)
@@ -174,7 +175,7 @@ def bdc_queue(*, dealer: Dealer, passive_only: bool = False):
 
     `passive_only` for an outsourced BDC company's agents: they work the dealer's passive leads and nothing else.
     """
-    qs = Lead.objects.open().filter(dealer=dealer, queue=Queue.BDC, assignee__isnull=True)
+    qs = Lead.objects.for_dealer(dealer).open().filter(queue=Queue.BDC, assignee__isnull=True)
     if passive_only:
         qs = qs.filter(kind=Kind.PASSIVE)
     return qs.order_by(F("next_action_at").asc(nulls_last=True), "-score", "received_at")
@@ -196,7 +197,7 @@ def bdc_claim_next(*, dealer: Dealer, agent, passive_only: bool = False) -> Lead
 def bdc_handover(*, lead: Lead, agent, salesperson=None, note: str = "") -> Lead:
     """The BDC made the appointment: the lead moves to a salesperson's inbox with the agent's note."""
     with transaction.atomic():
-        lead = Lead.objects.select_for_update(no_key=True, of=("self",)).select_related("dealer", "customer").get(pk=lead.pk)
+        lead = lead_lock(lead, "dealer", "customer")
         if lead.closed_at is not None:
             raise ValueError("this lead is closed")
         if salesperson is not None and not Membership.objects.filter(
@@ -217,7 +218,7 @@ def bdc_handover(*, lead: Lead, agent, salesperson=None, note: str = "") -> Lead
 def lead_reassign(*, lead: Lead, to_user, by) -> Lead:
     """A manager moves a lead to another salesperson (or BDC agent) of the same dealer, in one action."""
     with transaction.atomic():
-        lead = Lead.objects.select_for_update(no_key=True, of=("self",)).select_related("dealer", "customer").get(pk=lead.pk)
+        lead = lead_lock(lead, "dealer", "customer")
         membership = Membership.objects.filter(dealer=lead.dealer, user=to_user, is_active=True,
                                                role__in=[Role.SALESPERSON, Role.BDC_AGENT, Role.MANAGER]).first()
         if membership is None:
@@ -238,7 +239,7 @@ def call_script_save(*, dealer: Dealer, reason: str, body: str, by) -> CallScrip
     if reason not in Reason.values:
         raise ValueError(f"unknown reason {reason!r}")
     body = body.strip()
-    script = CallScript.objects.select_for_update().filter(dealer=dealer, reason=reason).first()
+    script = CallScript.objects.for_dealer(dealer).select_for_update().filter(reason=reason).first()
     if script is None and body:
         try:
             with transaction.atomic():
@@ -246,7 +247,7 @@ def call_script_save(*, dealer: Dealer, reason: str, body: str, by) -> CallScrip
             audit_record(dealer=dealer, actor=by, action="call_script.saved", target=reason, changes={"body": ["", body]})
             return script
         except IntegrityError:  # another manager created it a moment ago: edit theirs
-            script = CallScript.objects.select_for_update().get(dealer=dealer, reason=reason)
+            script = CallScript.objects.for_dealer(dealer).select_for_update().get(reason=reason)
     if script is None or script.body == body:
         return script
     old = script.body

@@ -145,7 +145,7 @@ class BdcLeadView(DealerPage, TemplateView):
     def get_context_data(self, **kwargs):
         lead = get_object_or_404(self.get_queryset(), pk=kwargs["pk"])
         notifications_mark_read(user=self.access.user, dealer=self.access.dealer, lead=lead)
-        script = CallScript.objects.filter(dealer=self.access.dealer, reason=lead.reason).first() if lead.reason else None
+        script = CallScript.objects.for_dealer(self.access.dealer).filter(reason=lead.reason).first() if lead.reason else None
         on_duty = set(Membership.objects.filter(dealer=self.access.dealer, role=Role.SALESPERSON, is_active=True,
                                                 on_duty=True).values_list("user_id", flat=True))
         return {

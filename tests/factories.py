@@ -103,3 +103,8 @@ def open_all_week(dealer: Dealer) -> None:
 
 def api_key_for(dealer: Dealer, source: str = "website", **kwargs) -> str:
     return api_key_create(dealer=dealer, source=source, **kwargs)[1]
+
+
+def make_group_admin(group_member: Dealer, user) -> None:
+    """`user` administers the group of `group_member`: a group-admin membership at that rooftop (the one source)."""
+    MembershipFactory(dealer=group_member, user=user, role=Role.GROUP_ADMIN)

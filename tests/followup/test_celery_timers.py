@@ -70,13 +70,13 @@ def test_beat_and_worker_escalate_once_and_deliver_the_notice(cast, celery_proce
                        first_response_due_at=due)
     connection.close()  # let the worker see committed rows without our idle connection in the way
     logs = celery_processes
-    assert wait_for(lambda: Escalation.objects.filter(lead=lead).count() == 3), (
+    assert wait_for(lambda: Escalation.objects.unscoped().filter(lead=lead).count() == 3), (
         (logs / "worker.log").read_text()[-3000:] + (logs / "beat.log").read_text()[-2000:])
-    assert Escalation.objects.filter(lead=lead, at__lt=due).count() == 0  # nothing early
+    assert Escalation.objects.unscoped().filter(lead=lead, at__lt=due).count() == 0  # nothing early
     time.sleep(4)  # several more beat ticks: still each step exactly once
-    assert sorted(Escalation.objects.filter(lead=lead).values_list("level", flat=True)) == [1, 2, 3]
-    reminder = Notification.objects.get(lead=lead, kind="reminder")
-    assert wait_for(lambda: Notification.objects.get(pk=reminder.pk).email_status == DeliveryStatus.SENT), (
+    assert sorted(Escalation.objects.unscoped().filter(lead=lead).values_list("level", flat=True)) == [1, 2, 3]
+    reminder = Notification.objects.unscoped().get(lead=lead, kind="reminder")
+    assert wait_for(lambda: Notification.objects.unscoped().get(pk=reminder.pk).email_status == DeliveryStatus.SENT), (
         (logs / "worker.log").read_text()[-3000:])
 
 
@@ -89,11 +89,11 @@ def test_the_worker_checks_and_then_imports_an_uploaded_file(cast, celery_proces
     lead_import = import_upload(dealer=cast.dealer_a, by=cast.manager_a, content=content, filename="lease.csv")
     connection.close()
     logs = celery_processes
-    assert wait_for(lambda: LeadImport.objects.get(pk=lead_import.pk).status == ImportStatus.CHECKED), (
+    assert wait_for(lambda: LeadImport.objects.unscoped().get(pk=lead_import.pk).status == ImportStatus.CHECKED), (
         (logs / "worker.log").read_text()[-3000:])
-    assert not Lead.objects.exists()  # checked, not imported: the manager has not confirmed yet
+    assert not Lead.objects.unscoped().exists()  # checked, not imported: the manager has not confirmed yet
     assert import_confirm(lead_import=lead_import)
     connection.close()
-    assert wait_for(lambda: LeadImport.objects.get(pk=lead_import.pk).status == ImportStatus.DONE), (
+    assert wait_for(lambda: LeadImport.objects.unscoped().get(pk=lead_import.pk).status == ImportStatus.DONE), (
         (logs / "worker.log").read_text()[-3000:])
-    assert Lead.objects.filter(dealer=cast.dealer_a, kind="passive").count() == 2
+    assert Lead.objects.unscoped().filter(dealer=cast.dealer_a, kind="passive").count() == 2

@@ -47,7 +47,7 @@ def lead(cast):
 def log(lead, *offsets, outcome="no_answer"):
     for m in offsets:
         attempt_log(lead=lead, by=lead.assignee, channel="call", outcome=outcome, at=T0 + dt.timedelta(minutes=m))
-    return Lead.objects.get(pk=lead.pk)
+    return Lead.objects.unscoped().get(pk=lead.pk)
 
 
 def test_unreachable_before_the_minimum_is_refused_with_the_number_owed(lead):
@@ -57,7 +57,7 @@ def test_unreachable_before_the_minimum_is_refused_with_the_number_owed(lead):
         lead_close(lead=lead, by=lead.assignee, outcome="unreachable")
     assert refused.value.extra["attempts_owed"] == 2
     assert "2 more contact attempt" in refused.value.detail
-    assert Lead.objects.get(pk=lead.pk).closed_at is None
+    assert Lead.objects.unscoped().get(pk=lead.pk).closed_at is None
 
 
 def test_unreachable_after_four_spaced_attempts_is_allowed(lead):
@@ -77,7 +77,7 @@ def test_not_interested_without_the_minimum_is_flagged_for_the_manager(lead, cas
     lead = log(lead, 0)
     closed = lead_close(lead=lead, by=lead.assignee, outcome="not_interested", reason="Niet serieus")
     assert closed.manager_flag and "1 of 4" in closed.manager_flag
-    assert Notification.objects.filter(recipient=cast.manager_a, lead=lead, kind="manager_alert").exists()
+    assert Notification.objects.unscoped().filter(recipient=cast.manager_a, lead=lead, kind="manager_alert").exists()
 
 
 def test_first_attempt_sets_speed_fields_and_real_contact_sets_status(lead):
@@ -100,7 +100,7 @@ def test_lost_after_a_conversation_comes_back_to_the_bdc_after_n_days(lead, cast
     appointment_set(lead=lead, by=lead.assignee, scheduled_at=T0 + dt.timedelta(days=1), kind="test_drive")
     with django_capture_on_commit_callbacks(execute=True):
         lead_close(lead=lead, by=lead.assignee, outcome="lost", reason="Te duur")
-    follow = Lead.objects.get(origin_lead=lead)
+    follow = Lead.objects.unscoped().get(origin_lead=lead)
     days = policy_get(dealer=cast.dealer_a).lost_sale_followup_days
     assert (follow.kind, follow.queue, follow.reason, follow.assignee) == ("passive", "bdc", "lost_sale", None)
     assert follow.clock_started_at.date() == (timezone.now() + dt.timedelta(days=days)).date()
@@ -109,7 +109,7 @@ def test_lost_after_a_conversation_comes_back_to_the_bdc_after_n_days(lead, cast
 
 def test_lost_without_any_conversation_spawns_nothing(lead):
     lead_close(lead=log(lead, 0), by=lead.assignee, outcome="lost")
-    assert not Lead.objects.filter(origin_lead=lead).exists()
+    assert not Lead.objects.unscoped().filter(origin_lead=lead).exists()
 
 
 def test_a_closed_lead_takes_no_more_attempts(lead):
@@ -135,6 +135,6 @@ def test_managers_get_one_daily_digest_of_leads_without_contact(lead, cast):
     LeadFactory(dealer=cast.dealer_a, assignee=cast.sales_a2)
     assert manager_digest_send(now=T0) == 1
     assert manager_digest_send(now=T0 + dt.timedelta(hours=2)) == 0  # the same day: nothing twice
-    digest = Notification.objects.get(kind="digest")
+    digest = Notification.objects.unscoped().get(kind="digest")
     assert digest.recipient == cast.manager_a and "2 lead(s)" in digest.subject
     assert manager_digest_send(now=T0 + dt.timedelta(days=1)) == 1

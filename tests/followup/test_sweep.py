@@ -28,7 +28,7 @@ def lead(cast):
 
 
 def kinds(lead):
-    return list(Notification.objects.filter(lead=lead).order_by("pk").values_list("kind", "recipient__email"))
+    return list(Notification.objects.unscoped().filter(lead=lead).order_by("pk").values_list("kind", "recipient__email"))
 
 
 @pytest.mark.django_db
@@ -49,7 +49,7 @@ def test_each_step_fires_at_its_time_and_only_once(lead, cast):
     assert kinds(lead)[-2:] == [("assigned", "sales2@a.test"), ("reassigned", "manager@a.test")]
     assert lead.escalation_level == 0 and lead.deadline_at == at(65)  # a fresh five minutes for the new owner
     assert followup_sweep(now=at(64)) == []
-    assert list(Escalation.objects.filter(lead=lead).values_list("level", "action")) == [
+    assert list(Escalation.objects.unscoped().filter(lead=lead).values_list("level", "action")) == [
         (1, "remind"), (2, "alert_manager"), (3, "reassign")]
     assert lead.events.filter(type="escalation").count() == 3
 
@@ -66,7 +66,7 @@ def test_an_attempt_stops_the_chain(lead):
     followup_sweep(now=at(0))
     attempt_log(lead=lead, by=lead.assignee, channel="call", outcome="connected", at=at(3))
     assert followup_sweep(now=at(600)) == []
-    assert Escalation.objects.get(lead=lead).resolved_at is not None
+    assert Escalation.objects.unscoped().get(lead=lead).resolved_at is not None
 
 
 @pytest.mark.django_db
@@ -102,9 +102,10 @@ def test_a_crash_after_claiming_loses_nothing(lead, monkeypatch):
     monkeypatch.setattr(followup_services, "_act", crash_once)
     assert followup_sweep(now=at(0)) == []  # the step failed: its transaction rolled back, deadline kept
     lead.refresh_from_db()
-    assert lead.next_action_at == DUE and not Escalation.objects.exists() and not Notification.objects.exists()
+    assert lead.next_action_at == DUE
+    assert not Escalation.objects.unscoped().exists() and not Notification.objects.unscoped().exists()
     [remind] = followup_sweep(now=at(0))
-    assert remind.action == "remind" and Notification.objects.count() == 1
+    assert remind.action == "remind" and Notification.objects.unscoped().count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -129,7 +130,7 @@ def test_two_sweepers_side_by_side_escalate_each_lead_once_per_step():
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert len(results) == 40 * 3
-    assert Escalation.objects.count() == 40 * 3
+    assert Escalation.objects.unscoped().count() == 40 * 3
     for lead in leads:
-        assert sorted(Escalation.objects.filter(lead=lead).values_list("level", flat=True)) == [1, 2, 3]
-    assert Lead.objects.filter(escalation_level=0, deadline_at__gt=at(120)).count() == 40
+        assert sorted(Escalation.objects.unscoped().filter(lead=lead).values_list("level", flat=True)) == [1, 2, 3]
+    assert Lead.objects.unscoped().filter(escalation_level=0, deadline_at__gt=at(120)).count() == 40

@@ -67,7 +67,7 @@ def test_a_signed_answered_call_is_a_verified_connected_attempt(endpoint_a, lead
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["matched"] is True and body["lead_id"] == str(lead_a.pk) and body["duplicate"] is False
-    attempt = ContactAttempt.objects.get(pk=body["attempt_id"])
+    attempt = ContactAttempt.objects.unscoped().get(pk=body["attempt_id"])
     assert (attempt.lead_id, attempt.channel, attempt.outcome) == (lead_a.pk, "call", "connected")
     assert attempt.verified is True and attempt.duration_seconds == 179
     assert abs(attempt.at - started) < dt.timedelta(seconds=1)  # the call's time, not the webhook's
@@ -94,13 +94,13 @@ def test_a_bad_or_missing_signature_is_401_and_changes_nothing(endpoint_a, lead_
     assert response.status_code == 401
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["status"] == 401
-    assert not TelephonyEvent.objects.exists() and not ContactAttempt.objects.exists()
+    assert not TelephonyEvent.objects.unscoped().exists() and not ContactAttempt.objects.unscoped().exists()
 
 
 def test_an_unknown_or_missing_endpoint_is_401(endpoint_a, lead_a):
     assert post(endpoint_a, event(), endpoint_id="tel_bestaatniet").status_code == 401
     assert post(endpoint_a, event(), endpoint_id="").status_code == 401
-    assert not ContactAttempt.objects.exists()
+    assert not ContactAttempt.objects.unscoped().exists()
 
 
 @pytest.mark.parametrize("age_seconds", [6 * 60, -6 * 60])
@@ -108,7 +108,7 @@ def test_a_stale_or_future_timestamp_is_refused_even_when_correctly_signed(endpo
     response = post(endpoint_a, event(), timestamp=int(time.time()) - age_seconds)
     assert response.status_code == 401
     assert "five minutes" in response.json()["detail"]
-    assert not ContactAttempt.objects.exists()
+    assert not ContactAttempt.objects.unscoped().exists()
 
 
 def test_a_malformed_timestamp_is_401(endpoint_a, lead_a):
@@ -122,7 +122,7 @@ def test_a_replayed_event_changes_nothing(endpoint_a, lead_a):
     again = post(endpoint_a, event())  # the same event, freshly signed: a provider's retry or an attacker's replay
     assert first.status_code == 201 and again.status_code == 200
     assert again.json()["duplicate"] is True and again.json()["attempt_id"] == first.json()["attempt_id"]
-    assert ContactAttempt.objects.count() == 1 and TelephonyEvent.objects.count() == 1
+    assert ContactAttempt.objects.unscoped().count() == 1 and TelephonyEvent.objects.unscoped().count() == 1
     lead_a.refresh_from_db()
     assert lead_a.attempt_count == 1
 
@@ -131,14 +131,14 @@ def test_one_call_is_one_attempt_however_many_events(endpoint_a, lead_a):
     started = (timezone.now() - dt.timedelta(minutes=5)).isoformat()
     common = {"call_id": "call-88", "started_at": started}
     post(endpoint_a, event(event_id="e1", type="started", duration_seconds=None, recording_url="", **common))
-    assert not ContactAttempt.objects.exists()  # a call that only started proves nothing yet
+    assert not ContactAttempt.objects.unscoped().exists()  # a call that only started proves nothing yet
     answered = post(endpoint_a, event(event_id="e2", type="answered", duration_seconds=None, recording_url="", **common))
     ended = post(endpoint_a, event(event_id="e3", type="ended", duration_seconds=212, **common))
     assert answered.status_code == ended.status_code == 201
-    attempt = ContactAttempt.objects.get()
+    attempt = ContactAttempt.objects.unscoped().get()
     assert attempt.outcome == "connected" and attempt.duration_seconds == 212 and attempt.external_ref == "call:call-88"
     assert attempt.note.endswith("77.mp3")
-    assert TelephonyEvent.objects.filter(attempt=attempt).count() == 2
+    assert TelephonyEvent.objects.unscoped().filter(attempt=attempt).count() == 2
     lead_a.refresh_from_db()
     assert lead_a.attempt_count == 1
 
@@ -154,7 +154,7 @@ def test_a_missed_call_from_the_customer_is_no_attempt_but_shows_on_the_timeline
     response = post(endpoint_a, event(direction="inbound", caller="0612345678", callee="+31201234567",
                                       duration_seconds=0, recording_url=""))
     assert response.status_code == 201 and response.json()["attempt_id"] is None
-    assert not ContactAttempt.objects.exists()
+    assert not ContactAttempt.objects.unscoped().exists()
     assert lead_a.events.filter(type=EventType.NOTE, text__contains="Missed call").exists()
 
 
@@ -165,14 +165,14 @@ def test_an_answered_call_from_the_customer_counts_as_contact(endpoint_a, lead_a
 
 def test_the_employee_on_the_call_is_credited(cast, endpoint_a, lead_a):
     response = post(endpoint_a, event(agent_email="SALES2@a.test"))
-    assert ContactAttempt.objects.get(pk=response.json()["attempt_id"]).user == cast.sales_a2
+    assert ContactAttempt.objects.unscoped().get(pk=response.json()["attempt_id"]).user == cast.sales_a2
 
 
 def test_the_employee_is_found_by_their_phone(cast, endpoint_a, lead_a):
     cast.sales_a1.phone = "020-1234567"
     cast.sales_a1.save()
     response = post(endpoint_a, event(caller="+31201234567"))
-    assert ContactAttempt.objects.get(pk=response.json()["attempt_id"]).user == cast.sales_a1
+    assert ContactAttempt.objects.unscoped().get(pk=response.json()["attempt_id"]).user == cast.sales_a1
 
 
 # ---------------------------------------------------------------------------------------------- matching
@@ -196,19 +196,19 @@ def test_an_unknown_number_is_stored_and_answered_202(endpoint_a, lead_a):
     assert response.status_code == 202
     assert response.json() == {"event_id": "evt-1001", "matched": False, "lead_id": None, "attempt_id": None,
                                "outcome": None, "duplicate": False}
-    stored = TelephonyEvent.objects.get()
+    stored = TelephonyEvent.objects.unscoped().get()
     assert stored.lead is None and stored.payload["callee"] == "06-98765432"
-    assert not ContactAttempt.objects.exists()
+    assert not ContactAttempt.objects.unscoped().exists()
 
 
 def test_another_dealers_endpoint_cannot_touch_dealer_a(cast, endpoint_a, lead_a):
     endpoint_b = telephony_endpoint_create(dealer=cast.dealer_b)
     response = post(endpoint_b, event())  # B's endpoint and secret, A's customer's number
     assert response.status_code == 202 and response.json()["matched"] is False
-    assert TelephonyEvent.objects.get().dealer == cast.dealer_b
+    assert TelephonyEvent.objects.unscoped().get().dealer == cast.dealer_b
     # A's endpoint id signed with B's secret
     assert post(endpoint_a, event(event_id="evt-2"), secret=endpoint_b.secret).status_code == 401
-    assert not ContactAttempt.objects.exists()
+    assert not ContactAttempt.objects.unscoped().exists()
     # The same event id at dealer A is A's own event, not a replay of B's.
     assert post(endpoint_a, event()).status_code == 201
 
@@ -227,7 +227,7 @@ def test_a_malformed_body_is_400_with_a_problem(endpoint_a, lead_a, raw):
     response = post(endpoint_a, raw)
     assert response.status_code == 400, response.content
     assert response["Content-Type"] == "application/problem+json"
-    assert not TelephonyEvent.objects.exists()
+    assert not TelephonyEvent.objects.unscoped().exists()
 
 
 def test_a_huge_body_is_413(endpoint_a):
@@ -270,7 +270,7 @@ def test_a_manager_creates_and_rotates_the_secret(client, cast):
     page = client.get("/settings/telephony/")
     assert page.status_code == 200 and b"No telephony endpoint yet" in page.content
     client.post("/settings/telephony/", {"action": "create"})
-    endpoint = TelephonyEndpoint.objects.get(dealer=cast.dealer_a)
+    endpoint = TelephonyEndpoint.objects.unscoped().get(dealer=cast.dealer_a)
     page = client.get("/settings/telephony/")
     assert endpoint.public_id.encode() in page.content and endpoint.secret.encode() in page.content
     old_secret = endpoint.secret
@@ -281,7 +281,7 @@ def test_a_manager_creates_and_rotates_the_secret(client, cast):
     assert endpoint.secret != old_secret and endpoint.rotated_at is not None
     assert post(endpoint, event(), secret=old_secret).status_code == 401
     assert post(endpoint, event()).status_code == 201
-    assert AuditEntry.objects.filter(dealer=cast.dealer_a, action="telephony.secret_rotated", actor=cast.manager_a).exists()
+    assert AuditEntry.objects.for_dealer(cast.dealer_a).filter(action="telephony.secret_rotated", actor=cast.manager_a).exists()
 
 
 @pytest.mark.parametrize("who", ["sales_a1", "bdc_a"])
@@ -289,7 +289,7 @@ def test_only_managers_see_the_telephony_settings(client, cast, who):
     client.force_login(getattr(cast, who))
     assert client.get("/settings/telephony/").status_code == 403
     assert client.post("/settings/telephony/", {"action": "create"}).status_code == 403
-    assert not TelephonyEndpoint.objects.exists()
+    assert not TelephonyEndpoint.objects.unscoped().exists()
 
 
 def test_an_outsider_cannot_open_or_rotate_dealer_as_telephony(client, cast, endpoint_a):
@@ -298,7 +298,7 @@ def test_an_outsider_cannot_open_or_rotate_dealer_as_telephony(client, cast, end
     assert client.post("/settings/telephony/?dealer=dealer-a", {"action": "rotate"}).status_code == 404
     page = client.get("/settings/telephony/")  # their own dealer B: nothing of A's
     assert endpoint_a.secret.encode() not in page.content and endpoint_a.public_id.encode() not in page.content
-    assert TelephonyEndpoint.objects.get(dealer=cast.dealer_a).secret == endpoint_a.secret
+    assert TelephonyEndpoint.objects.unscoped().get(dealer=cast.dealer_a).secret == endpoint_a.secret
 
 
 def _events(dealer, n, start=0):

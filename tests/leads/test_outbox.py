@@ -51,7 +51,7 @@ def test_a_burst_of_notices_wakes_one_flush_that_sends_them_all(cast, wake_ups, 
     assert wake_ups == ["leads.tasks.outbox_flush"]
     assert outbox_flush() == 25
     assert sorted(m.subject for m in mail.outbox) == sorted(f"New lead {n}" for n in range(25))
-    assert set(Notification.objects.values_list("email_status", flat=True)) == {DeliveryStatus.SENT}
+    assert set(Notification.objects.unscoped().values_list("email_status", flat=True)) == {DeliveryStatus.SENT}
     assert outbox_flush() == 0 and len(mail.outbox) == 25  # nothing is sent twice
 
 
@@ -106,8 +106,8 @@ def test_an_unreachable_mail_server_puts_the_batch_back_for_the_next_flush(cast,
     settings.EMAIL_BACKEND = "tests.leads.test_outbox.UnreachableBackend"
     owed = [notice(cast, n) for n in range(3)]
     assert outbox_flush() == 3
-    assert set(Notification.objects.values_list("email_status", flat=True)) == {DeliveryStatus.PENDING}
-    assert "timed out" in Notification.objects.get(pk=owed[0].pk).email_error
+    assert set(Notification.objects.unscoped().values_list("email_status", flat=True)) == {DeliveryStatus.PENDING}
+    assert "timed out" in Notification.objects.unscoped().get(pk=owed[0].pk).email_error
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert outbox_flush() == 3 and len(mail.outbox) == 3
 
@@ -117,7 +117,7 @@ def test_a_flush_records_only_what_it_still_holds(cast, wake_ups):
     owed = notice(cast)
     batch, claimed_at = leads.services._outbox_claim(limit=10)
     retaken_at = claimed_at + dt.timedelta(minutes=31)
-    Notification.objects.filter(pk=owed.pk).update(email_sent_at=retaken_at)  # another flush's claim
+    Notification.objects.unscoped().filter(pk=owed.pk).update(email_sent_at=retaken_at)  # another flush's claim
     leads.services._outbox_record(batch[0], claimed_at, None)
     owed.refresh_from_db()
     assert owed.email_status == DeliveryStatus.SENDING and owed.email_sent_at == retaken_at
@@ -125,10 +125,10 @@ def test_a_flush_records_only_what_it_still_holds(cast, wake_ups):
 
 def test_an_email_stuck_in_sending_after_a_crash_is_sent_again_later(cast, wake_ups):
     stuck = notice(cast)
-    Notification.objects.filter(pk=stuck.pk).update(email_status=DeliveryStatus.SENDING,
+    Notification.objects.unscoped().filter(pk=stuck.pk).update(email_status=DeliveryStatus.SENDING,
                                                     email_sent_at=timezone.now() - dt.timedelta(minutes=10))
     assert outbox_flush() == 0  # another worker may still be sending it
-    Notification.objects.filter(pk=stuck.pk).update(email_sent_at=timezone.now() - dt.timedelta(minutes=31))
+    Notification.objects.unscoped().filter(pk=stuck.pk).update(email_sent_at=timezone.now() - dt.timedelta(minutes=31))
     assert outbox_flush() == 1 and len(mail.outbox) == 1
     stuck.refresh_from_db()
     assert stuck.email_status == DeliveryStatus.SENT

@@ -64,10 +64,10 @@ def test_the_default_period_is_the_last_30_days(cast):
 
 
 def test_a_group_admin_gets_the_json_per_rooftop(cast):
-    from tests.factories import UserFactory
+    from tests.factories import UserFactory, make_group_admin
 
     admin = UserFactory(email="groep@a.test")
-    cast.dealer_a.group.admins.add(admin)
+    make_group_admin(cast.dealer_a, admin)
     lead_at(cast.dealer_a, dt.datetime(2026, 3, 10, 10, 0, tzinfo=AMS), assignee=cast.sales_a1)
     response = team_client(admin).get("/api/v1/team/reports/summary/", {**PERIOD, "dealer": "dealer-a"})
     assert response.status_code == 200 and response.json()["leads"] == 1

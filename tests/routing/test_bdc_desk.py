@@ -126,7 +126,7 @@ def test_the_agent_logs_sets_the_appointment_and_hands_over(agent_client, cast):
     assert response["Location"] == reverse("bdc")
     lead.refresh_from_db()
     assert (lead.queue, lead.assignee) == (Queue.SALES, cast.sales_a2)
-    notice = Notification.objects.get(recipient=cast.sales_a2, lead=lead)
+    notice = Notification.objects.unscoped().get(recipient=cast.sales_a2, lead=lead)
     assert notice.kind == NotificationKind.HANDOVER
     # The salesperson finds it in the inbox, with the BDC's note and the appointment.
     salesperson = Client()

@@ -164,8 +164,8 @@ def test_two_agents_pressing_next_at_once_never_get_the_same_lead():
 
 
 def test_an_outsourced_bdc_works_only_the_passive_leads_of_contracting_dealers(cast):
+    from dealers.access import resolve_dealer_access
     from dealers.models import BdcCompany
-    from dealers.scope import resolve_dealer_access
     from followup.selectors import lead_list
 
     open_all_week(cast.dealer_a)

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dealers.models import Dealer, DealerGroup, Membership, OpeningHours, Role, User
-from dealers.services import policy_get
+from dealers.services import group_admin_grant, policy_get
 from followup.models import Appointment
 from followup.services import appointment_outcome_set, appointment_set, attempt_log, lead_close
 from leads.models import Lead, Status
@@ -62,9 +62,9 @@ class Command(BaseCommand):
         self._member(utrecht, "manager.utrecht@demo.test", "Koen", "de Groot", Role.MANAGER, password)
         self._member(utrecht, "sales.utrecht@demo.test", "Iris", "Brouwer", Role.SALESPERSON, password)
         admin = self._user("groep@demo.test", "Femke", "Hendriks", password, staff=True)
-        group.admins.add(admin)
+        group_admin_grant(group=group, user=admin)
         for reason, text in SCRIPTS.items():
-            CallScript.objects.get_or_create(dealer=amsterdam, reason=reason, defaults={"body": text})
+            CallScript.objects.for_dealer(amsterdam).get_or_create(dealer=amsterdam, reason=reason, defaults={"body": text})
         with outbox_batch():  # the demo's notices go out in one flush, not a task each
             created = self._leads(amsterdam, 70, users) + self._leads(utrecht, 25, {})
         self.stdout.write(self.style.SUCCESS(f"Demo ready ({created} new leads)."))
@@ -102,7 +102,7 @@ class Command(BaseCommand):
         created = 0
         for i in range(count):
             external_id = f"DEMO-{dealer.slug}-{i:04d}"
-            if Lead.objects.filter(dealer=dealer, external_id=external_id).exists():
+            if Lead.objects.for_dealer(dealer).filter(external_id=external_id).exists():
                 continue  # seeded before: leave it as it is (and record no "duplicate received" on its timeline)
             rng = random.Random(f"{dealer.slug}-{i}")  # each lead its own stream, independent of the others
             first, last = rng.choice(FIRST), rng.choice(LAST)
@@ -152,7 +152,7 @@ class Command(BaseCommand):
                 if when < now:
                     outcome = rng.choice(["no_answer", "voicemail", "busy"])
                     attempt_log(lead=lead, by=worker, channel="call", outcome=outcome, at=when)
-            if Lead.objects.get(pk=lead.pk).counted_attempts >= 4:
+            if Lead.objects.for_dealer(lead.dealer_id).get(pk=lead.pk).counted_attempts >= 4:
                 lead_close(lead=lead, by=worker, outcome=Status.UNREACHABLE, reason="Niet bereikbaar na vier pogingen")
             return
         attempt_log(lead=lead, by=worker, channel=rng.choice(["call", "call", "whatsapp", "email"]), outcome="connected",
@@ -164,7 +164,8 @@ class Command(BaseCommand):
             return
         appointment = appointment_set(lead=lead, by=worker, kind=rng.choice(["showroom", "test_drive"]),
                                       scheduled_at=at + dt.timedelta(days=rng.randint(1, 4)))
-        if appointment.scheduled_at < now and not Appointment.objects.filter(pk=appointment.pk, showed__isnull=False).exists():
+        shown_already = Appointment.objects.for_dealer(appointment.dealer_id).filter(pk=appointment.pk, showed__isnull=False)
+        if appointment.scheduled_at < now and not shown_already.exists():
             showed = rng.random() < 0.7
             appointment_outcome_set(appointment=appointment, by=worker, showed=showed)
             if showed:

@@ -408,7 +408,7 @@ def lead_page_context(*, request, access: DealerAccess, lead: Lead, next_url: st
         "appointment_kinds": AppointmentKind.choices,
         "timeline": timeline,
         "earlier_leads": [(e, e.pk in visible) for e in earlier],
-        "consents": list(ConsentRecord.objects.filter(dealer=access.dealer, customer_id=lead.customer_id)
+        "consents": list(ConsentRecord.objects.for_dealer(access.dealer).filter(customer_id=lead.customer_id)
                          .order_by("-given_at", "-pk")[:10]),
         "policy": policy,
         "attempts_owed": owed,

@@ -345,6 +345,8 @@ class ConsentRecord(models.Model):
     text = models.TextField(_("text shown"), blank=True)
     recorded_at = models.DateTimeField(_("recorded"), default=timezone.now)
 
+    objects = TenantManager()
+
     class Meta:
         verbose_name = _("consent record")
         verbose_name_plural = _("consent records")

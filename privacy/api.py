@@ -9,8 +9,8 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from dealers.access import MANAGING_ROLES
 from dealers.api import TeamAPIView
-from dealers.scope import MANAGING_ROLES
 from leads.models import Customer
 
 from .holders import HOLDERS
@@ -48,7 +48,7 @@ class CustomerAPIView(TeamAPIView):
     allowed_roles = MANAGING_ROLES
 
     def get_scoped_queryset(self):
-        return Customer.objects.all()
+        return Customer.objects.for_access(self.access)
 
 
 class CustomerExportView(CustomerAPIView):
@@ -80,7 +80,7 @@ class PrivacySettingsView(TeamAPIView):
     allowed_roles = MANAGING_ROLES
 
     def get_scoped_queryset(self):
-        return PrivacySettings.objects.all()
+        return PrivacySettings.objects.for_access(self.access)
 
     @extend_schema(operation_id="team_privacy_retrieve", summary="The dealer's retention periods", tags=TAGS,
                    parameters=[DEALER_PARAM], responses={200: PrivacySettingsSerializer, **ERRORS})

@@ -66,14 +66,14 @@ def customer_erase(subject: Subject) -> int:
     if subject.customer is None:
         return 0
     now = timezone.now()
-    return Customer.objects.filter(pk=subject.customer.pk, dealer=subject.dealer).update(
+    return Customer.objects.for_dealer(subject.dealer).filter(pk=subject.customer.pk).update(
         first_name="", last_name="", email="", phone="", phone_raw="", preferred_contact="", language="", erased_at=now)
 
 
 # ------------------------------------------------------------------------------------------------ leads
 
 def _leads(subject: Subject):
-    return Lead.objects.filter(dealer=subject.dealer, pk__in=subject.lead_ids)
+    return Lead.objects.for_dealer(subject.dealer).filter(pk__in=subject.lead_ids)
 
 
 def leads_export(subject: Subject):
@@ -98,19 +98,19 @@ def leads_erase(subject: Subject) -> int:
         lead.payload, lead.message, lead.close_reason = {}, "", ""
         lead.external_id, lead.received_at_raw, lead.anonymised_at = None, "", now
     # manager_flag stays: it is the system's own words about the follow-up, and the manager's lists count it.
-    Lead.objects.bulk_update(leads, ["vehicle", "trade_in", "payload", "message", "close_reason", "external_id",
-                                     "received_at_raw", "anonymised_at"], batch_size=500)
+    fields = ["vehicle", "trade_in", "payload", "message", "close_reason", "external_id", "received_at_raw", "anonymised_at"]
+    Lead.objects.for_dealer(subject.dealer).bulk_update(leads, fields, batch_size=500)
     return len(leads)
 
 
 def leads_purge_raw(dealer: Dealer, before: dt.datetime) -> int:
-    return Lead.objects.filter(dealer=dealer, received_at__lt=before).exclude(payload={}).update(payload={})
+    return Lead.objects.for_dealer(dealer).filter(received_at__lt=before).exclude(payload={}).update(payload={})
 
 
 # ------------------------------------------------------------------------------------------------ raw documents (ADF)
 
 def _documents(subject: Subject):
-    return InboundDocument.objects.filter(dealer=subject.dealer, leads__pk__in=subject.lead_ids).distinct()
+    return InboundDocument.objects.for_dealer(subject.dealer).filter(leads__pk__in=subject.lead_ids).distinct()
 
 
 def documents_export(subject: Subject):
@@ -122,12 +122,12 @@ def documents_erase(subject: Subject) -> int:
     # A document is the raw copy of what its leads hold parsed; one that also carries other people's prospects goes
     # too (their leads keep everything parsed from it).
     ids = list(_documents(subject).values_list("pk", flat=True))
-    InboundDocument.objects.filter(dealer=subject.dealer, pk__in=ids).delete()
+    InboundDocument.objects.for_dealer(subject.dealer).filter(pk__in=ids).delete()
     return len(ids)
 
 
 def documents_purge_raw(dealer: Dealer, before: dt.datetime) -> int:
-    return InboundDocument.objects.filter(dealer=dealer, received_at__lt=before).delete()[0]
+    return InboundDocument.objects.for_dealer(dealer).filter(received_at__lt=before).delete()[0]
 
 
 # ------------------------------------------------------------------------------------------------ follow-up
@@ -136,47 +136,47 @@ def attempts_export(subject: Subject):
     return [{"lead": str(a.lead_id), "at": _iso(a.at), "channel": a.channel, "outcome": a.outcome, "note": a.note,
              "by": a.user.display_name if a.user else None, "verified": a.verified,
              "duration_seconds": a.duration_seconds}
-            for a in ContactAttempt.objects.filter(dealer=subject.dealer, lead_id__in=subject.lead_ids)
+            for a in ContactAttempt.objects.for_dealer(subject.dealer).filter(lead_id__in=subject.lead_ids)
             .select_related("user").order_by("at", "pk")]
 
 
 def attempts_erase(subject: Subject) -> int:
     # The attempt stays (it is a figure); its note is what a person wrote, or the subject of a mail sent to them.
-    return ContactAttempt.objects.filter(dealer=subject.dealer, lead_id__in=subject.lead_ids).exclude(note="").update(note="")
+    return ContactAttempt.objects.for_dealer(subject.dealer).filter(lead_id__in=subject.lead_ids).exclude(note="").update(note="")
 
 
 def appointments_export(subject: Subject):
     return [{"lead": str(a.lead_id), "kind": a.kind, "scheduled_at": _iso(a.scheduled_at), "showed": a.showed,
              "created_at": _iso(a.created_at)}
-            for a in Appointment.objects.filter(dealer=subject.dealer, lead_id__in=subject.lead_ids)
+            for a in Appointment.objects.for_dealer(subject.dealer).filter(lead_id__in=subject.lead_ids)
             .order_by("scheduled_at", "pk")]
 
 
 def telephony_export(subject: Subject):
     return [{"lead": str(e.lead_id), "type": e.type, "call_started_at": _iso(e.call_started_at),
              "received_at": _iso(e.received_at), "payload": e.payload}
-            for e in TelephonyEvent.objects.filter(dealer=subject.dealer, lead_id__in=subject.lead_ids)
+            for e in TelephonyEvent.objects.for_dealer(subject.dealer).filter(lead_id__in=subject.lead_ids)
             .order_by("received_at", "pk")]
 
 
 def telephony_erase(subject: Subject) -> int:
-    return (TelephonyEvent.objects.filter(dealer=subject.dealer, lead_id__in=subject.lead_ids).exclude(payload={})
+    return (TelephonyEvent.objects.for_dealer(subject.dealer).filter(lead_id__in=subject.lead_ids).exclude(payload={})
             .update(payload={}))
 
 
 def telephony_purge_raw(dealer: Dealer, before: dt.datetime) -> int:
-    return TelephonyEvent.objects.filter(dealer=dealer, received_at__lt=before).exclude(payload={}).update(payload={})
+    return TelephonyEvent.objects.for_dealer(dealer).filter(received_at__lt=before).exclude(payload={}).update(payload={})
 
 
 def lead_imports_purge_raw(dealer: Dealer, before: dt.datetime) -> int:
     # An uploaded CSV holds many people: the file (normally dropped once imported) and the check's sample rows and
     # row errors, which quote cells.
-    imports = (LeadImport.objects.filter(dealer=dealer, created_at__lt=before)
+    imports = (LeadImport.objects.for_dealer(dealer).filter(created_at__lt=before)
                .filter(~Q(content=b"") | Q(summary__has_key="sample") | Q(summary__has_key="errors")))
     purged = 0
     for lead_import in imports.only("pk", "summary"):
         summary = {k: v for k, v in (lead_import.summary or {}).items() if k not in ("sample", "errors")}
-        purged += LeadImport.objects.filter(pk=lead_import.pk).update(content=b"", summary=summary)
+        purged += LeadImport.objects.for_dealer(dealer).filter(pk=lead_import.pk).update(content=b"", summary=summary)
     return purged
 
 
@@ -184,11 +184,11 @@ def lead_imports_purge_raw(dealer: Dealer, before: dt.datetime) -> int:
 
 def timeline_export(subject: Subject):
     return [{"lead": str(e.lead_id), "at": _iso(e.at), "type": e.type, "text": e.text, "data": e.data}
-            for e in LeadEvent.objects.filter(dealer=subject.dealer, lead_id__in=subject.lead_ids).order_by("at", "pk")]
+            for e in LeadEvent.objects.for_dealer(subject.dealer).filter(lead_id__in=subject.lead_ids).order_by("at", "pk")]
 
 
 def timeline_erase(subject: Subject) -> int:
-    events = list(LeadEvent.objects.filter(dealer=subject.dealer, lead_id__in=subject.lead_ids)
+    events = list(LeadEvent.objects.for_dealer(subject.dealer).filter(lead_id__in=subject.lead_ids)
                   .only("pk", "type", "text", "data"))
     changed = []
     for event in events:
@@ -197,14 +197,14 @@ def timeline_erase(subject: Subject) -> int:
         if (text, data) != (event.text, event.data):
             event.text, event.data = text, data
             changed.append(event)
-    LeadEvent.objects.bulk_update(changed, ["text", "data"], batch_size=500)
+    LeadEvent.objects.for_dealer(subject.dealer).bulk_update(changed, ["text", "data"], batch_size=500)
     return len(changed)
 
 
 def notifications_export(subject: Subject):
     return [{"lead": str(n.lead_id), "kind": n.kind, "to": n.recipient.display_name, "subject": n.subject,
              "body": n.body, "created_at": _iso(n.created_at)}
-            for n in Notification.objects.filter(dealer=subject.dealer, lead_id__in=subject.lead_ids)
+            for n in Notification.objects.for_dealer(subject.dealer).filter(lead_id__in=subject.lead_ids)
             .select_related("recipient").order_by("created_at", "pk")]
 
 
@@ -216,7 +216,7 @@ def notifications_erase(subject: Subject) -> int:
     changed = 0
     with translation.override(settings.LANGUAGE_CODE):
         for kind, label in NotificationKind.choices:
-            changed += Notification.objects.filter(dealer=subject.dealer, lead_id__in=subject.lead_ids, kind=kind).update(
+            changed += Notification.objects.for_dealer(subject.dealer).filter(lead_id__in=subject.lead_ids, kind=kind).update(
                 subject=str(label), body="")
     if subject.customer is not None:
         # A daily digest lists several leads by name: only this person's name and addresses go.
@@ -225,7 +225,7 @@ def notifications_erase(subject: Subject) -> int:
             match = Q()
             for text in quoted:
                 match |= Q(body__contains=text) | Q(subject__contains=text)
-            for n in Notification.objects.filter(match, dealer=subject.dealer, lead__isnull=True):
+            for n in Notification.objects.for_dealer(subject.dealer).filter(match, lead__isnull=True):
                 for text in quoted:
                     n.subject, n.body = n.subject.replace(text, "—"), n.body.replace(text, "—")
                 n.save(update_fields=["subject", "body"])
@@ -242,14 +242,14 @@ def consents_export(subject: Subject):
     return [{"lead": str(c.lead_id) if c.lead_id else None, "purpose": c.purpose, "given": c.given,
              "given_at": _iso(c.given_at), "source": c.source, "channel": c.channel, "text": c.text,
              "recorded_at": _iso(c.recorded_at)}
-            for c in ConsentRecord.objects.filter(match, dealer=subject.dealer).order_by("given_at", "pk")]
+            for c in ConsentRecord.objects.for_dealer(subject.dealer).filter(match).order_by("given_at", "pk")]
 
 
 def consents_erase(subject: Subject) -> int:
     # Consent proves a right to process; once the person is erased there is nothing left to process.
     if subject.customer is None:
         return 0
-    return ConsentRecord.objects.filter(dealer=subject.dealer, customer=subject.customer).delete()[0]
+    return ConsentRecord.objects.for_dealer(subject.dealer).filter(customer=subject.customer).delete()[0]
 
 
 HOLDERS: list[Holder] = [

@@ -5,6 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from dealers.models import Dealer
+from dealers.tenancy import TenantManager
 
 MAX_RAW_RETENTION_DAYS = 3650
 MAX_INACTIVE_MONTHS = 120
@@ -22,6 +23,8 @@ class PrivacySettings(models.Model):
         _("anonymise leads without activity after (months)"), default=24,
         help_text=_("A lead with no activity for this long loses what identifies the person; the figures stay."))
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantManager()
 
     class Meta:
         verbose_name = _("privacy settings")

@@ -22,10 +22,10 @@ def customer_search(*, dealer: Dealer, query: str) -> QuerySet[Customer]:
     for word in query.split():  # every word in the first or last name: "jan vries" finds Jan de Vries
         name &= Q(first_name__icontains=word) | Q(last_name__icontains=word)
     match |= name
-    return (Customer.objects.filter(match, dealer=dealer, erased_at__isnull=True)
+    return (Customer.objects.for_dealer(dealer).filter(match, erased_at__isnull=True)
             .annotate(lead_count=Count("leads"), last_lead_at=Max("leads__received_at"))
             .order_by("last_name", "first_name", "pk")[:SEARCH_LIMIT])
 
 
 def customer_queryset(*, dealer: Dealer) -> QuerySet[Customer]:
-    return Customer.objects.filter(dealer=dealer)
+    return Customer.objects.for_dealer(dealer)

@@ -24,7 +24,7 @@ DAYS_PER_MONTH = 30.44
 
 
 def privacy_settings_get(*, dealer: Dealer) -> PrivacySettings:
-    settings_row, _created = PrivacySettings.objects.get_or_create(dealer=dealer)
+    settings_row, _created = PrivacySettings.objects.for_dealer(dealer).get_or_create(dealer=dealer)
     return settings_row
 
 
@@ -32,7 +32,7 @@ def privacy_settings_get(*, dealer: Dealer) -> PrivacySettings:
 def privacy_settings_update(*, dealer: Dealer, by, changes: dict) -> PrivacySettings:
     """Change the retention periods; the model's clean() decides what is allowed. Changes go on the audit trail."""
     row = privacy_settings_get(dealer=dealer)
-    row = PrivacySettings.objects.select_for_update().get(pk=row.pk)
+    row = PrivacySettings.objects.for_dealer(dealer).select_for_update().get(pk=row.pk)
     diff = {name: [getattr(row, name), value] for name, value in changes.items() if getattr(row, name) != value}
     for name, (_old, new) in diff.items():
         setattr(row, name, new)
@@ -44,7 +44,7 @@ def privacy_settings_update(*, dealer: Dealer, by, changes: dict) -> PrivacySett
 
 
 def _subject(*, dealer: Dealer, customer: Customer) -> Subject:
-    lead_ids = list(Lead.objects.filter(dealer=dealer, customer=customer).values_list("pk", flat=True))
+    lead_ids = list(Lead.objects.for_dealer(dealer).filter(customer=customer).values_list("pk", flat=True))
     return Subject(dealer=dealer, customer=customer, lead_ids=lead_ids)
 
 
@@ -67,7 +67,7 @@ def _erase(subject: Subject) -> dict[str, int]:
 def customer_erase(*, dealer: Dealer, customer: Customer, by) -> Customer:
     """Remove the person's data everywhere; every row the figures count stays, anonymous. Who and when is audited,
     not what."""
-    customer = Customer.objects.select_for_update().get(pk=customer.pk, dealer=dealer)  # one erasure at a time
+    customer = Customer.objects.for_dealer(dealer).select_for_update().get(pk=customer.pk)  # one erasure at a time
     _erase(_subject(dealer=dealer, customer=customer))
     audit_record(dealer=dealer, actor=by, action="customer.erased", target=f"customer {customer.pk}")
     customer.refresh_from_db()
@@ -76,9 +76,9 @@ def customer_erase(*, dealer: Dealer, customer: Customer, by) -> Customer:
 
 # ------------------------------------------------------------------------------------------------ retention
 
-def _last_activity():
+def _last_activity(dealer: Dealer):
     """A lead's latest sign of life: arrival, an attempt, closing, or any timeline entry (a repeat enquiry too)."""
-    last_event = (LeadEvent.objects.filter(dealer_id=OuterRef("dealer_id"), lead=OuterRef("pk"))  # the index's order
+    last_event = (LeadEvent.objects.for_dealer(dealer).filter(lead=OuterRef("pk"))  # the index's order
                   .order_by().values("lead").annotate(at=Max("at")).values("at"))
     return Greatest(F("received_at"), F("created_at"), Coalesce(F("last_attempt_at"), F("received_at")),
                     Coalesce(F("closed_at"), F("received_at")), Coalesce(Subquery(last_event), F("received_at")))
@@ -92,8 +92,8 @@ def raw_purge(*, dealer: Dealer, before: dt.datetime) -> dict[str, int]:
 
 def _inactive_leads(*, dealer: Dealer, before: dt.datetime):
     # Activity is never before arrival, so only leads that arrived before `before` are looked at (an index range).
-    return (Lead.objects.filter(dealer=dealer, anonymised_at__isnull=True, received_at__lt=before)
-            .annotate(last_activity=_last_activity()).filter(last_activity__lt=before))
+    return (Lead.objects.for_dealer(dealer).filter(anonymised_at__isnull=True, received_at__lt=before)
+            .annotate(last_activity=_last_activity(dealer)).filter(last_activity__lt=before))
 
 
 def inactive_leads_anonymise(*, dealer: Dealer, before: dt.datetime) -> tuple[int, int]:
@@ -110,9 +110,9 @@ def inactive_leads_anonymise(*, dealer: Dealer, before: dt.datetime) -> tuple[in
                          .select_for_update(of=("self",)).values_list("pk", flat=True))
             _erase(Subject(dealer=dealer, customer=None, lead_ids=batch))
         leads_done += len(batch)
-    unanonymised = Lead.objects.filter(customer=OuterRef("pk"), anonymised_at__isnull=True)
-    done = Customer.objects.filter(Exists(Lead.objects.filter(customer=OuterRef("pk"))), ~Exists(unanonymised),
-                                   dealer=dealer, erased_at__isnull=True)
+    leads = Lead.objects.for_dealer(dealer).filter(customer=OuterRef("pk"))
+    done = Customer.objects.for_dealer(dealer).filter(Exists(leads), ~Exists(leads.filter(anonymised_at__isnull=True)),
+                                                      erased_at__isnull=True)
     for customer_id in list(done.values_list("pk", flat=True)):
         with transaction.atomic():
             customer = done.select_for_update(of=("self",)).filter(pk=customer_id).first()  # still all anonymous?
@@ -126,7 +126,7 @@ def retention_run(*, now: dt.datetime | None = None, dealers=None) -> list[dict]
     """The daily pass: per dealer, purge old raw submissions and anonymise inactive leads. Safe to run twice."""
     now = now or timezone.now()
     report = []
-    for dealer in dealers if dealers is not None else Dealer.objects.order_by("pk"):
+    for dealer in dealers if dealers is not None else Dealer.objects.order_by("pk"):  # system work: every dealer
         row = privacy_settings_get(dealer=dealer)
         purged = raw_purge(dealer=dealer, before=now - dt.timedelta(days=row.raw_retention_days))
         leads_done, customers_done = inactive_leads_anonymise(

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 
-from dealers.scope import MANAGING_ROLES
+from dealers.access import MANAGING_ROLES
 from dealers.views import DealerScopedMixin
 from leads.models import ConsentRecord, Lead
 
@@ -57,8 +57,8 @@ class CustomerDetailView(PrivacyPage):
 
     def get_context_data(self, **kwargs):
         customer = self.customer()
-        leads = list(Lead.objects.filter(dealer=self.access.dealer, customer=customer).order_by("-received_at"))
-        consents = list(ConsentRecord.objects.filter(dealer=self.access.dealer, customer=customer).order_by("-given_at"))
+        leads = list(Lead.objects.for_dealer(self.access.dealer).filter(customer=customer).order_by("-received_at"))
+        consents = list(ConsentRecord.objects.for_dealer(self.access.dealer).filter(customer=customer).order_by("-given_at"))
         return super().get_context_data(customer=customer, leads=leads, consents=consents,
                                         erase_form=kwargs.pop("erase_form", None) or EraseConfirmForm(), **kwargs)
 

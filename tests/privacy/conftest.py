@@ -45,7 +45,7 @@ def person(cast, portal, django_capture_on_commit_callbacks) -> Person:
     with django_capture_on_commit_callbacks(execute=False):
         first = portal.post("/api/v1/leads/", LEAD, format="json")
     assert first.status_code == 201, first.content
-    lead = Lead.objects.get(pk=first.json()["id"])
+    lead = Lead.objects.unscoped().get(pk=first.json()["id"])
     document = document_store(dealer=cast.dealer_a, source="website", content_type="application/xml", body=ADF)
     second = lead_intake(dealer=cast.dealer_a, source="website", document=document, route=lead_route_new,
                          data={"external_id": "ADF-VLAS-2", "customer": {"email": "j.vlasblom@example.nl"}},
@@ -60,4 +60,5 @@ def person(cast, portal, django_capture_on_commit_callbacks) -> Person:
     other = LeadFactory(dealer=cast.dealer_a, assignee=cast.sales_a1, first_contact_at=None,
                         customer__first_name="Pieternella", customer__last_name="Zwaanswijk").customer
     manager_digest_send()  # lists both customers by name
-    return Person(customer=lead.customer, leads=[Lead.objects.get(pk=lead.pk), Lead.objects.get(pk=second.pk)], other=other)
+    leads = [Lead.objects.unscoped().get(pk=lead.pk), Lead.objects.unscoped().get(pk=second.pk)]
+    return Person(customer=lead.customer, leads=leads, other=other)

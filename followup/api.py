@@ -1,7 +1,8 @@
 """The team API: leads, attempts, appointments, closing, the BDC queue, the policy and in-app notices.
 
 Every view is a `dealers.api.TeamAPIView`: the dealer is resolved once from `?dealer=<slug>`, and every lead comes
-from `followup.selectors.lead_list`, so another dealer's lead (or a colleague's, for a salesperson) is a 404.
+from the one visibility rule (`leads.selectors`): the list shows what a person may see, and a lead they may not act on
+(another dealer's, a colleague's, or for a BDC agent one they have not claimed) is a 404, as on the pages.
 Each handler validates, calls a service and renders.
 """
 
@@ -21,6 +22,7 @@ from dealers.api import TeamAPIView, problem_response
 from dealers.models import FollowUpPolicy, Membership, Role
 from dealers.services import policy_get
 from leads.models import Lead, Notification
+from leads.selectors import leads_workable
 from leads.services import notification_mark_read
 from routing.services import bdc_claim_next, bdc_handover
 
@@ -99,7 +101,7 @@ class TeamLeadAPIView(TeamAPIView):
         return lead
 
     def get_scoped_queryset(self):
-        return lead_list(access=self.access, include_closed=True)
+        return leads_workable(access=self.access).select_related("customer", "assignee")
 
     def handle_exception(self, exc):
         if isinstance(exc, FollowUpError):
@@ -118,7 +120,7 @@ class TeamLeadAPIView(TeamAPIView):
     def detail_queryset(self):
         # The same customer's leads in this dealer, for "was here before" (one query for the whole page).
         customer_leads = Lead.objects.for_dealer(self.access.dealer).only("id", "customer_id", "received_at", "status")
-        return lead_detail_queryset(access=self.access).filter(dealer=self.access.dealer).prefetch_related(
+        return lead_detail_queryset(access=self.access).prefetch_related(
             Prefetch("customer__leads", queryset=customer_leads.order_by("-received_at"), to_attr="dealer_leads"))
 
 

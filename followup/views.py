@@ -32,6 +32,7 @@ from dealers.services import policy_get
 from dealers.views import DealerScopedMixin
 from leads.models import Channel, ConsentRecord, EventType, Kind, Lead, LeadEvent, Notification, Queue, Reason, Status
 from leads.quality import PHONE_PLACEHOLDER, flag_hint
+from leads.selectors import leads_workable
 from leads.services import lead_event_add
 
 from . import forms
@@ -107,14 +108,6 @@ class DealerPage(DealerScopedMixin, _DealerClock):
                 target, allowed_hosts={self.request.get_host()}, require_https=self.request.is_secure()):
             return target
         return ""
-
-
-def workable_leads(access: DealerAccess):
-    """What a person may open and act on: the selector's scope, and for a BDC agent only the leads they claimed."""
-    leads = lead_list(access=access, include_closed=True)
-    if access.is_bdc_agent:
-        leads = leads.filter(assignee=access.user)
-    return leads
 
 
 def inbox_leads(access: DealerAccess, now: dt.datetime):
@@ -395,7 +388,7 @@ def lead_page_context(*, request, access: DealerAccess, lead: Lead, next_url: st
     earlier = list(Lead.objects.for_dealer(access.dealer).filter(customer_id=lead.customer_id).exclude(pk=lead.pk)
                    .order_by("-received_at")[:20])
     # A customer's other leads are listed; only the ones this person may open are links.
-    visible = set(workable_leads(access).filter(pk__in=[e.pk for e in earlier]).values_list("pk", flat=True))
+    visible = set(leads_workable(access=access).filter(pk__in=[e.pk for e in earlier]).values_list("pk", flat=True))
     timeline = [{"event": e, "summary": event_summary(e), "quote": e.text if e.type in FREE_TEXT_EVENTS else ""}
                 for e in reversed(list(lead.events.all()))]
     template = customer_template(lead=lead, sender=access.user)
@@ -499,10 +492,7 @@ class LeadDetailView(DealerPage, TemplateView):
         return lead_detail_queryset(access=self.access)
 
     def get_context_data(self, **kwargs):
-        queryset = self.get_queryset()
-        if self.access.is_bdc_agent:
-            queryset = queryset.filter(assignee=self.access.user)
-        lead = get_object_or_404(queryset, pk=kwargs["pk"])
+        lead = get_object_or_404(self.get_queryset(), pk=kwargs["pk"])
         notifications_mark_read(user=self.access.user, dealer=self.access.dealer, lead=lead)  # opening it is reading it
         return {**super().get_context_data(**kwargs), **self.notice_context(),
                 **lead_page_context(request=self.request, access=self.access, lead=lead)}
@@ -518,7 +508,7 @@ class LeadActionView(DealerPage, View):
     anchor = ""
 
     def get_scoped_queryset(self):
-        return workable_leads(self.access)
+        return leads_workable(access=self.access)
 
     def get_form(self):
         return self.form_class(self.request.POST)

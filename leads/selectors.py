@@ -1,8 +1,34 @@
-"""Reads for leads."""
+"""Reads for leads, and the one rule of who may see which lead."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from .models import Lead
+from dealers.models import Role
+
+from .models import Kind, Lead, Queue
+
+
+def leads_visible(*, access) -> QuerySet[Lead]:
+    """Who may see which lead in the access's dealer: the one rule, for pages and the team API alike.
+
+    A salesperson sees the leads assigned to them; a BDC agent the leads they claimed plus the unclaimed BDC queue they
+    claim from (an outsourced BDC only passive leads); a manager and a group admin every lead of the dealer (a group
+    admin reaches the group's other rooftops through their access to each).
+    """
+    leads = Lead.objects.for_access(access)
+    if access.role == Role.SALESPERSON:
+        return leads.filter(assignee=access.user)
+    if access.role == Role.BDC_AGENT:
+        leads = leads.filter(Q(assignee=access.user) | Q(queue=Queue.BDC, assignee__isnull=True))
+        if access.via_bdc_company:  # an outsourced BDC works the dealer's passive leads and nothing else
+            leads = leads.filter(kind=Kind.PASSIVE)
+        return leads
+    return leads
+
+
+def leads_workable(*, access) -> QuerySet[Lead]:
+    """The leads this person may open and act on: what they see, less the queue a BDC agent has not claimed yet."""
+    leads = leads_visible(access=access)
+    return leads.filter(assignee=access.user) if access.role == Role.BDC_AGENT else leads
 
 
 def lead_readback_queryset(*, access) -> QuerySet[Lead]:

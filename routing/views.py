@@ -122,12 +122,6 @@ class BdcClaimNextView(DealerPage, View):
         return HttpResponseRedirect(reverse("bdc_lead", args=[lead.pk]))
 
 
-def _agent_leads(access):
-    """A BDC agent works the leads they claimed; a manager may look at any lead of the dealer."""
-    leads = lead_detail_queryset(access=access)
-    return leads.filter(assignee=access.user) if access.is_bdc_agent else leads
-
-
 def _salespeople(dealer):
     return User.objects.filter(memberships__dealer=dealer, memberships__role=Role.SALESPERSON,
                                memberships__is_active=True).order_by("first_name", "last_name")
@@ -140,7 +134,7 @@ class BdcLeadView(DealerPage, TemplateView):
     allowed_roles = BDC_ROLES
 
     def get_scoped_queryset(self):
-        return _agent_leads(self.access)
+        return lead_detail_queryset(access=self.access)
 
     def get_context_data(self, **kwargs):
         lead = get_object_or_404(self.get_queryset(), pk=kwargs["pk"])
@@ -164,7 +158,7 @@ class BdcHandoverView(DealerPage, View):
     allowed_roles = BDC_ROLES
 
     def get_scoped_queryset(self):
-        return _agent_leads(self.access).filter(closed_at__isnull=True)
+        return lead_detail_queryset(access=self.access).filter(closed_at__isnull=True)
 
     def post(self, request, pk):
         lead = get_object_or_404(self.get_queryset(), pk=pk)

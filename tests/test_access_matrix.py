@@ -73,6 +73,14 @@ TENANT_ROUTES = {
     "dashboard": ("get", "/dashboard/?dealer=dealer-a", "page"),
     "dashboard_export": ("get", "/dashboard/export/people.csv?dealer=dealer-a", "page"),
     "dashboard_reassign": ("post", f"/dashboard/leads/{LEAD}/reassign/", "page"),
+    "team-customer-export": ("get", "/api/v1/team/customers/{customer}/export/", "team"),
+    "team-customer-erase": ("post", "/api/v1/team/customers/{customer}/erase/", "team"),
+    "team-privacy": ("patch", "/api/v1/team/privacy/?dealer=dealer-a", "team"),
+    "privacy_settings": ("post", "/settings/privacy/?dealer=dealer-a", "page"),
+    "privacy_customers": ("get", "/settings/privacy/customers/?dealer=dealer-a&q=a", "page"),
+    "privacy_customer": ("get", "/settings/privacy/customers/{customer}/", "page"),
+    "privacy_customer_export": ("get", "/settings/privacy/customers/{customer}/export.json", "page"),
+    "privacy_customer_erase": ("post", "/settings/privacy/customers/{customer}/erase/", "page"),
 }
 
 # Routes that hold no dealer's data, or authenticate a machine and are covered by their own tests.
@@ -125,7 +133,7 @@ def world_a(cast):
         api_key_for(cast.dealer_a)
         api_key = cast.dealer_a.api_keys.get()
     return {"lead": lead.pk, "appointment": appointment.pk, "lead_import": lead_import.pk, "api_key": api_key.pk,
-            "membership": cast.sales_a1.memberships.get().pk}
+            "membership": cast.sales_a1.memberships.get().pk, "customer": lead.customer_id}
 
 
 @pytest.fixture

@@ -92,13 +92,16 @@ def _vehicle_kept(vehicle) -> dict:
 
 def leads_erase(subject: Subject) -> int:
     now = timezone.now()
-    leads = list(_leads(subject).only("pk", "vehicle", "trade_in"))
+    leads = list(_leads(subject).only("pk", "vehicle", "trade_in", "deadline_at", "next_action_at"))
     for lead in leads:
         lead.vehicle, lead.trade_in = _vehicle_kept(lead.vehicle), _vehicle_kept(lead.trade_in)
         lead.payload, lead.message, lead.close_reason = {}, "", ""
         lead.external_id, lead.received_at_raw, lead.anonymised_at = None, "", now
+        # Nobody is to chase a person who is erased: no next step, no escalation. The status (a figure) stays.
+        lead.deadline_at = lead.next_action_at = None
     # manager_flag stays: it is the system's own words about the follow-up, and the manager's lists count it.
-    fields = ["vehicle", "trade_in", "payload", "message", "close_reason", "external_id", "received_at_raw", "anonymised_at"]
+    fields = ["vehicle", "trade_in", "payload", "message", "close_reason", "external_id", "received_at_raw", "anonymised_at",
+              "deadline_at", "next_action_at"]
     Lead.objects.for_dealer(subject.dealer).bulk_update(leads, fields, batch_size=500)
     return len(leads)
 

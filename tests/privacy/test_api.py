@@ -75,6 +75,9 @@ def test_erasing_removes_the_person_everywhere_and_keeps_the_rows(cast, person):
     assert lead.vehicle == {"interest": "buy", "status": "used", "make": "Hyundai", "model": "Tucson", "year": 2023}
     assert lead.trade_in == {"make": "Kia", "model": "Picanto", "year": 2015}
     assert lead.status == "appointment" and lead.attempt_count == 1 and lead.anonymised_at is not None
+    # The erased person is not chased any more: the ADF lead, never tried, leaves the sweep and the overdue lists.
+    untried = Lead.objects.unscoped().get(pk=person.leads[1].pk)
+    assert untried.status == "new" and untried.deadline_at is None and untried.next_action_at is None
 
 
 def test_a_new_lead_after_erasure_does_not_join_the_erased_record(cast, person, portal):

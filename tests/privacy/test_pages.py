@@ -133,3 +133,16 @@ def test_dutch_pages(cast, person):
     html = client.get(reverse("privacy_customer_erase", args=[person.customer.pk]), HTTP_ACCEPT_LANGUAGE="nl").content.decode()
     assert "De persoonsgegevens van deze klant wissen?" in html and "Ja, wissen" in html
     assert "Toestemming voor marketing" in html and "Gegeven" in html
+
+
+def test_the_erased_persons_leads_still_open_without_their_data(cast, person):
+    browser(cast.manager_a).post(reverse("privacy_customer_erase", args=[person.customer.pk]), {"confirm": "on"})
+    client = browser(cast.manager_a)
+    for lead in person.leads:
+        response = client.get(reverse("lead_detail", args=[lead.pk]))
+        assert response.status_code == 200
+        html = response.content.decode()
+        for text in PERSONAL:
+            assert text not in html
+    assert client.get(reverse("dashboard")).status_code == 200
+    assert browser(lead.assignee).get(reverse("inbox")).status_code == 200

@@ -3,7 +3,9 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -74,3 +76,17 @@ def test_the_lead_page_shows_the_consent(cast, portal):
     client.force_login(cast.manager_a)
     html = client.get(reverse("lead_detail", args=[lead.pk])).content.decode()
     assert "Marketing consent" in html and "Ja, houd me op de hoogte." in html and "website" in html
+
+
+def test_a_consent_costs_the_intake_one_insert(cast, portal):
+    open_all_week(cast.dealer_a)
+
+    def statements(body):
+        with CaptureQueriesContext(connection) as captured:
+            assert portal.post("/api/v1/leads/", body, format="json").status_code == 201
+        return len(captured.captured_queries)
+
+    statements({"external_id": "warm-up", "customer": {"email": "x@y.nl"}})  # the dealer's first lead creates its policy
+    without = statements({"external_id": "a", "customer": {"email": "a@b.nl"}})
+    with_consent = statements({"external_id": "b", "customer": {"email": "c@d.nl"}, "consent": {"marketing": True}})
+    assert (without, with_consent) == (14, 15)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone, translation
 
 from dealers.models import Dealer
@@ -28,11 +28,20 @@ EVENT_DATA_PERSONAL = frozenset({"external_id", "idempotency_key", "number", "ph
 
 @dataclass
 class Subject:
-    """Whose data: a customer (all their leads), or only some leads (retention of inactive leads)."""
+    """Whose data: customers (with all their leads), or only some leads (retention of inactive leads)."""
 
     dealer: Dealer
-    customer: Customer | None
+    customers: list[Customer] = field(default_factory=list)  # whose contact details go; empty: only the leads
     lead_ids: list = field(default_factory=list)
+
+    @property
+    def customer(self) -> Customer | None:
+        """The one person of an export."""
+        return self.customers[0] if self.customers else None
+
+    @property
+    def customer_ids(self) -> list[int]:
+        return [c.pk for c in self.customers]
 
 
 @dataclass(frozen=True)
@@ -63,10 +72,10 @@ def customer_export(subject: Subject):
 
 
 def customer_erase(subject: Subject) -> int:
-    if subject.customer is None:
+    if not subject.customers:
         return 0
     now = timezone.now()
-    return Customer.objects.for_dealer(subject.dealer).filter(pk=subject.customer.pk).update(
+    return Customer.objects.for_dealer(subject.dealer).filter(pk__in=subject.customer_ids).update(
         first_name="", last_name="", email="", phone="", phone_raw="", preferred_contact="", language="", erased_at=now)
 
 
@@ -91,19 +100,18 @@ def _vehicle_kept(vehicle) -> dict:
 
 
 def leads_erase(subject: Subject) -> int:
-    now = timezone.now()
-    leads = list(_leads(subject).only("pk", "vehicle", "trade_in", "deadline_at", "next_action_at"))
-    for lead in leads:
-        lead.vehicle, lead.trade_in = _vehicle_kept(lead.vehicle), _vehicle_kept(lead.trade_in)
-        lead.payload, lead.message, lead.close_reason = {}, "", ""
-        lead.external_id, lead.received_at_raw, lead.anonymised_at = None, "", now
-        # Nobody is to chase a person who is erased: no next step, no escalation. The status (a figure) stays.
-        lead.deadline_at = lead.next_action_at = None
-    # manager_flag stays: it is the system's own words about the follow-up, and the manager's lists count it.
-    fields = ["vehicle", "trade_in", "payload", "message", "close_reason", "external_id", "received_at_raw", "anonymised_at",
-              "deadline_at", "next_action_at"]
-    Lead.objects.for_dealer(subject.dealer).bulk_update(leads, fields, batch_size=500)
-    return len(leads)
+    # Nobody is to chase a person who is erased: no next step, no escalation. The status (a figure) stays.
+    # manager_flag stays too: it is the system's own words about the follow-up.
+    erased = _leads(subject).update(payload={}, message="", close_reason="", external_id=None, received_at_raw="",
+                                    deadline_at=None, next_action_at=None, anonymised_at=timezone.now())
+    changed = []
+    for lead in _leads(subject).only("pk", "vehicle", "trade_in"):
+        vehicle, trade_in = _vehicle_kept(lead.vehicle), _vehicle_kept(lead.trade_in)
+        if (vehicle, trade_in) != (lead.vehicle, lead.trade_in):
+            lead.vehicle, lead.trade_in = vehicle, trade_in
+            changed.append(lead)
+    Lead.objects.for_dealer(subject.dealer).bulk_update(changed, ["vehicle", "trade_in"], batch_size=500)
+    return erased
 
 
 def leads_purge_raw(dealer: Dealer, before: dt.datetime) -> int:
@@ -191,17 +199,13 @@ def timeline_export(subject: Subject):
 
 
 def timeline_erase(subject: Subject) -> int:
-    events = list(LeadEvent.objects.for_dealer(subject.dealer).filter(lead_id__in=subject.lead_ids)
-                  .only("pk", "type", "text", "data"))
-    changed = []
-    for event in events:
-        text = "" if event.type in FREE_TEXT_EVENTS else event.text
-        data = {k: v for k, v in (event.data or {}).items() if k not in EVENT_DATA_PERSONAL}
-        if (text, data) != (event.text, event.data):
-            event.text, event.data = text, data
-            changed.append(event)
-    LeadEvent.objects.for_dealer(subject.dealer).bulk_update(changed, ["text", "data"], batch_size=500)
-    return len(changed)
+    events = LeadEvent.objects.for_dealer(subject.dealer).filter(lead_id__in=subject.lead_ids)
+    changed = events.filter(type__in=FREE_TEXT_EVENTS).exclude(text="").update(text="")
+    with_ids = list(events.filter(data__has_any_keys=sorted(EVENT_DATA_PERSONAL)).only("pk", "data"))
+    for event in with_ids:
+        event.data = {k: v for k, v in event.data.items() if k not in EVENT_DATA_PERSONAL}
+    LeadEvent.objects.for_dealer(subject.dealer).bulk_update(with_ids, ["data"], batch_size=500)
+    return changed + len(with_ids)
 
 
 def notifications_export(subject: Subject):
@@ -216,32 +220,30 @@ def _quoted(customer: Customer) -> list[str]:
 
 
 def notifications_erase(subject: Subject) -> int:
-    changed = 0
     with translation.override(settings.LANGUAGE_CODE):
-        for kind, label in NotificationKind.choices:
-            changed += Notification.objects.for_dealer(subject.dealer).filter(lead_id__in=subject.lead_ids, kind=kind).update(
-                subject=str(label), body="")
-    if subject.customer is not None:
-        # A daily digest lists several leads by name: only this person's name and addresses go.
-        quoted = _quoted(subject.customer)
-        if quoted:
-            match = Q()
+        neutral = Case(*(When(kind=kind, then=Value(str(label))) for kind, label in NotificationKind.choices),
+                       default=Value(""))
+        changed = (Notification.objects.for_dealer(subject.dealer).filter(lead_id__in=subject.lead_ids)
+                   .update(subject=neutral, body=""))
+    # A daily digest lists several leads by name: only these people's names and addresses go.
+    quoted = sorted({text for customer in subject.customers for text in _quoted(customer)}, key=len, reverse=True)
+    if quoted:
+        match = Q()
+        for text in quoted:
+            match |= Q(body__contains=text) | Q(subject__contains=text)
+        digests = Notification.objects.for_dealer(subject.dealer).filter(match, kind=NotificationKind.DIGEST)
+        for n in digests.only("pk", "subject", "body"):
             for text in quoted:
-                match |= Q(body__contains=text) | Q(subject__contains=text)
-            for n in Notification.objects.for_dealer(subject.dealer).filter(match, lead__isnull=True):
-                for text in quoted:
-                    n.subject, n.body = n.subject.replace(text, "—"), n.body.replace(text, "—")
-                n.save(update_fields=["subject", "body"])
-                changed += 1
+                n.subject, n.body = n.subject.replace(text, "—"), n.body.replace(text, "—")
+            n.save(update_fields=["subject", "body"])
+            changed += 1
     return changed
 
 
 # ------------------------------------------------------------------------------------------------ consent
 
 def consents_export(subject: Subject):
-    match = Q(lead_id__in=subject.lead_ids)
-    if subject.customer is not None:
-        match |= Q(customer=subject.customer)
+    match = Q(lead_id__in=subject.lead_ids) | Q(customer_id__in=subject.customer_ids)
     return [{"lead": str(c.lead_id) if c.lead_id else None, "purpose": c.purpose, "given": c.given,
              "given_at": _iso(c.given_at), "source": c.source, "channel": c.channel, "text": c.text,
              "recorded_at": _iso(c.recorded_at)}
@@ -250,9 +252,9 @@ def consents_export(subject: Subject):
 
 def consents_erase(subject: Subject) -> int:
     # Consent proves a right to process; once the person is erased there is nothing left to process.
-    if subject.customer is None:
+    if not subject.customers:
         return 0
-    return ConsentRecord.objects.for_dealer(subject.dealer).filter(customer=subject.customer).delete()[0]
+    return ConsentRecord.objects.for_dealer(subject.dealer).filter(customer_id__in=subject.customer_ids).delete()[0]
 
 
 HOLDERS: list[Holder] = [

@@ -45,7 +45,7 @@ def privacy_settings_update(*, dealer: Dealer, by, changes: dict) -> PrivacySett
 
 def _subject(*, dealer: Dealer, customer: Customer) -> Subject:
     lead_ids = list(Lead.objects.for_dealer(dealer).filter(customer=customer).values_list("pk", flat=True))
-    return Subject(dealer=dealer, customer=customer, lead_ids=lead_ids)
+    return Subject(dealer=dealer, customers=[customer], lead_ids=lead_ids)
 
 
 def customer_export(*, dealer: Dealer, customer: Customer, by) -> dict:
@@ -108,17 +108,18 @@ def inactive_leads_anonymise(*, dealer: Dealer, before: dt.datetime) -> tuple[in
             # Re-checked under the leads' row locks: an attempt logged since the scan keeps its lead as it is.
             batch = list(_inactive_leads(dealer=dealer, before=before).filter(pk__in=ids[start:start + RETENTION_BATCH])
                          .select_for_update(of=("self",)).values_list("pk", flat=True))
-            _erase(Subject(dealer=dealer, customer=None, lead_ids=batch))
+            _erase(Subject(dealer=dealer, lead_ids=batch))
         leads_done += len(batch)
     leads = Lead.objects.for_dealer(dealer).filter(customer=OuterRef("pk"))
     done = Customer.objects.for_dealer(dealer).filter(Exists(leads), ~Exists(leads.filter(anonymised_at__isnull=True)),
                                                       erased_at__isnull=True)
-    for customer_id in list(done.values_list("pk", flat=True)):
+    customer_ids = list(done.values_list("pk", flat=True))
+    for start in range(0, len(customer_ids), RETENTION_BATCH):
         with transaction.atomic():
-            customer = done.select_for_update(of=("self",)).filter(pk=customer_id).first()  # still all anonymous?
-            if customer is not None:
-                _erase(Subject(dealer=dealer, customer=customer, lead_ids=[]))
-                customers_done += 1
+            # Still all anonymous, under the customers' row locks?
+            customers = list(done.filter(pk__in=customer_ids[start:start + RETENTION_BATCH]).select_for_update(of=("self",)))
+            _erase(Subject(dealer=dealer, customers=customers))
+        customers_done += len(customers)
     return leads_done, customers_done
 
 

@@ -21,7 +21,7 @@ urlpatterns = [
     path("settings/", include("followup.import_urls")),  # lead import, telephony secret
     path("settings/", include("privacy.urls")),  # customers' data, retention
     path("", include("followup.urls")),  # /inbox/, lead pages
-    path("", include("routing.urls")),  # /bdc/
+    path("", include("followup.bdc_urls")),  # /bdc/
     path("", include("reporting.urls")),  # /dashboard/
 ]
 

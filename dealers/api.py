@@ -11,6 +11,7 @@ from rest_framework.views import exception_handler
 
 from .access import DealerAccess, MachineAccess, resolve_dealer_access
 from .auth import ApiKeyAuthentication, ApiKeyRateThrottle, HasApiKey
+from .errors import DomainError
 from .tenancy import ScopedQuerysetMixin
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,9 @@ TITLES = {
 
 
 def problem_exception_handler(exc, context):
+    if isinstance(exc, DomainError):  # a rule refused the action: its own problem type, said once here
+        return problem_response(status_code=exc.status_code, title=exc.title, detail=exc.detail,
+                                problem_type=exc.problem_type, **exc.extra)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -7,11 +7,11 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from .hours import Period
+from .hours import Period, opening_periods_problems
 from .models import FollowUpPolicy, OpeningHours, Role, RoutingModel
+from .policy import policy_problems
 
 PERCENT_FIELDS = ("map_target", "contact_target", "appointment_of_contacted_target")
-ESCALATION_STEPS = ("remind_after_minutes", "manager_alert_after_minutes", "reassign_after_minutes")
 
 
 def _minutes(label, help_text, *, min_value=0):
@@ -97,11 +97,9 @@ class FollowUpPolicyForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        # The escalation steps fire in this order; a later step with a shorter delay would never make sense.
-        for earlier, later in zip(ESCALATION_STEPS, ESCALATION_STEPS[1:], strict=False):
-            if data.get(earlier) is not None and data.get(later) is not None and data[later] < data[earlier]:
-                self.add_error(later, _("Must be at least %(minutes)s minutes: the step before it comes first.")
-                               % {"minutes": data[earlier]})
+        for field, problems in policy_problems(data).items():
+            for problem in problems:
+                self.add_error(field, problem)
         return data
 
     def policy_changes(self) -> dict:
@@ -163,14 +161,10 @@ class OpeningHoursForm(forms.Form):
                 if opens is None or closes is None:
                     self.add_error(f"d{day}_p{slot}_opens" if opens is None else f"d{day}_p{slot}_closes",
                                    _("Fill in both the opening and the closing time."))
-                elif closes <= opens:
-                    self.add_error(f"d{day}_p{slot}_closes", _("The closing time must be after the opening time."))
                 else:
                     day_periods.append(Period(day, opens, closes))
-            day_periods.sort(key=lambda p: p.opens)
-            for earlier, later in zip(day_periods, day_periods[1:], strict=False):
-                if later.opens < earlier.closes:
-                    self.add_error(f"d{day}_closed", _("The opening periods of this day overlap."))
+            for _day, problem in opening_periods_problems(day_periods):
+                self.add_error(f"d{day}_closed", problem)
             if not day_periods and not any(n.startswith(f"d{day}_") for n in self.errors):
                 self.add_error(f"d{day}_closed", _("Fill in the opening hours or tick \"Closed\"."))
             self.periods.extend(day_periods)

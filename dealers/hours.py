@@ -4,6 +4,8 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from .models import Dealer
 
 
@@ -31,6 +33,22 @@ class OpeningSchedule:
     @property
     def always_open(self) -> bool:
         return not self.by_day
+
+    APPOINTMENT_HOURS = (10, 14, 16)
+
+    def appointment_times(self, now: dt.datetime, count: int = 4) -> list[dt.datetime]:
+        """Times to offer a customer: the next open 10:00, 14:00 and 16:00 at least an hour from now (two weeks ahead)."""
+        local_now = now.astimezone(self.tz)
+        times: list[dt.datetime] = []
+        for offset in range(14):
+            day = local_now.date() + dt.timedelta(days=offset)
+            for hour in self.APPOINTMENT_HOURS:
+                at = dt.datetime.combine(day, dt.time(hour), tzinfo=self.tz)
+                if at >= local_now + dt.timedelta(hours=1) and self.is_open(at):
+                    times.append(at)
+                    if len(times) == count:
+                        return times
+        return times
 
     def _intervals_from(self, start: dt.datetime):
         """Open intervals (local aware datetimes) from the day of `start` on, for up to two weeks."""
@@ -82,3 +100,22 @@ class OpeningSchedule:
         if index < len(working):
             return last_close[working[index]].astimezone(dt.UTC)
         return start + dt.timedelta(days=days_after)
+
+
+def opening_periods_problems(periods: Iterable[Period]) -> list[tuple[int, str]]:
+    """What is wrong with a set of opening periods, as (weekday, problem); empty when they can be saved. The one check
+    behind the settings form and the service that saves a week."""
+    problems: list[tuple[int, str]] = []
+    by_day: dict[int, list[Period]] = {}
+    for period in periods:
+        if not 0 <= period.weekday <= 6:
+            problems.append((period.weekday, _("Unknown weekday.")))
+            continue
+        if period.closes <= period.opens:
+            problems.append((period.weekday, _("The closing time must be after the opening time.")))
+        by_day.setdefault(period.weekday, []).append(period)
+    for day, day_periods in sorted(by_day.items()):
+        day_periods.sort(key=lambda p: p.opens)
+        if any(later.opens < earlier.closes for earlier, later in zip(day_periods, day_periods[1:], strict=False)):
+            problems.append((day, _("The opening periods of this day overlap.")))
+    return problems

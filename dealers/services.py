@@ -14,7 +14,7 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from .access import MANAGING_ROLES, is_group_admin
-from .hours import Period
+from .hours import Period, opening_periods_problems
 from .models import (
     ApiKey,
     AuditEntry,
@@ -28,6 +28,7 @@ from .models import (
     User,
     hash_api_key,
 )
+from .policy import POLICY_FIELDS, policy_problems
 
 
 def audit_record(*, dealer: Dealer, actor, action: str, target: str = "", changes: dict | None = None) -> AuditEntry:
@@ -65,6 +66,24 @@ def policy_get(*, dealer: Dealer) -> FollowUpPolicy:
     return policy
 
 
+@transaction.atomic
+def policy_update(*, dealer: Dealer, by, changes: dict) -> FollowUpPolicy:
+    """Change the dealer's follow-up policy; the whole result must hang together. Every change is on the audit trail."""
+    policy = FollowUpPolicy.objects.select_for_update(no_key=True).get(pk=policy_get(dealer=dealer).pk)
+    diff = {}
+    for name, value in changes.items():
+        if name in POLICY_FIELDS and getattr(policy, name) != value:
+            diff[name] = [str(getattr(policy, name)), str(value)]
+            setattr(policy, name, value)
+    if diff:
+        problems = policy_problems({name: getattr(policy, name) for name in POLICY_FIELDS})
+        if problems:
+            raise ValidationError(problems)
+        policy.save()
+        audit_record(dealer=dealer, actor=by, action="policy.updated", target="follow-up policy", changes=diff)
+    return policy
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # The manager's settings pages: routing model, opening hours, the team. Every change leaves an audit entry whose
 # `changes` maps a field to [old, new] in language-neutral values; the audit page translates them for display.
@@ -93,26 +112,6 @@ def dealer_routing_model_set(*, dealer: Dealer, routing_model: str, by) -> Deale
     return locked
 
 
-def opening_periods_problems(periods: Iterable[Period]) -> list[str]:
-    """What is wrong with a week of opening periods (empty when it can be saved)."""
-    problems = []
-    by_day: dict[int, list[Period]] = {}
-    for period in periods:
-        if not 0 <= period.weekday <= 6:
-            problems.append(_("Unknown weekday."))
-            continue
-        if period.closes <= period.opens:
-            problems.append(_("%(day)s: the closing time must be after the opening time.")
-                            % {"day": OpeningHours(weekday=period.weekday).get_weekday_display()})
-        by_day.setdefault(period.weekday, []).append(period)
-    for day, day_periods in by_day.items():
-        day_periods.sort(key=lambda p: p.opens)
-        for earlier, later in zip(day_periods, day_periods[1:], strict=False):
-            if later.opens < earlier.closes:
-                problems.append(_("%(day)s: opening periods overlap.") % {"day": OpeningHours(weekday=day).get_weekday_display()})
-    return problems
-
-
 def _week_text(rows) -> dict[int, str]:
     """Per weekday the periods as "09:00-12:00, 13:00-18:00"; a closed day is the empty string."""
     days: dict[int, list[str]] = {d: [] for d in range(7)}
@@ -127,7 +126,7 @@ def opening_hours_replace(*, dealer: Dealer, periods: Iterable[Period], by) -> l
     periods = sorted(periods, key=lambda p: (p.weekday, p.opens))
     problems = opening_periods_problems(periods)
     if problems:
-        raise ValidationError(problems)
+        raise ValidationError([f"{OpeningHours(weekday=day).get_weekday_display()}: {problem}" for day, problem in problems])
     _lock_dealer(dealer)
     before = _week_text(OpeningHours.objects.for_dealer(dealer))
     OpeningHours.objects.for_dealer(dealer).delete()

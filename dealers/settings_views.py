@@ -20,7 +20,6 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 
-from followup.services import policy_update
 from leads.models import Reason
 from routing.models import CallScript
 from routing.services import call_script_save
@@ -49,6 +48,7 @@ from .services import (
     membership_update,
     opening_hours_replace,
     policy_get,
+    policy_update,
 )
 from .views import DealerScopedMixin
 

@@ -18,9 +18,9 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from dealers.access import MANAGING_ROLES
-from dealers.api import TeamAPIView, problem_response
+from dealers.api import TeamAPIView
 from dealers.models import FollowUpPolicy, Membership, Role
-from dealers.services import policy_get
+from dealers.services import policy_get, policy_update
 from leads.models import Lead, Notification
 from leads.selectors import leads_workable
 from leads.services import notification_mark_read
@@ -44,14 +44,10 @@ from .serializers import (
     ScoreInSerializer,
 )
 from .services import (
-    AttemptsOwed,
-    FollowUpError,
-    LeadClosed,
     appointment_outcome_set,
     appointment_set,
     attempt_log,
     lead_close,
-    policy_update,
     score_update,
 )
 
@@ -79,13 +75,6 @@ class NotificationPagination(TeamPagination):
         return paginated
 
 
-def follow_up_problem(exc: FollowUpError) -> Response:
-    problem_type = ("attempts-owed" if isinstance(exc, AttemptsOwed)
-                    else "lead-closed" if isinstance(exc, LeadClosed) else "follow-up-rule")
-    return problem_response(status_code=exc.status_code, title="Conflict", detail=exc.detail, problem_type=problem_type,
-                            **exc.extra)
-
-
 class TeamLeadAPIView(TeamAPIView):
     """A lead-scoped team view: the lead comes from what this person may see; a refused rule is a 409 problem."""
 
@@ -102,11 +91,6 @@ class TeamLeadAPIView(TeamAPIView):
 
     def get_scoped_queryset(self):
         return leads_workable(access=self.access).select_related("customer", "assignee")
-
-    def handle_exception(self, exc):
-        if isinstance(exc, FollowUpError):
-            return follow_up_problem(exc)
-        return super().handle_exception(exc)
 
     def team_context(self, **extra) -> dict:
         return {"request": self.request, "dealer": self.access.dealer, "policy": policy_get(dealer=self.access.dealer),
@@ -230,11 +214,8 @@ class LeadHandoverView(TeamLeadAPIView):
         salespeople = Membership.objects.filter(dealer=self.access.dealer, role=Role.SALESPERSON, is_active=True)
         data = HandoverInSerializer(data=request.data, context={"salespeople": salespeople})
         data.is_valid(raise_exception=True)
-        try:
-            lead = bdc_handover(lead=lead, agent=request.user, salesperson=data.validated_data["salesperson_id"],
-                                note=data.validated_data["note"])
-        except ValueError as exc:  # the service's own guard; the serializer normally catches this first
-            raise serializers.ValidationError({"salesperson_id": [str(exc)]}) from exc
+        lead = bdc_handover(lead=lead, agent=request.user, salesperson=data.validated_data["salesperson_id"],
+                            note=data.validated_data["note"])
         lead = Lead.objects.for_dealer(self.access.dealer).select_related("customer", "assignee").get(pk=lead.pk)
         return Response(LeadItemSerializer(lead, context=self.team_context()).data)
 
@@ -275,9 +256,6 @@ class PolicyView(TeamAPIView):
     serializer_class = PolicySerializer
     queryset = FollowUpPolicy.objects.none()  # for the schema generator only
     allowed_roles = MANAGING_ROLES
-
-    def get_scoped_queryset(self):
-        return FollowUpPolicy.objects.all()
 
     @extend_schema(operation_id="team_policy_retrieve", summary="The dealer's follow-up policy", tags=TAGS,
                    parameters=[DEALER_PARAM], responses={200: PolicySerializer, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM})

@@ -6,7 +6,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from leads.models import Status
+from leads.models import CLOSE_OUTCOMES
 
 from .models import AppointmentKind, AttemptChannel, AttemptOutcome
 
@@ -71,14 +71,6 @@ class AppointmentMoveForm(forms.Form):
 class AppointmentOutcomeForm(forms.Form):
     showed = forms.TypedChoiceField(choices=[("yes", _("Showed up")), ("no", _("Did not show"))],
                                     coerce=lambda v: v == "yes")
-
-
-CLOSE_OUTCOMES = [
-    (Status.SOLD, _("Sold")),
-    (Status.LOST, _("Lost")),
-    (Status.NOT_INTERESTED, _("Not interested")),
-    (Status.UNREACHABLE, _("Unreachable")),
-]
 
 
 class CloseForm(forms.Form):

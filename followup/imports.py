@@ -24,14 +24,13 @@ from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from dealers.hours import OpeningSchedule
 from dealers.models import Dealer
-from dealers.services import audit_record, policy_get
+from dealers.services import audit_record
 from leads.models import Channel, Customer, EventType, Kind, Lead, LeadEvent, Queue, Reason
 from leads.quality import NormalisedContact, assess_contact, storable
 from leads.scoring import score_lead
-from leads.services import lead_deadline_set, lead_intake, outbox_batch, parse_received_at, task_enqueue
-from routing.services import first_response_deadline, lead_classify, lead_route_new, queue_for
+from leads.services import lead_intake, outbox_batch, parse_received_at, task_enqueue
+from routing.services import ROUTING_FIELDS, lead_classify, lead_route_new, queue_for
 
 from .models import ImportStatus, LeadImport
 
@@ -41,7 +40,7 @@ IMPORT_SOURCE = "import"
 MAX_ROWS = 200_000
 MAX_ERRORS_KEPT = 1000  # a file with thousands of bad rows has one problem; the first thousand show it
 EXTERNAL_ID_MAX = 150
-SAMPLE_ROWS = 10
+SAMPLE_ROWS = 5  # rows shown from a checked file, as a taste of what will be imported
 
 
 def _key(text: str) -> str:
@@ -589,18 +588,16 @@ class _BulkWriter:
         self.dealer, self.received_at, self.created = dealer, received_at, 0
         self.now = timezone.now()
         self.received, self.received_raw = parse_received_at(received_at)
-        policy = policy_get(dealer=dealer)
-        # Routing, as routing.services.lead_route_new does it. Every row arrives at the same moment: one deadline for all.
-        self.kind = lead_classify(channel=Channel.OUTBOUND, reason=Reason.OTHER)
-        self.queue = queue_for(dealer=dealer, kind=self.kind)
-        probe = Lead(dealer=dealer, received_at=self.received, kind=self.kind)
-        deadline = first_response_deadline(lead=probe, schedule=OpeningSchedule.for_dealer(dealer), policy=policy)
-        lead_deadline_set(probe, deadline.due_at, first_step_minutes=policy.remind_after_minutes)
-        self.routing = {"kind": self.kind, "queue": self.queue, "routed_at": self.now,
-                        "clock_started_at": deadline.clock_started_at, "first_response_due_at": deadline.due_at,
-                        "deadline_at": probe.deadline_at, "escalation_level": probe.escalation_level,
-                        "next_action_at": probe.next_action_at}
-        self.routed_event = {"clock_started_at": deadline.clock_started_at.isoformat(), "due_at": deadline.due_at.isoformat()}
+        # Routing by the one routing decision (routing.services.lead_route_new), taken once: every row arrives at the
+        # same moment as a passive lead that waits unassigned in the BDC queue, so they all get the same fields.
+        probe = Lead(dealer=dealer, received_at=self.received, channel=Channel.OUTBOUND, reason=Reason.OTHER)
+        routed = lead_route_new(lead=probe)
+        if probe.queue != Queue.BDC or probe.assignee_id is not None:
+            raise ValueError("the bulk import is for leads that wait unassigned in the BDC queue (see _bulk_fits)")
+        self.kind, self.queue = probe.kind, probe.queue
+        self.routing = {Lead._meta.get_field(name).attname: getattr(probe, Lead._meta.get_field(name).attname)
+                        for name in ROUTING_FIELDS}
+        self.routed_events = [(event.type, event.text, _Rendered(_copy_text(event.data))) for event in routed.events]
         # Customers this import created, so a later row of the same person joins them (as lead_intake would).
         self.pending_by_email: dict[str, dict] = {}
         self.pending_by_phone: dict[str, dict] = {}
@@ -644,7 +641,6 @@ class _BulkWriter:
         links = self._customers(rows)
         random = os.urandom(16 * len(links))  # one system call for the chunk's uuid4 ids instead of one per lead
         rendered: dict = {}  # a handful of distinct flag lists, each rendered once
-        classified, routed = _Rendered(_copy_text({})), _Rendered(_copy_text(self.routed_event))
         for i, (row, customer, known) in enumerate(links):
             data = {**row.data, "received_at": self.received_at}
             score = score_lead(data)
@@ -662,8 +658,8 @@ class _BulkWriter:
                 "bant_timeline": score.timeline, "score": score.total, "returning_customer": known, "payload": data,
             })
             events.append({"lead_id": lead_id, "type": EventType.RECEIVED, "text": IMPORT_SOURCE, "data": received_data})
-            events.append({"lead_id": lead_id, "type": EventType.CLASSIFIED, "text": self.kind, "data": classified})
-            events.append({"lead_id": lead_id, "type": EventType.ROUTED, "text": self.queue, "data": routed})
+            events.extend({"lead_id": lead_id, "type": type_, "text": text, "data": data}
+                          for type_, text, data in self.routed_events)
         _insert(Lead, leads, common={
             "dealer_id": dealer_id, "source": IMPORT_SOURCE, "received_at": self.received,
             "received_at_raw": self.received_raw[:100], "created_at": now, "trade_in": {}, "consent_marketing": None,
@@ -725,7 +721,6 @@ def import_run(*, dealer: Dealer, by, content: bytes | None, filename: str = "",
 # may (gunicorn and proxies cut requests off at 30-60 s). The upload waits in its LeadImport row meanwhile.
 
 ERRORS_KEPT = 200
-SAMPLE_ROWS = 5
 RESUME_AFTER = dt.timedelta(minutes=2)  # waiting this long for the worker: hand it the task again
 GIVE_UP_AFTER = dt.timedelta(hours=1)  # still not checked or imported: say so, and drop the file
 UNCONFIRMED_KEPT = dt.timedelta(days=1)  # a checked file nobody confirmed: customers' data is not kept longer

@@ -15,16 +15,17 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from dealers.errors import FollowUpRuleError, LeadClosed
 from leads.models import Lead, Notification
 from leads.quality import EMAIL_INVALID
 
 from .models import AttemptChannel, AttemptOutcome, ContactAttempt
-from .services import FollowUpError, LeadClosed, attempt_log
+from .services import attempt_log
 
 logger = logging.getLogger(__name__)
 
 
-class CustomerEmailError(FollowUpError):
+class CustomerEmailError(FollowUpRuleError):
     status_code = 400
 
 
@@ -84,7 +85,8 @@ class ReplyTemplates:
         greeting = texts["greeting"] % names if name else texts["greeting_anonymous"]
         body = "\n\n".join([greeting, texts["thanks" + suffix] % names, texts["invitation"],
                              f"{texts['regards']}\n{self.sender.display_name}\n{lead.dealer.name}"])
-        short = texts["short" + suffix] % names
+        # A chat message greets by first name and introduces the sender as a message does ("this is"), not a phone.
+        short = texts["short" + suffix] % {**names, "name": lead.customer.first_name or name}
         short = " ".join(short.split()).replace(" ,", ",")  # no name: "Hello, this is …"
         return CustomerTemplate(subject=texts["subject" + suffix] % names, body=body, short=short)
 

@@ -1,10 +1,14 @@
 """Reads for working leads: the visible leads most urgent first, and one lead with everything its page shows."""
 
-from django.db.models import F, Prefetch, QuerySet
+import datetime as dt
+
+from django.db.models import Case, F, IntegerField, Prefetch, QuerySet, Value, When
 
 from dealers.access import DealerAccess
-from leads.models import Lead, LeadEvent
+from leads.models import EventType, Lead, LeadEvent, due_at_expression
 from leads.selectors import leads_visible, leads_workable
+
+from .models import Appointment
 
 
 def lead_list(*, access: DealerAccess, include_closed: bool = False) -> QuerySet[Lead]:
@@ -22,3 +26,22 @@ def lead_detail_queryset(*, access: DealerAccess) -> QuerySet[Lead]:
         Prefetch("events", queryset=LeadEvent.objects.for_access(access).select_related("actor").order_by("at", "pk")),
         "attempts__user", "appointments", "escalations",
     )
+
+
+def inbox_leads(access: DealerAccess, now: dt.datetime):
+    """My open leads: a customer still waiting for a first response past its deadline first (speed to lead), then by
+    how late each really is (Lead.due_at: a first response still owed counts from the deadline given on arrival,
+    whoever holds the lead now), then the BANT score, then arrival."""
+    first_response_overdue = Case(When(first_contact_at__isnull=True, first_response_due_at__lte=now, then=Value(0)),
+                                  default=Value(1), output_field=IntegerField())
+    return (lead_list(access=access).filter(assignee=access.user)
+            .annotate(first_response_overdue=first_response_overdue, due_at_sort=due_at_expression())
+            .order_by("first_response_overdue", F("due_at_sort").asc(nulls_last=True), "-score", "received_at")
+            .select_related(None).select_related("customer", "dealer")  # the assignee is me; the reply names the dealer
+            .defer("payload", "trade_in", "message", "close_reason", "received_at_raw")  # not on a card; a payload can be large
+            .prefetch_related(
+                Prefetch("events", to_attr="handovers",
+                         queryset=LeadEvent.objects.for_access(access).filter(type=EventType.HANDED_OVER)
+                         .select_related("actor").order_by("-at")),
+                Prefetch("appointments", to_attr="open_appointments",
+                         queryset=Appointment.objects.for_access(access).filter(showed__isnull=True).order_by("scheduled_at"))))

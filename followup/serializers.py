@@ -10,17 +10,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from dealers.models import FollowUpPolicy
-from leads.models import Notification
+from dealers.policy import POLICY_FIELDS, attempts_owed, policy_problems
+from leads.models import CLOSE_OUTCOMES, Notification
 from leads.quality import flag_hint
 
 from .models import AppointmentKind, AttemptChannel, AttemptOutcome
-
-CLOSE_OUTCOMES = [
-    ("sold", _("Sold")),
-    ("lost", _("Lost")),
-    ("unreachable", _("Unreachable")),
-    ("not_interested", _("Not interested")),
-]
 
 
 def _local(value, context) -> str | None:
@@ -84,7 +78,7 @@ class LeadItemSerializer(serializers.Serializer):
         return lead.closed_at is None and lead.deadline_at is not None and lead.deadline_at < self.context["now"]
 
     def get_attempts_owed(self, lead) -> int:
-        return max(self.context["policy"].min_attempts - lead.counted_attempts, 0)
+        return attempts_owed(counted_attempts=lead.counted_attempts, policy=self.context["policy"])
 
     @extend_schema_field(DataFlagSerializer(many=True))
     def get_data_flags(self, lead):
@@ -303,17 +297,10 @@ class PolicySerializer(serializers.ModelSerializer):
         return sorted(value)
 
     def validate(self, attrs):
-        steps = ("remind_after_minutes", "manager_alert_after_minutes", "reassign_after_minutes")
-        remind, alert, reassign = (attrs.get(name, getattr(self.instance, name, None)) for name in steps)
-        errors = {}
-        if remind is not None and alert is not None and alert < remind:
-            errors["manager_alert_after_minutes"] = [_("Alert the manager no earlier than the reminder (%(n)s minutes).")
-                                                     % {"n": remind}]
-        if alert is not None and reassign is not None and reassign < alert:
-            errors["reassign_after_minutes"] = [_("Reassign no earlier than the manager alert (%(n)s minutes).")
-                                                % {"n": alert}]
-        if errors:
-            raise serializers.ValidationError(errors)
+        # A PATCH sends a part: the rules apply to the policy as it will be.
+        problems = policy_problems({name: attrs.get(name, getattr(self.instance, name, None)) for name in POLICY_FIELDS})
+        if problems:
+            raise serializers.ValidationError(problems)
         return attrs
 
 

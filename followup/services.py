@@ -8,35 +8,18 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from dealers.errors import AttemptsOwed, FollowUpRuleError, LeadClosed
 from dealers.hours import OpeningSchedule
 from dealers.models import FollowUpPolicy, Membership, Role
-from dealers.services import audit_record, policy_get
-from leads.models import CLOSED_STATUSES, EventType, Kind, Lead, NotificationKind, Queue, Reason, Status
+from dealers.policy import attempts_owed
+from dealers.services import policy_get
+from leads.models import CLOSED_STATUSES, EventType, Lead, NotificationKind, Queue, Reason, Status
 from leads.services import lead_deadline_set, lead_event_add, lead_lock, notification_queue, outbox_batch
-from routing.services import assign_to_sales, lead_route
+from routing.services import assign_to_sales, first_response_deadline, lead_route
 
 from .models import REAL_CONTACT_OUTCOMES, Appointment, ContactAttempt, Escalation, EscalationAction
 
 logger = logging.getLogger(__name__)
-
-
-class FollowUpError(Exception):
-    """A rule refused the action; `.detail` says why in words a salesperson understands."""
-
-    status_code = 409
-
-    def __init__(self, detail: str, **extra):
-        super().__init__(detail)
-        self.detail = detail
-        self.extra = extra
-
-
-class AttemptsOwed(FollowUpError):
-    pass
-
-
-class LeadClosed(FollowUpError):
-    pass
 
 
 def counted_attempt_times(times: list[dt.datetime], spacing_minutes: int) -> list[dt.datetime]:
@@ -47,10 +30,6 @@ def counted_attempt_times(times: list[dt.datetime], spacing_minutes: int) -> lis
         if not counted or at - counted[-1] >= spacing:
             counted.append(at)
     return counted
-
-
-def attempts_owed(*, lead: Lead, policy: FollowUpPolicy) -> int:
-    return max(policy.min_attempts - lead.counted_attempts, 0)
 
 
 def _lock(lead: Lead) -> Lead:
@@ -173,10 +152,10 @@ def _managers(dealer_id: int):
 def lead_close(*, lead: Lead, by, outcome: str, reason: str = "") -> Lead:
     """Close a lead. "Unreachable" needs the minimum of attempts behind it; "not interested" without them is flagged."""
     if outcome not in CLOSED_STATUSES:
-        raise FollowUpError(_("Unknown outcome."))
+        raise FollowUpRuleError(_("Unknown outcome."))
     lead = _lock(lead)
     policy = policy_get(dealer=lead.dealer)
-    owed = attempts_owed(lead=lead, policy=policy)
+    owed = attempts_owed(counted_attempts=lead.counted_attempts, policy=policy)
     if outcome == Status.UNREACHABLE and owed:
         raise AttemptsOwed(
             _("%(owed)s more contact attempt(s) needed before this lead may be closed as unreachable "
@@ -227,25 +206,6 @@ def score_update(*, lead: Lead, by, budget: int, authority: int, need: int, time
     lead_event_add(lead=lead, type=EventType.SCORE_CHANGED, actor=by, data={"from": old, "to": lead.score})
     return lead
 
-
-POLICY_FIELDS = ("first_response_minutes", "passive_first_response_days", "min_attempts", "attempt_spacing_minutes",
-                 "cadence_days", "remind_after_minutes", "manager_alert_after_minutes", "reassign_after_minutes",
-                 "lost_sale_followup_days", "map_target", "contact_target", "appointment_of_contacted_target")
-
-
-@transaction.atomic
-def policy_update(*, dealer, by, changes: dict) -> FollowUpPolicy:
-    policy = FollowUpPolicy.objects.select_for_update(no_key=True).get(pk=policy_get(dealer=dealer).pk)
-    diff = {}
-    for name, value in changes.items():
-        if name in POLICY_FIELDS and getattr(policy, name) != value:
-            diff[name] = [str(getattr(policy, name)), str(value)]
-            setattr(policy, name, value)
-    if diff:
-        policy.full_clean()
-        policy.save()
-        audit_record(dealer=dealer, actor=by, action="policy.updated", target="follow-up policy", changes=diff)
-    return policy
 
 
 # ---------------------------------------------------------------------------------------------- the sweep
@@ -357,10 +317,10 @@ def _act(*, lead: Lead, action: str, policy: FollowUpPolicy, now) -> None:
             notification_queue(dealer_id=lead.dealer_id, recipient=user, lead=lead, kind=NotificationKind.REMINDER,
                                subject=_("Reminder: %(name)s is waiting") % {"name": lead.customer}, body=overdue)
     elif action == EscalationAction.ALERT_MANAGER:
+        holder = _("Assigned to %(user)s.") % {"user": who} if who else _("Not claimed yet.")
         for manager in _managers(lead.dealer_id):
             notification_queue(dealer_id=lead.dealer_id, recipient=manager, lead=lead, kind=NotificationKind.MANAGER_ALERT,
-                               subject=_("Overdue lead: %(name)s") % {"name": lead.customer},
-                               body=f"{overdue} {_('Assigned to %(user)s.') % {'user': who} if who else _('Not claimed yet.')}")
+                               subject=_("Overdue lead: %(name)s") % {"name": lead.customer}, body=f"{overdue} {holder}")
     else:
         _reassign(lead=lead, policy=policy, now=now, overdue=overdue)
 
@@ -374,12 +334,8 @@ def _reassign(*, lead: Lead, policy: FollowUpPolicy, now, overdue: str) -> None:
         lead.assignee = None
         lead.save(update_fields=["assignee"])
     # The new owner gets a fresh first-response window from now.
-    schedule = OpeningSchedule.for_dealer(lead.dealer)
-    if lead.kind == Kind.ACTIVE:
-        fresh = schedule.add_open_minutes(schedule.next_opening(now), policy.first_response_minutes)
-    else:
-        fresh = schedule.end_of_working_day(now, policy.passive_first_response_days)
-    lead_deadline_set(lead, fresh, first_step_minutes=policy.remind_after_minutes)
+    fresh = first_response_deadline(kind=lead.kind, since=now, schedule=OpeningSchedule.for_dealer(lead.dealer), policy=policy)
+    lead_deadline_set(lead, fresh.due_at, first_step_minutes=policy.remind_after_minutes)
     lead.save(update_fields=["deadline_at", "escalation_level", "next_action_at"])
     for manager in _managers(lead.dealer_id):
         notification_queue(dealer_id=lead.dealer_id, recipient=manager, lead=lead, kind=NotificationKind.REASSIGNED,

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from dealers.errors import DomainError
 from dealers.models import Dealer, Membership
 from dealers.services import audit_record
 from leads.models import EventType, Lead
@@ -24,7 +25,7 @@ from leads.quality import normalise_phone
 from leads.services import lead_event_add
 
 from .models import AttemptChannel, AttemptOutcome, ContactAttempt, TelephonyEndpoint, TelephonyEvent, TelephonyEventType
-from .services import FollowUpError, attempt_log
+from .services import attempt_log
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +241,7 @@ def telephony_event_record(*, endpoint: TelephonyEndpoint, call: CallEvent, payl
             by = _employee_for_call(dealer=dealer, call=call, customer_e164=customer_e164)
             try:
                 attempt = _attempt_for_call(lead=lead, call=call, by=by)
-            except FollowUpError:
+            except DomainError:
                 attempt = None  # the lead was closed a moment ago; the event stays on record against it
             if attempt is not None and attempt.lead_id != lead.pk:
                 lead = attempt.lead  # a later event of a call that is already an attempt on another lead

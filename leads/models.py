@@ -53,6 +53,8 @@ class Status(models.TextChoices):
 
 
 CLOSED_STATUSES = frozenset({Status.SOLD, Status.LOST, Status.UNREACHABLE, Status.NOT_INTERESTED})
+# How a lead can be closed, in the order a person is offered them (pages, the team API).
+CLOSE_OUTCOMES = [(s.value, s.label) for s in (Status.SOLD, Status.LOST, Status.NOT_INTERESTED, Status.UNREACHABLE)]
 OPEN_STATUSES = frozenset(set(Status.values) - CLOSED_STATUSES)
 
 
@@ -211,6 +213,22 @@ class Lead(models.Model):
     @property
     def is_open(self) -> bool:
         return self.closed_at is None
+
+    @property
+    def due_at(self):
+        """The deadline that says how late this lead really is: until someone tried to reach the customer, the first
+        response it was given on arrival (a reassignment does not forgive it); after that, the next step's deadline.
+        `due_at_expression()` is the same rule in SQL."""
+        if self.closed_at is not None:
+            return None
+        return self.first_response_due_at if self.first_contact_at is None else self.deadline_at
+
+
+def due_at_expression():
+    """Lead.due_at as an expression, to sort and count in the database."""
+    return models.Case(models.When(closed_at__isnull=False, then=models.Value(None)),
+                       models.When(first_contact_at__isnull=True, then=models.F("first_response_due_at")),
+                       default=models.F("deadline_at"), output_field=models.DateTimeField())
 
 
 class IdempotencyKey(models.Model):

@@ -1,10 +1,10 @@
 """Reads for leads, and the one rule of who may see which lead."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Window
 
 from dealers.models import Role
 
-from .models import Kind, Lead, Queue
+from .models import Kind, Lead, Notification, Queue
 
 
 def leads_visible(*, access) -> QuerySet[Lead]:
@@ -36,3 +36,12 @@ def lead_readback_queryset(*, access) -> QuerySet[Lead]:
     # "escalations" is follow-up's reverse relation, ordered by its Meta; named by string so leads imports nothing above it.
     return (Lead.objects.for_access(access).filter(source=access.source)
             .select_related("dealer", "customer", "assignee").prefetch_related("escalations"))
+
+
+def notices_unread(*, access, limit: int = 5) -> tuple[list[Notification], int]:
+    """The person's newest unread notices in this dealer and how many there are, in one query (the window count is
+    taken before the LIMIT)."""
+    unread = Notification.objects.for_access(access).filter(recipient=access.user, read_at__isnull=True)
+    latest = list(unread.only("pk", "lead_id", "subject", "created_at").annotate(total=Window(Count("pk")))
+                  .order_by("-created_at")[:limit])
+    return latest, (latest[0].total if latest else 0)

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from dealers.access import MANAGING_ROLES
 from dealers.api import TeamAPIView
-from leads.models import Kind, Lead
+from leads.models import Kind
 
 from .forms import ReportFilterForm
 from .selectors import FigureRow, ReportFilters, report_scope, report_summary
@@ -86,9 +86,6 @@ def summary_body(row: FigureRow, *, filters: ReportFilters, time_zone: str) -> d
 
 class ReportSummaryView(TeamAPIView):
     allowed_roles = MANAGING_ROLES
-
-    def get_scoped_queryset(self):
-        return Lead.objects.for_access(self.access)
 
     @extend_schema(
         operation_id="team_reports_summary", summary="Report figures (funnel, speed to lead, compliance)", tags=["team"],

@@ -34,7 +34,8 @@ def _table(chart_id: str, headers: list[str], rows: list[list[str]]) -> str:
     body = "".join(
         "<tr>" + "".join(f'<th scope="row">{escape(c)}</th>' if i == 0 else f'<td class="num">{escape(c)}</td>'
                          for i, c in enumerate(row)) + "</tr>" for row in rows)
-    return (f'<details class="chart-data"><summary>{escape(_("Show the numbers as a table"))}</summary>'
+    summary = escape(_("Show the numbers as a table"))  # outside the f-string, where xgettext can find it
+    return (f'<details class="chart-data"><summary>{summary}</summary>'
             f'<div class="table-wrap" tabindex="0" role="region" aria-labelledby="{chart_id}-title">'
             f'<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></details>')
 

@@ -46,13 +46,12 @@ from django.utils.translation import gettext_lazy
 
 from dealers.models import ApiKey, Dealer, FollowUpPolicy, Membership, Role, User
 from followup.models import Appointment, Escalation
-from leads.models import Kind, Lead, Queue, Status
+from leads.models import Kind, Lead, Queue, Status, due_at_expression
 
 from .expressions import ElapsedSeconds, PercentileCont, Ratio, ShareOfTotal
 from .models import CohortLead
 
 TEAM_ROLES = (Role.SALESPERSON, Role.BDC_AGENT)
-BREAKDOWNS = ("dealer", "assignee", "team", "source", "kind", "week")
 
 # Speed-to-lead histogram: upper bounds in seconds (the last bucket is open-ended); label keys for the page.
 SPEED_BUCKETS: tuple[tuple[int | None, str], ...] = (
@@ -134,7 +133,8 @@ def leads_in_period(*, scope: ReportScope, filters: ReportFilters) -> QuerySet[L
 
 
 def _below_minimum(scope: ReportScope) -> Q:
-    """Closed unreachable with fewer counted attempts than that dealer's own minimum."""
+    """Closed unreachable with fewer counted attempts than that dealer's own minimum: the SQL form of
+    `dealers.policy.attempts_owed(...) > 0`, so a whole period is counted in one query."""
     by_minimum: dict[int, list[int]] = defaultdict(list)
     for dealer_id, policy in scope.policies.items():
         by_minimum[policy.min_attempts].append(dealer_id)
@@ -452,7 +452,7 @@ def board_counts(*, scope: ReportScope, now: dt.datetime, by_dealer: bool = Fals
     aggregates = {
         "new_today": Count("pk", filter=_today_start(scope, now)),
         "untouched": Count("pk", filter=open_leads & Q(first_contact_at__isnull=True)),
-        "overdue": Count("pk", filter=open_leads & Q(deadline_at__lt=now)),
+        "overdue": Count("pk", filter=open_leads & _late(now)),
         "escalated": Count("pk", filter=open_leads & Q(escalation_level__gt=0)),
         "open": Count("pk", filter=open_leads),
     }
@@ -466,7 +466,8 @@ def board_counts(*, scope: ReportScope, now: dt.datetime, by_dealer: bool = Fals
 # What the board's lead rows show; leaving out the lead's payload and message keeps a group's lists cheap to load.
 BOARD_LEAD_FIELDS = ("id", "dealer__slug", "dealer__name", "dealer__time_zone", "customer__first_name", "customer__last_name",
                      "customer__email", "customer__phone_raw", "assignee__first_name", "assignee__last_name",
-                     "assignee__email", "source", "kind", "queue", "received_at", "deadline_at", "escalation_level")
+                     "assignee__email", "source", "kind", "queue", "received_at", "deadline_at", "escalation_level",
+                     "first_response_due_at", "first_contact_at", "closed_at")
 
 
 def untouched_leads(*, scope: ReportScope, now: dt.datetime, limit: int = 25) -> QuerySet[Lead]:
@@ -477,12 +478,22 @@ def untouched_leads(*, scope: ReportScope, now: dt.datetime, limit: int = 25) ->
             .order_by("received_at")[:limit])
 
 
+def _late(now: dt.datetime) -> Q:
+    """Past the deadline that says how late a lead really is (Lead.due_at): a first response still owed counts from
+    the deadline it got on arrival, whatever escalations and reassignments did since."""
+    return Q(first_contact_at__isnull=True, first_response_due_at__lt=now) | Q(first_contact_at__isnull=False,
+                                                                              deadline_at__lt=now)
+
+
 def overdue_leads(*, scope: ReportScope, now: dt.datetime, limit: int = 25) -> QuerySet[Lead]:
-    """Open leads past the deadline they work towards, the longest overdue first, with how long overdue."""
-    return (Lead.objects.for_dealers(scope.dealer_ids).filter(closed_at__isnull=True, deadline_at__lt=now)
-            .annotate(overdue_seconds=ElapsedSeconds("deadline_at", Value(now, DateTimeField())))
+    """Open leads past their real deadline (Lead.due_at), the longest overdue first, with how long overdue and how long
+    they have waited since arrival."""
+    return (Lead.objects.for_dealers(scope.dealer_ids).filter(_late(now), closed_at__isnull=True)
+            .annotate(due_at_sort=due_at_expression(),
+                      overdue_seconds=ElapsedSeconds(due_at_expression(), Value(now, DateTimeField())),
+                      waiting_seconds=ElapsedSeconds("received_at", Value(now, DateTimeField())))
             .select_related("customer", "assignee", "dealer").only(*BOARD_LEAD_FIELDS)
-            .order_by("deadline_at")[:limit])
+            .order_by("due_at_sort")[:limit])
 
 
 def open_escalations(*, scope: ReportScope) -> list[dict]:
@@ -493,18 +504,18 @@ def open_escalations(*, scope: ReportScope) -> list[dict]:
 
 def team_members(*, scope: ReportScope, now: dt.datetime) -> QuerySet[Membership]:
     """Salespeople and BDC agents of the scope with their open, untouched and overdue leads (one query)."""
-    def count(**conditions):
+    def count(*conditions, **lookups):
         return Coalesce(Subquery(
             # Correlated on the outer membership's dealer, so it reads only the scope's dealers.
-            Lead.objects.unscoped().filter(dealer_id=OuterRef("dealer_id"), assignee_id=OuterRef("user_id"),
-                                           closed_at__isnull=True, **conditions)
+            Lead.objects.unscoped().filter(*conditions, dealer_id=OuterRef("dealer_id"), assignee_id=OuterRef("user_id"),
+                                           closed_at__isnull=True, **lookups)
             .order_by().values("assignee_id").annotate(n=Count("pk")).values("n")[:1]
         ), 0)
 
     return (Membership.objects.filter(dealer_id__in=scope.dealer_ids, is_active=True, role__in=TEAM_ROLES)
             .select_related("user", "dealer")
             .annotate(open_leads=count(), untouched=count(first_contact_at__isnull=True),
-                      overdue=count(deadline_at__lt=now))
+                      overdue=count(_late(now)))
             .order_by("dealer__name", "-on_duty", "role", "user__first_name", "user__last_name"))
 
 

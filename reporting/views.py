@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from dealers.access import MANAGING_ROLES, group_dealers
+from dealers.errors import DomainError
 from dealers.models import Role
 from dealers.views import DealerScopedMixin
 from leads.models import Lead
@@ -44,9 +45,6 @@ class ReportScopeMixin(DealerScopedMixin):
     """Managers and group admins; `?scope=group` (a group admin's default) covers every rooftop of their group."""
 
     allowed_roles = MANAGING_ROLES
-
-    def get_scoped_queryset(self):
-        return Lead.objects.for_access(self.access)
 
     def resolve_report_scope(self) -> None:
         wanted = self.request.GET.get("scope")
@@ -226,9 +224,13 @@ class LeadReassignView(ReportScopeMixin, View):
         form = ReassignForm(request.POST, dealer=self.access.dealer)
         if form.is_valid():
             to_user = form.cleaned_data["to_user"]
-            lead_reassign(lead=lead, to_user=to_user, by=request.user)
-            messages.success(request, _("%(lead)s now goes to %(person)s.") % {
-                "lead": lead.customer, "person": to_user.display_name})
+            try:
+                lead_reassign(lead=lead, to_user=to_user, by=request.user)
+            except DomainError as exc:  # the person left the team meanwhile
+                messages.error(request, exc.detail)
+            else:
+                messages.success(request, _("%(lead)s now goes to %(person)s.") % {
+                    "lead": lead.customer, "person": to_user.display_name})
         else:
             messages.error(request, _("Choose someone on duty at this dealer."))
         target = request.POST.get("next") or reverse("dashboard")

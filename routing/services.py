@@ -5,7 +5,9 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from dealers.errors import LeadClosed, NotOnTheTeam
 from dealers.hours import OpeningSchedule
 from dealers.models import Dealer, Membership, Role, RoutingModel, User
 from dealers.services import audit_record, policy_get
@@ -43,12 +45,13 @@ class Deadline:
     due_at: object
 
 
-def first_response_deadline(*, lead: Lead, schedule: OpeningSchedule, policy) -> Deadline:
-    """Active: N open minutes from arrival (or the next opening); passive: the end of the next working day."""
-    start = schedule.next_opening(lead.received_at)
-    if lead.kind == Kind.ACTIVE:
+def first_response_deadline(*, kind: str, since, schedule: OpeningSchedule, policy) -> Deadline:
+    """The first-response window from `since` (the lead's arrival, or its reassignment to a new owner): for an active
+    lead N open minutes from then (or from the next opening), for a passive one the end of the Nth working day."""
+    start = schedule.next_opening(since)
+    if kind == Kind.ACTIVE:
         return Deadline(start, schedule.add_open_minutes(start, policy.first_response_minutes))
-    return Deadline(start, schedule.end_of_working_day(lead.received_at, policy.passive_first_response_days))
+    return Deadline(start, schedule.end_of_working_day(since, policy.passive_first_response_days))
 
 
 def _round_robin_sql() -> str:
@@ -138,7 +141,7 @@ def lead_route_new(*, lead: Lead) -> Routed:
     policy = policy_get(dealer=dealer)
     lead.kind = lead_classify(channel=lead.channel, reason=lead.reason)
     lead.queue = queue_for(dealer=dealer, kind=lead.kind)
-    deadline = first_response_deadline(lead=lead, schedule=schedule, policy=policy)
+    deadline = first_response_deadline(kind=lead.kind, since=lead.received_at, schedule=schedule, policy=policy)
     lead.clock_started_at, lead.first_response_due_at = deadline.clock_started_at, deadline.due_at
     lead_deadline_set(lead, deadline.due_at, first_step_minutes=policy.remind_after_minutes)
     lead.routed_at = now = timezone.now()
@@ -199,10 +202,10 @@ def bdc_handover(*, lead: Lead, agent, salesperson=None, note: str = "") -> Lead
     with transaction.atomic():
         lead = lead_lock(lead, "dealer", "customer")
         if lead.closed_at is not None:
-            raise ValueError("this lead is closed")
+            raise LeadClosed(_("This lead is already closed."))
         if salesperson is not None and not Membership.objects.filter(
                 dealer=lead.dealer, user=salesperson, role=Role.SALESPERSON, is_active=True).exists():
-            raise ValueError("not a salesperson of this dealer")
+            raise NotOnTheTeam(_("Choose a salesperson of this dealer."))
         if salesperson is None:
             assign_to_sales(lead=lead, by=agent, reason="hand-over from the BDC")
         else:
@@ -222,7 +225,7 @@ def lead_reassign(*, lead: Lead, to_user, by) -> Lead:
         membership = Membership.objects.filter(dealer=lead.dealer, user=to_user, is_active=True,
                                                role__in=[Role.SALESPERSON, Role.BDC_AGENT, Role.MANAGER]).first()
         if membership is None:
-            raise ValueError("The new assignee does not work for this dealer.")
+            raise NotOnTheTeam(_("Choose someone on duty at this dealer."))
         previous = lead.assignee
         lead.assignee = to_user
         lead.queue = Queue.BDC if membership.role == Role.BDC_AGENT else Queue.SALES

@@ -8,6 +8,15 @@ source scripts/lib.sh
 ensure_venv requirements.txt
 mkdir -p var
 PORT="${PORT:-8000}"
+if python - "$PORT" <<'PY'
+import socket, sys
+s = socket.socket()
+sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)
+PY
+then
+  echo "Port ${PORT} is already in use by another program. Stop it, or choose another port: PORT=8001 $0" >&2
+  exit 1
+fi
 
 echo "==> Migrating the database"
 python manage.py migrate --noinput -v0
@@ -24,9 +33,17 @@ celery -A config worker --loglevel=INFO --concurrency=2 --hostname="worker@%h" >
 celery -A config beat --loglevel=INFO --schedule=var/celerybeat-schedule >var/beat.log 2>&1 & pids+=($!)
 python manage.py runserver "127.0.0.1:${PORT}" --noreload >var/web.log 2>&1 & pids+=($!)
 
-for _ in $(seq 1 40); do
-  curl -fsS "http://127.0.0.1:${PORT}/healthz" >/dev/null 2>&1 && break || sleep 0.5
+up=""
+for _ in $(seq 1 60); do
+  if ! kill -0 "${pids[2]}" 2>/dev/null; then break; fi  # the web server gave up (see var/web.log)
+  if curl -fsS "http://127.0.0.1:${PORT}/healthz" >/dev/null 2>&1; then up=yes; break; fi
+  sleep 0.5
 done
+if [ -z "$up" ]; then
+  echo "The web server did not come up on port ${PORT}; the last lines of var/web.log:" >&2
+  tail -n 20 var/web.log >&2
+  exit 1
+fi
 cat <<MSG
 
   Opvolger is running:  http://127.0.0.1:${PORT}/

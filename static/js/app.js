@@ -12,18 +12,23 @@
     if (document.readyState !== "loading") { fn(); } else { document.addEventListener("DOMContentLoaded", fn); }
   }
 
-  /* ---- countdowns: the same text the server renders ("4:12 left", "12:03 late", "3 d left") ---- */
+  /* ---- countdowns: the same words the server renders (followup/presenters.py countdown_text), to the minute:
+     "12 min left", "8 h 45 left", "12 min late", "2 h 05 late", "3 d late". A deadline 12 hours or more away keeps the
+     clock time the server wrote ("at 09:05") until it comes closer. ---- */
   function two(n) { return n < 10 ? "0" + n : String(n); }
 
   function countdownText(seconds, labels) {
-    var late = seconds < 0, s = Math.abs(seconds), digits;
-    if (s >= 48 * 3600) {
-      digits = labels.days.replace("{days}", String(Math.floor(s / 86400)));
-    } else {
-      var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
-      digits = h ? h + ":" + two(m) + ":" + two(sec) : m + ":" + two(sec);
+    var late = seconds < 0, m = Math.floor(Math.abs(seconds) / 60), text = null;
+    if (late) {
+      if (m < 60) { text = labels.minLate.replace("{m}", String(m)); }
+      else if (m < 48 * 60) { text = labels.hoursLate.replace("{h}", String(Math.floor(m / 60))).replace("{mm}", two(m % 60)); }
+      else { text = labels.daysLate.replace("{d}", String(Math.floor(m / 1440))); }
+    } else if (m < 60) {
+      text = labels.minLeft.replace("{m}", String(m));
+    } else if (m < 12 * 60) {
+      text = labels.hoursLeft.replace("{h}", String(Math.floor(m / 60))).replace("{mm}", two(m % 60));
     }
-    return { late: late, text: (late ? labels.late : labels.left).replace("{time}", digits) };
+    return { late: late, text: text };
   }
 
   function tick(labels) {
@@ -32,7 +37,7 @@
       var due = Date.parse(el.getAttribute("data-deadline"));
       if (isNaN(due)) { return; }
       var result = countdownText(Math.trunc((due - now) / 1000), labels);
-      if (el.textContent !== result.text) { el.textContent = result.text; }
+      if (result.text !== null && el.textContent !== result.text) { el.textContent = result.text; }
       el.classList.toggle("late", result.late);
       var item = el.closest(".lead-item");
       if (item) { item.classList.toggle("overdue", result.late); }
@@ -78,13 +83,15 @@
   ready(function () {
     var body = document.body;
     var labels = {
-      left: body.getAttribute("data-i18n-left") || "{time}",
-      late: body.getAttribute("data-i18n-late") || "-{time}",
-      days: body.getAttribute("data-i18n-days") || "{days} d"
+      minLeft: body.getAttribute("data-i18n-min-left") || "{m} min",
+      hoursLeft: body.getAttribute("data-i18n-hours-left") || "{h} h {mm}",
+      minLate: body.getAttribute("data-i18n-min-late") || "-{m} min",
+      hoursLate: body.getAttribute("data-i18n-hours-late") || "-{h} h {mm}",
+      daysLate: body.getAttribute("data-i18n-days-late") || "-{d} d"
     };
     document.querySelectorAll("[data-js-only]").forEach(function (el) { el.hidden = false; });
     tick(labels);
-    window.setInterval(function () { tick(labels); }, 1000);
+    window.setInterval(function () { tick(labels); }, 15000);  // minutes, not seconds: no ticking digits
 
     document.addEventListener("click", function (event) {
       var link = event.target.closest && event.target.closest("a[data-contact]");

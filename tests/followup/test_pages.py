@@ -15,6 +15,7 @@ from django.utils import timezone
 from dealers.models import FollowUpPolicy
 from followup.messaging import customer_email_send
 from followup.models import Appointment, ContactAttempt
+from followup.presenters import countdown_text
 from followup.services import attempt_log
 from leads.models import EventType, LeadEvent, Notification, NotificationKind, Status
 from tests.factories import CustomerFactory, LeadFactory
@@ -55,11 +56,11 @@ def test_inbox_shows_my_open_leads_overdue_first_response_first(sales_client, ca
     dealer, me = cast.dealer_a, cast.sales_a1
     now = timezone.now()
     in_two_hours = now + dt.timedelta(hours=2)  # same deadline: the higher score goes first
-    lead_for(me, dealer, first_name="Later", deadline_at=in_two_hours, score=90)
+    lead_for(me, dealer, first_name="Later", first_response_due_at=in_two_hours, deadline_at=in_two_hours, score=90)
     lead_for(me, dealer, first_name="Wachtend", due_in=-dt.timedelta(minutes=10))  # nobody answered yet: overdue first response
     # Already tried once and the next attempt is even more overdue; still after the unanswered customer.
     lead_for(me, dealer, first_name="Opnieuw", due_in=-dt.timedelta(hours=3), first_contact_at=now - dt.timedelta(hours=5))
-    lead_for(me, dealer, first_name="Hoog", deadline_at=in_two_hours, score=95)
+    lead_for(me, dealer, first_name="Hoog", first_response_due_at=in_two_hours, deadline_at=in_two_hours, score=95)
     lead_for(cast.sales_a2, dealer, first_name="Collega")
     lead_for(me, dealer, first_name="Gesloten", status=Status.SOLD, closed_at=now)
 
@@ -77,7 +78,8 @@ def test_inbox_card_has_countdown_vehicle_source_one_tap_contact_and_outcome_but
     html = sales_client.get(reverse("inbox")).content.decode()
 
     assert "Kia Niro 2024" in html and "marktplaats" in html
-    assert re.search(r'class="countdown" data-deadline="[^"]+">[34]:\d\d left<', html)
+    assert re.search(r'class="countdown" data-deadline="[^"]+">[34] min left<', html)  # read at a glance, to the minute
+    assert "1 min ago" in html  # when it arrived
     assert 'href="tel:+31612345678"' in html
     assert 'href="https://wa.me/31612345678?text=' in html
     assert 'href="sms:+31612345678?body=' in html
@@ -85,6 +87,39 @@ def test_inbox_card_has_countdown_vehicle_source_one_tap_contact_and_outcome_but
     card = html[html.index(f'id="lead-{lead.pk}"'):]
     for outcome in ("connected", "no_answer", "voicemail", "busy"):
         assert f'name="outcome" value="{outcome}"' in card
+
+
+def test_the_inbox_puts_the_lead_that_is_really_latest_first(sales_client, cast):
+    """A reassignment gave the 12-day-old lead a fresh deadline; its missed first response still counts."""
+    now = timezone.now()
+    lead_for(cast.sales_a1, cast.dealer_a, first_name="Vers", due_in=dt.timedelta(seconds=59))
+    lead_for(cast.sales_a1, cast.dealer_a, first_name="Later", due_in=dt.timedelta(hours=3))
+    lead_for(cast.sales_a1, cast.dealer_a, first_name="Vergeten", received_at=now - dt.timedelta(days=12),
+             first_response_due_at=now - dt.timedelta(days=12), deadline_at=now + dt.timedelta(hours=8, minutes=45),
+             next_action_at=now + dt.timedelta(hours=9))
+
+    html = sales_client.get(reverse("inbox")).content.decode()
+
+    assert [n.split()[0] for n in names_in_order(html)] == ["Vergeten", "Vers", "Later"]
+    forgotten = html[html.index(">Vergeten"):]
+    assert re.search(r'class="countdown late" data-deadline="[^"]+">12 d late<', forgotten)
+    assert "left" not in forgotten[:forgotten.index("</li>")]
+
+
+@pytest.mark.parametrize(("seconds", "text", "late"), [
+    (59, "0 min left", False), (12 * 60 + 30, "12 min left", False), (8 * 3600 + 45 * 60 + 10, "8 h 45 left", False),
+    (-12 * 60, "12 min late", True), (-(2 * 3600 + 5 * 60), "2 h 05 late", True), (-3 * 86400, "3 d late", True),
+])
+def test_countdowns_are_read_at_a_glance(seconds, text, late):
+    now = timezone.now()
+    assert countdown_text(now + dt.timedelta(seconds=seconds), now) == (text, late)
+
+
+def test_a_far_deadline_is_told_as_its_clock_time():
+    now = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
+    with timezone.override(dt.UTC):
+        assert countdown_text(now + dt.timedelta(hours=13, minutes=5), now) == ("at 21:05", False)
+        assert countdown_text(now + dt.timedelta(days=1, hours=1, minutes=5), now) == ("at Wed 09:05", False)
 
 
 def test_odd_data_gets_a_hint_not_a_lower_place(sales_client, cast):
@@ -388,3 +423,25 @@ def test_policy_spacing_is_explained_on_the_timeline(sales_client, cast):
     html = sales_client.get(reverse("lead_detail", args=[lead.pk])).content.decode()
     assert "does not count toward the minimum (too soon after the previous attempt)" in html
     assert "1 of the minimum 4 attempts counted (2 logged)." in html
+
+
+def test_vehicle_codes_are_said_in_words():
+    from django.utils import translation
+
+    from followup.presenters import vehicle_facts
+
+    with translation.override("nl"):
+        facts = {label: value for label, value, _link in vehicle_facts({"interest": "buy", "status": "new", "make": "Kia"})}
+    assert facts["Interesse"] == "kopen" and facts["Nieuw of occasion"] == "nieuw" and facts["Merk"] == "Kia"
+
+
+def test_the_whatsapp_text_greets_by_first_name_as_a_message_does(cast):
+    from django.utils import translation
+
+    from followup.messaging import customer_template
+
+    lead = lead_for(cast.sales_a1, cast.dealer_a, first_name="Sanne", last_name="Bakker", vehicle={})
+    lead.customer.language = "nl"
+    with translation.override("nl"):
+        short = customer_template(lead=lead, sender=cast.sales_a1).short
+    assert short.startswith("Hallo Sanne, hier is ") and "Bakker" not in short and "u spreekt met" not in short

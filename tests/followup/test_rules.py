@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from dealers.services import policy_get
+from dealers.services import policy_get, policy_update
 from followup.services import (
     AttemptsOwed,
     LeadClosed,
@@ -14,7 +14,6 @@ from followup.services import (
     counted_attempt_times,
     followup_sweep,
     lead_close,
-    policy_update,
 )
 from leads.models import Lead, Notification
 from tests.factories import LeadFactory, open_all_week

@@ -386,6 +386,13 @@ def test_closing_a_closed_lead_is_a_409_problem(cast):
     assert response.json()["type"].endswith("/lead-closed")
 
 
+def test_handing_over_a_closed_lead_is_the_409_lead_closed_problem(cast):
+    closed = lead(cast, assignee=cast.bdc_a, queue="bdc", status="lost", closed_at=timezone.now())
+    response = team_client(cast.bdc_a).post(leads_url(closed, "handover/"), {"note": "afspraak"}, format="json")
+    assert response.status_code == 409 and response["Content-Type"] == PROBLEM
+    assert response.json()["type"].endswith("/lead-closed")
+
+
 def test_an_unknown_close_outcome_is_a_400(cast):
     the_lead = lead(cast, assignee=cast.sales_a1)
     response = team_client(cast.sales_a1).post(leads_url(the_lead, "close/"), {"outcome": "contacted"}, format="json")

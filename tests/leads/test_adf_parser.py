@@ -730,12 +730,11 @@ def test_root_and_prospect_tags_are_case_insensitive():
     assert prospect.data == {"customer": {"email": "a@b.nl"}}
 
 
-def test_deep_nesting_is_read_quickly():
+def test_deep_nesting_is_read_without_recursion():
+    # How fast is for bench/, not a unit test on a shared machine; this one says 50,000 levels neither recurse nor fail.
     depth = 50_000
     body = minimal_adf("<contact><email>a@b.nl</email></contact>" + "<x>" * depth + "</x>" * depth).encode()
-    started = time.perf_counter()
     [prospect] = parse_adf(body)
-    assert time.perf_counter() - started < 2
     assert prospect.extras["unknown_elements"] == ["x"]
 
 

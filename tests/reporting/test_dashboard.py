@@ -12,6 +12,7 @@ from django.utils.html import escape
 from dealers.models import Dealer, DealerGroup, Membership, Role
 from followup.models import Escalation
 from leads.models import Lead
+from reporting.selectors import board_counts, overdue_leads, report_scope
 from tests.conftest import team_client
 from tests.factories import DealerFactory, MembershipFactory, UserFactory, make_group_admin
 
@@ -51,6 +52,21 @@ def test_the_board_shows_untouched_and_overdue_leads_with_their_wait(cast):
     assert "37 min" in html  # overdue by
     assert "1 × reminder" in html
     assert cast.sales_a1.display_name in html and "on duty" in html
+
+
+def test_a_reassigned_lead_still_waiting_for_its_first_call_counts_as_late(cast):
+    """Escalations gave it a fresh deadline; the customer has still waited 19 days for a first response."""
+    now = timezone.now()
+    forgotten = lead_at(cast.dealer_a, now - dt.timedelta(days=19), assignee=cast.sales_a2,
+                        deadline_at=now + dt.timedelta(hours=8), next_action_at=now + dt.timedelta(hours=8))
+    lead_at(cast.dealer_a, now - dt.timedelta(minutes=1), assignee=cast.sales_a1)  # fresh, still within its 5 minutes
+    scope = report_scope(dealers=[cast.dealer_a])
+    assert board_counts(scope=scope, now=now)["overdue"] == 1
+    assert [lead.pk for lead in overdue_leads(scope=scope, now=now)] == [forgotten.pk]
+    html = client_for(cast.manager_a).get("/dashboard/").content.decode()
+    assert "Well done" not in html
+    overdue_section = html[html.index('id="overdue-title"'):]
+    assert escape(str(forgotten.customer)) in overdue_section and "19 d" in overdue_section
 
 
 def test_reassign_in_one_action(cast):

@@ -7,6 +7,7 @@ import zoneinfo
 import pytest
 from django.db import connection
 
+from dealers.errors import NotOnTheTeam
 from dealers.models import Membership, OpeningHours, RoutingModel
 from leads.services import lead_intake
 from routing.services import bdc_claim_next, bdc_handover, lead_route
@@ -125,7 +126,7 @@ def test_bdc_claims_the_most_urgent_first_and_hands_over_with_a_note(cast):
 def test_hand_over_to_another_dealers_salesperson_is_refused(cast):
     open_all_week(cast.dealer_a)
     lead = new_lead(cast.dealer_a, reason="service")
-    with pytest.raises(ValueError):
+    with pytest.raises(NotOnTheTeam):
         bdc_handover(lead=lead, agent=cast.bdc_a, salesperson=cast.outsider_b)
 
 

@@ -1,4 +1,4 @@
-"""The BDC agent's desk: the passive-lead queue, "next lead" (an atomic claim), the call script and the hand-over."""
+"""Pages of the BDC agent's desk: the passive-lead queue, "next lead" (an atomic claim), the call script and the hand-over."""
 
 from django.contrib import messages
 from django.db.models import Count
@@ -7,66 +7,28 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
+from dealers.errors import DomainError
 from dealers.models import Membership, Role, User
-from followup.forms import HandoverForm
-from followup.messaging import notifications_mark_read, vehicle_label
-from followup.selectors import lead_detail_queryset, lead_list
-from followup.views import DealerPage, countdown_text, lead_page_context
 from leads.models import Lead, Reason
+from routing.models import CallScript
+from routing.scripts import default_script
+from routing.services import bdc_claim_next, bdc_handover, bdc_queue
 
-from .models import CallScript
-from .services import bdc_claim_next, bdc_handover, bdc_queue
+from .forms import HandoverForm
+from .messaging import notifications_mark_read, vehicle_label
+from .presenters import countdown_text
+from .selectors import lead_detail_queryset, lead_list
+from .views import WorkPage, lead_page_context
 
 BDC_ROLES = frozenset({Role.BDC_AGENT, Role.MANAGER, Role.GROUP_ADMIN})
 QUEUE_ROWS = 50  # the desk shows the head of the queue; "next lead" always takes the most urgent one anyway
 
-# Shown when the dealer's manager has not written a script for this reason yet (editable on the settings pages).
-# {customer}, {agent}, {dealer} and {vehicle} are filled in.
-DEFAULT_SCRIPTS = {
-    Reason.LEASE_END: gettext_lazy(
-        "Good morning/afternoon {customer}, this is {agent} of {dealer}.\n"
-        "I am calling because your lease contract for the {vehicle} ends in the coming months.\n"
-        "1. Ask: how do you like the car? What would you change next time?\n"
-        "2. Ask: how many kilometres do you drive a year now? Business or private?\n"
-        "3. Offer: a visit or test drive to compare the options before the contract ends.\n"
-        "4. Set the appointment, confirm date and time, and hand it over to a salesperson."),
-    Reason.LOST_SALE: gettext_lazy(
-        "Good morning/afternoon {customer}, this is {agent} of {dealer}.\n"
-        "Some time ago you were with us about the {vehicle}. I am not calling to sell, but to learn.\n"
-        "1. Ask: what made you decide not to buy with us? (Listen; do not argue.)\n"
-        "2. Ask: did you buy elsewhere, or are you still looking?\n"
-        "3. If still looking: offer a new proposal or a test drive, and set an appointment.\n"
-        "4. Write down the real objection in the note: the sales manager reads it."),
-    Reason.DATA_MINING: gettext_lazy(
-        "Good morning/afternoon {customer}, this is {agent} of {dealer}.\n"
-        "You have driven your {vehicle} for a while now; we have an attractive trade-in value for it at the moment.\n"
-        "1. Ask: are you happy with the car? Any plans to change?\n"
-        "2. Offer: a free valuation of the trade-in during a visit.\n"
-        "3. Set the appointment, or agree when to call again."),
-    Reason.SERVICE: gettext_lazy(
-        "Good morning/afternoon {customer}, this is {agent} of {dealer}.\n"
-        "Your {vehicle} was recently in our workshop. How did that go?\n"
-        "1. Ask about the service visit; note any complaint for the service manager.\n"
-        "2. Ask: have you thought about a newer car? We can value yours while you are here.\n"
-        "3. Set an appointment with a salesperson, ideally at the next service visit."),
-    Reason.CALLBACK: gettext_lazy(
-        "Good morning/afternoon {customer}, this is {agent} of {dealer}; you asked us to call you back.\n"
-        "1. Ask how we can help, and about the {vehicle}.\n"
-        "2. Set the appointment, or agree on the next step."),
-}
-GENERIC_SCRIPT = gettext_lazy(
-    "Good morning/afternoon {customer}, this is {agent} of {dealer}.\n"
-    "1. Say why you are calling.\n2. Ask about the customer's plans and wishes.\n"
-    "3. Set the appointment, or agree on the next step.")
-
-
 def script_text(*, lead: Lead, agent, script: CallScript | None) -> str:
     """The dealer's script for this reason (or the default), with the lead's names filled in."""
-    text = script.body if script else str(DEFAULT_SCRIPTS.get(lead.reason, GENERIC_SCRIPT))
+    text = script.body if script else default_script(lead.reason)
     names = {"{customer}": lead.customer.full_name or _("sir/madam"), "{agent}": agent.first_name or agent.display_name,
              "{dealer}": lead.dealer.name, "{vehicle}": vehicle_label(lead.vehicle or {}) or _("car")}
     for placeholder, value in names.items():
@@ -74,7 +36,7 @@ def script_text(*, lead: Lead, agent, script: CallScript | None) -> str:
     return text
 
 
-class BdcDeskView(DealerPage, TemplateView):
+class BdcDeskView(WorkPage, TemplateView):
     """The queue of passive leads by due time and reason, my claimed leads, and the "next lead" button."""
 
     template_name = "routing/desk.html"
@@ -94,7 +56,7 @@ class BdcDeskView(DealerPage, TemplateView):
                     if self.access.role == Role.BDC_AGENT else [])
         rows = list(shown[:QUEUE_ROWS])
         for lead in rows + mine:
-            lead.countdown, lead.late = countdown_text(lead.deadline_at, now) if lead.deadline_at else ("", False)
+            lead.countdown, lead.late = countdown_text(lead.due_at, now) if lead.due_at else ("", False)
         return {
             **super().get_context_data(**kwargs), **self.notice_context(),
             "queue": rows,
@@ -108,7 +70,7 @@ class BdcDeskView(DealerPage, TemplateView):
         }
 
 
-class BdcClaimNextView(DealerPage, View):
+class BdcClaimNextView(WorkPage, View):
     """One press, one lead: the claim is atomic, so two agents pressing at once get different leads."""
 
     http_method_names = ["post"]
@@ -127,7 +89,7 @@ def _salespeople(dealer):
                                memberships__is_active=True).order_by("first_name", "last_name")
 
 
-class BdcLeadView(DealerPage, TemplateView):
+class BdcLeadView(WorkPage, TemplateView):
     """One claimed lead at the desk: the script for its reason, outcome logging, the appointment, the hand-over."""
 
     template_name = "routing/lead.html"
@@ -151,7 +113,7 @@ class BdcLeadView(DealerPage, TemplateView):
         }
 
 
-class BdcHandoverView(DealerPage, View):
+class BdcHandoverView(WorkPage, View):
     """The BDC hands the lead (usually with an appointment) to a salesperson, who is notified and finds it in their inbox."""
 
     http_method_names = ["post"]
@@ -168,8 +130,12 @@ class BdcHandoverView(DealerPage, View):
                 for error in errors:
                     messages.error(request, error)
             return HttpResponseRedirect(reverse("bdc_lead", args=[lead.pk]) + "#handover")
-        lead = bdc_handover(lead=lead, agent=self.access.user, salesperson=form.cleaned_data["salesperson"],
-                            note=form.cleaned_data["note"])
+        try:
+            lead = bdc_handover(lead=lead, agent=self.access.user, salesperson=form.cleaned_data["salesperson"],
+                                note=form.cleaned_data["note"])
+        except DomainError as exc:  # closed meanwhile, or the salesperson left the team
+            messages.error(request, exc.detail)
+            return HttpResponseRedirect(reverse("bdc_lead", args=[lead.pk]) + "#handover")
         who = lead.assignee.display_name if lead.assignee else _("the sales manager")
         messages.success(request, _("%(name)s handed over to %(who)s.") % {"name": lead.customer, "who": who})
         return HttpResponseRedirect(reverse("bdc"))

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import bdc_views as views
 
 urlpatterns = [
     path("bdc/", views.BdcDeskView.as_view(), name="bdc"),

@@ -62,9 +62,11 @@ def countdown_text(deadline: dt.datetime, now: dt.datetime, formats_: dict | Non
 
 def arrival_text(received_at: dt.datetime, now: dt.datetime) -> str:
     """When a lead arrived, the way people say it: "3 min ago" within the hour, "14:05" today, "tue 14:05" this week,
-    else "12 nov"."""
+    else "12 nov"; a follow-up scheduled for later says so ("planned for 2 jan 2027")."""
+    if received_at > now:  # a follow-up the system scheduled (a lost sale to call again): it has not arrived yet
+        return _("planned for %(when)s") % {"when": formats.date_format(timezone.localtime(received_at), "j b Y")}
     minutes = int((now - received_at).total_seconds()) // 60
-    if 0 <= minutes < 60:
+    if minutes < 60:
         return _("%(m)s min ago") % {"m": minutes}
     local, today = timezone.localtime(received_at), timezone.localtime(now).date()
     if local.date() == today:

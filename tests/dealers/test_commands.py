@@ -34,6 +34,28 @@ def test_seed_demo_is_idempotent_and_lived_in():
     assert Customer.objects.unscoped().filter(phone__startswith="+316").exists()
 
 
+def test_the_demo_is_believable():
+    """Appointments in opening hours, first attempts minutes after the clock starts, and notices that carry their
+    lead's time: the demo opens with a few fresh notices, not a burst of e-mails stamped now."""
+    import statistics
+
+    from dealers.hours import OpeningSchedule
+    from leads.models import Notification
+
+    call_command("seed_demo", stdout=io.StringIO())
+    amsterdam = Dealer.objects.get(slug="demo-amsterdam")
+    schedule = OpeningSchedule.for_dealer(amsterdam)
+    appointments = Appointment.objects.for_dealer(amsterdam)
+    assert appointments.exists() and all(schedule.is_open(a.scheduled_at) for a in appointments)
+    leads = Lead.objects.for_dealer(amsterdam).filter(first_contact_at__isnull=False, clock_started_at__isnull=False)
+    speeds = [(lead.first_contact_at - lead.clock_started_at).total_seconds() for lead in leads]
+    assert all(s >= 0 for s in speeds) and 60 <= statistics.median(speeds) <= 30 * 60
+    notices = Notification.objects.for_dealer(amsterdam)
+    assert notices.filter(read_at__isnull=True).count() < 20
+    assert notices.exclude(email_status="skipped").count() < 20  # what the outbox will mail when the demo starts
+    assert all(n.created_at >= n.lead.received_at for n in notices.select_related("lead") if n.lead)
+
+
 def test_create_api_key_prints_a_working_key_and_stores_only_its_hash(cast):
     out = io.StringIO()
     call_command("create_api_key", "dealer-a", "Marktplaats", stdout=out)

@@ -10,11 +10,12 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from dealers.hours import OpeningSchedule
 from dealers.models import Dealer, DealerGroup, Membership, OpeningHours, Role, User
 from dealers.services import group_admin_grant, policy_get
 from followup.models import Appointment
 from followup.services import appointment_outcome_set, appointment_set, attempt_log, lead_close
-from leads.models import Lead, Status
+from leads.models import DeliveryStatus, Lead, Notification, Status
 from leads.services import lead_intake, outbox_batch
 from routing.models import CallScript
 from routing.services import bdc_claim_next, lead_route
@@ -65,8 +66,10 @@ class Command(BaseCommand):
         group_admin_grant(group=group, user=admin)
         for reason, text in SCRIPTS.items():
             CallScript.objects.for_dealer(amsterdam).get_or_create(dealer=amsterdam, reason=reason, defaults={"body": text})
+        seeded_from = timezone.now()
         with outbox_batch():  # the demo's notices go out in one flush, not a task each
             created = self._leads(amsterdam, 70, users) + self._leads(utrecht, 25, {})
+        self._date_notices(group, since=seeded_from)
         self.stdout.write(self.style.SUCCESS(f"Demo ready ({created} new leads)."))
         self.stdout.write(f"Log in with any of these (password: {password}):")
         for email, _first, _last, role in STAFF:
@@ -96,9 +99,30 @@ class Command(BaseCommand):
         Membership.objects.get_or_create(user=user, dealer=dealer, defaults={"role": role})
         return user
 
+    @staticmethod
+    def _date_notices(group, *, since):
+        """The notices the demo's history made carry their lead's time, and what is older than two hours was read and
+        mailed back then: the demo starts with a few fresh notices, not a burst of a hundred e-mails stamped now."""
+        recent = timezone.now() - dt.timedelta(hours=2)
+        notices = (Notification.objects.for_dealers(group.dealers.all()).filter(created_at__gte=since, lead__isnull=False)
+                   .select_related("lead"))
+        for notice in notices:
+            at = min(notice.lead.received_at, notice.created_at)  # in the demo's story it was sent when the lead came in
+            old = at < recent
+            Notification.objects.for_dealer(notice.dealer_id).filter(pk=notice.pk).update(
+                created_at=at, read_at=at if old else None,
+                email_status=DeliveryStatus.SKIPPED if old else notice.email_status,
+                email_error="demo history: not mailed" if old else "")
+
+    @staticmethod
+    def _opening_moment(schedule, at, rng):
+        """A moment the dealer is open, at or after `at`: customers write at night, but people answer in the day."""
+        return at if schedule.is_open(at) else schedule.next_opening(at) + dt.timedelta(minutes=rng.randint(0, 180))
+
     @transaction.atomic
     def _leads(self, dealer, count, users) -> int:
         now = timezone.now()
+        schedule = OpeningSchedule.for_dealer(dealer)
         created = 0
         for i in range(count):
             external_id = f"DEMO-{dealer.slug}-{i:04d}"
@@ -108,8 +132,12 @@ class Command(BaseCommand):
             first, last = rng.choice(FIRST), rng.choice(LAST)
             make, model, price = rng.choice(CARS)
             passive = i % 5 == 4
-            hours_ago = rng.uniform(0.05, 24 * 21) if i >= 6 else rng.uniform(0.01, 0.5)
-            received = now - dt.timedelta(hours=hours_ago)
+            if i >= 6:  # three weeks of history, mostly in opening hours (a few at night: the clock waits for the morning)
+                received = now - dt.timedelta(hours=rng.uniform(1, 24 * 21))
+                if rng.random() < 0.85:
+                    received = min(self._opening_moment(schedule, received, rng), now - dt.timedelta(minutes=30))
+            else:  # the newest few arrived minutes ago
+                received = now - dt.timedelta(minutes=rng.uniform(1, 30))
             phone = rng.choice([f"06 {rng.randrange(10**7, 10**8):08d}", f"+31 6 {rng.randrange(10**7, 10**8):08d}",
                                 f"020-{rng.randrange(10**6, 10**7):07d}", "0000000000"])
             data = {
@@ -130,10 +158,10 @@ class Command(BaseCommand):
             created += 1
             lead = lead_route(lead=result.lead)
             if i >= 6:
-                self._work(lead, rng, received, users, dealer)
+                self._work(lead, rng, schedule, users, dealer)
         return created
 
-    def _work(self, lead: Lead, rng, received, users, dealer):
+    def _work(self, lead: Lead, rng, schedule, users, dealer):
         """Give an older lead a believable history: attempts, an appointment, a show, a close."""
         if lead.queue == "bdc":
             agent = users.get("bdc@demo.test")
@@ -142,7 +170,10 @@ class Command(BaseCommand):
             lead = bdc_claim_next(dealer=dealer, agent=agent) or lead
         worker = lead.assignee
         stage = rng.random()
-        at = received + dt.timedelta(minutes=rng.choice([1, 2, 3, 4, 6, 9, 15, 45, 120, 600]))
+        # The first attempt: mostly within minutes of the clock starting (the speed the domain describes), some late.
+        start = lead.clock_started_at or lead.received_at
+        delay = rng.choice([1, 1, 2, 2, 3, 4, 5, 7, 12, 25, 45, 90, 240])
+        at = self._opening_moment(schedule, start + dt.timedelta(minutes=delay, seconds=rng.randint(0, 59)), rng)
         now = timezone.now()
         if stage < 0.12 or at >= now:
             return  # still untouched: the dashboard shows it waiting
@@ -162,8 +193,11 @@ class Command(BaseCommand):
         if stage < 0.55:
             lead_close(lead=lead, by=worker, outcome=Status.NOT_INTERESTED, reason="Heeft al een auto gekocht")
             return
+        offered = schedule.appointment_times(at + dt.timedelta(days=rng.randint(0, 3)))
+        if not offered:
+            return
         appointment = appointment_set(lead=lead, by=worker, kind=rng.choice(["showroom", "test_drive"]),
-                                      scheduled_at=at + dt.timedelta(days=rng.randint(1, 4)))
+                                      scheduled_at=rng.choice(offered))
         shown_already = Appointment.objects.for_dealer(appointment.dealer_id).filter(pk=appointment.pk, showed__isnull=False)
         if appointment.scheduled_at < now and not shown_already.exists():
             showed = rng.random() < 0.7

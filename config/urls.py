@@ -1,6 +1,8 @@
+from csp.constants import SELF
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from followup.health import healthz
 
@@ -9,7 +11,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz, name="healthz"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view loads its start-up script from a URL (no inline script); Swagger UI's CSS draws icons as data: SVGs.
+    path("api/v1/docs/", csp_update({"img-src": [SELF, "data:"]})(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+         name="api-docs"),
     path("api/v1/", include("leads.urls")),  # portal API
     path("api/v1/", include("dealers.api_urls")),  # auth token
     path("api/v1/team/", include("followup.api_urls")),  # team API: leads, attempts, appointments, policy

@@ -1,4 +1,8 @@
-"""Team sign-in for scripts and the native app: e-mail and password in, a DRF token out."""
+"""Team sign-in for scripts and the native app: e-mail and password (and a managing user's code) in, a token out.
+
+Each sign-in is one device's own token (django-rest-knox: stored hashed, expiring after TEAM_TOKEN_TTL_HOURS); a
+person lists and revokes their devices' tokens here too.
+"""
 
 import hashlib
 import logging
@@ -11,11 +15,13 @@ from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, permissions, serializers, throttling
-from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from . import services
 from .api import problem_response
+from .models import TeamToken
+from .selectors import authenticator_for, second_step_required, team_token_list
 
 logger = logging.getLogger(__name__)
 PROBLEM = OpenApiResponse(response=OpenApiTypes.OBJECT, description="application/problem+json (RFC 9457)")
@@ -85,10 +91,19 @@ class LoginAttemptThrottle(throttling.BaseThrottle):
 class TokenRequestSerializer(serializers.Serializer):
     email = serializers.CharField(max_length=254, help_text=gettext_lazy("The e-mail address you sign in with."))
     password = serializers.CharField(max_length=1024, trim_whitespace=False, style={"input_type": "password"})
+    otp = serializers.CharField(
+        max_length=64, required=False, allow_blank=True,
+        help_text=gettext_lazy("The current code of your authenticator app. Required for managers and group admins "
+                               "(extension of the contract: without it they get a 400 `otp-required` problem)."))
+    device = serializers.CharField(
+        max_length=100, required=False, allow_blank=True,
+        help_text=gettext_lazy("A name for the device this token is for (shown when you list or revoke tokens); "
+                               "default: the User-Agent."))
 
 
 class TokenResponseSerializer(serializers.Serializer):
     token = serializers.CharField(help_text=gettext_lazy("Send it as `Authorization: Token <token>`."))
+    expires_at = serializers.DateTimeField(allow_null=True, help_text=gettext_lazy("When the token stops working."))
 
 
 class TokenObtainView(APIView):
@@ -101,9 +116,12 @@ class TokenObtainView(APIView):
     @extend_schema(
         operation_id="auth_token_create", summary="Sign in: get an API token", tags=["team"],
         request=TokenRequestSerializer,
-        responses={200: TokenResponseSerializer, 400: PROBLEM, 429: PROBLEM, 503: PROBLEM},
+        responses={200: TokenResponseSerializer, 400: PROBLEM, 403: PROBLEM, 429: PROBLEM, 503: PROBLEM},
         description="Wrong credentials are a 400; repeated failures for one e-mail address are throttled (429 with "
-                    "Retry-After).",
+                    "Retry-After). Every sign-in issues a new token for that device, valid for TEAM_TOKEN_TTL_HOURS. "
+                    "Managers and group admins also send `otp`, their authenticator app's current code: without it "
+                    "a 400 `otp-required`, with a wrong one a 400 `otp-invalid` (counted as a failed attempt), and "
+                    "a 403 `second-factor-not-set-up` if they have not set up the app in the browser yet.",
     )
     def post(self, request):
         serializer = TokenRequestSerializer(data=request.data)
@@ -114,6 +132,62 @@ class TokenObtainView(APIView):
             return problem_response(status_code=400, title=_("Sign-in failed"),
                                     detail=_("The e-mail address or password is not correct."),
                                     problem_type="invalid-credentials")
+        if second_step_required(user=user):
+            refused = self._second_factor_refusal(user, serializer.validated_data.get("otp", ""))
+            if refused is not None:
+                return refused
         LoginAttemptThrottle().reset(request)
-        token, _created = Token.objects.get_or_create(user=user)
-        return Response(TokenResponseSerializer({"token": token.key}).data)
+        device_name = serializer.validated_data.get("device") or request.headers.get("User-Agent", "")
+        token, raw_token = services.team_token_create(user=user, device_name=device_name.strip())
+        return Response(TokenResponseSerializer({"token": raw_token, "expires_at": token.expiry}).data)
+
+    @staticmethod
+    def _second_factor_refusal(user, code: str):
+        if authenticator_for(user=user) is None:
+            return problem_response(
+                status_code=403, title=_("Second sign-in step not set up"), problem_type="second-factor-not-set-up",
+                detail=_("Sign in once in the browser and set up your authenticator app; then ask for a token."))
+        if not code.strip():
+            return problem_response(status_code=400, title=_("Code required"), problem_type="otp-required",
+                                    detail=_("Send the current code of your authenticator app in the field `otp`."))
+        if not services.second_factor_totp_verify(user=user, code=code):
+            return problem_response(status_code=400, title=_("Sign-in failed"), problem_type="otp-invalid",
+                                    detail=_("The code is not right, or was used already. Wait for the next code."))
+        return None
+
+
+class TeamTokenSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    device = serializers.CharField(source="device_name", read_only=True)
+    created_at = serializers.DateTimeField(source="created", read_only=True)
+    expires_at = serializers.DateTimeField(source="expiry", read_only=True, allow_null=True)
+    current = serializers.SerializerMethodField(help_text=gettext_lazy("True for the token of this request."))
+
+    class Meta:
+        model = TeamToken
+        fields = ["id", "device", "created_at", "expires_at", "current"]
+
+    def get_current(self, token) -> bool:
+        auth = self.context["request"].auth
+        return isinstance(auth, TeamToken) and auth.digest == token.digest
+
+
+class TeamTokenListView(APIView):
+    """Your own team-API tokens, one per signed-in device."""
+
+    @extend_schema(operation_id="auth_tokens_list", summary="List your signed-in devices", tags=["team"],
+                   responses={200: TeamTokenSerializer(many=True), 401: PROBLEM})
+    def get(self, request):
+        tokens = team_token_list(user=request.user)
+        return Response(TeamTokenSerializer(tokens, many=True, context={"request": request}).data)
+
+
+class TeamTokenDetailView(APIView):
+    """Revoke one of your own tokens (sign a lost device out); another person's token is a 404."""
+
+    @extend_schema(operation_id="auth_tokens_destroy", summary="Sign a device out", tags=["team"],
+                   responses={204: None, 401: PROBLEM, 404: PROBLEM})
+    def delete(self, request, token_id):
+        if not services.team_token_revoke(user=request.user, public_id=token_id):
+            raise exceptions.NotFound()
+        return Response(status=204)

@@ -3,6 +3,7 @@
 import datetime as dt
 import hashlib
 import secrets
+import uuid
 import zoneinfo
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from knox.models import AbstractAuthToken
 
 from .tenancy import TenantManager, TenantQuerySet
 
@@ -176,6 +178,21 @@ class BdcCompany(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class TeamToken(AbstractAuthToken):
+    """A team-API token for one signed-in device (knox: only its hash is stored; it expires).
+
+    Not a tenant row: it belongs to a person, who may work for several dealers; each request still resolves its dealer.
+    """
+
+    public_id = models.UUIDField(_("token id"), default=uuid.uuid4, unique=True, editable=False)
+    device_name = models.CharField(_("device"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("team API token")
+        verbose_name_plural = _("team API tokens")
+        indexes = [models.Index(fields=["user", "created"], name="teamtoken_user_created")]
 
 
 def hash_api_key(raw_key: str) -> str:

@@ -12,6 +12,9 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
+from django_otp.models import Device
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .access import MANAGING_ROLES, is_group_admin
 from .hours import Period, opening_periods_problems
@@ -25,6 +28,7 @@ from .models import (
     OpeningHours,
     Role,
     RoutingModel,
+    TeamToken,
     User,
     hash_api_key,
 )
@@ -255,3 +259,86 @@ def membership_invite_resend(*, membership: Membership, by, site_url: str) -> No
         raise ValidationError(_("%(email)s has already chosen a password.") % {"email": user.email})
     audit_record(dealer=membership.dealer, actor=by, action="membership.invited", target=user.email)
     user_invite_send(user=user, dealer=membership.dealer, site_url=site_url)
+
+
+# ---- Sign-in security: team-API tokens per device, the second factor ----
+
+RECOVERY_CODE_COUNT = 10
+
+
+def team_token_create(*, user: User, device_name: str = "") -> tuple[TeamToken, str]:
+    """A new token for one device (knox stores only its hash); the raw token is returned once."""
+    return TeamToken.objects.create(user=user, device_name=device_name[:100])
+
+
+def team_token_revoke(*, user: User, public_id) -> bool:
+    """Revoke one of the user's own tokens; another person's token id simply matches nothing."""
+    deleted, _per_model = TeamToken.objects.filter(user=user, public_id=public_id).delete()
+    return bool(deleted)
+
+
+def second_factor_enrolment_start(*, user: User) -> TOTPDevice:
+    """The user's pending authenticator (a new secret unless one is already waiting to be confirmed)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
+    return device or TOTPDevice.objects.create(user=user, name=_("Authenticator app"), confirmed=False)
+
+
+@transaction.atomic
+def second_factor_enrolment_confirm(*, device: TOTPDevice, code: str) -> list[str] | None:
+    """Confirm the pending authenticator with its first code; None if the code is wrong.
+
+    On success every other device of the user is replaced, and fresh recovery codes are returned (to show once).
+    """
+    if device.confirmed or not device.verify_token(normalise_code(code)):
+        return None
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    TOTPDevice.objects.filter(user=device.user).exclude(pk=device.pk).delete()
+    return recovery_codes_replace(user=device.user)
+
+
+@transaction.atomic
+def recovery_codes_replace(*, user: User) -> list[str]:
+    """New single-use recovery codes; the old ones stop working."""
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name=_("Recovery codes"), confirmed=True)
+    codes = [StaticToken.random_token() for _i in range(RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+    return codes
+
+
+def second_factor_verify(*, user: User, code: str) -> Device | None:
+    """The device that accepts the code: the authenticator app for six digits, else a recovery code (used up).
+
+    Each device counts its own failures and makes the next try wait longer (django-otp's throttling), so a code is
+    tried only against the device it can belong to: a typo in one kind does not slow down the other.
+    """
+    code = normalise_code(code)
+    if not code:
+        return None
+    model = TOTPDevice if code.isdigit() and len(code) <= 8 else StaticDevice
+    with transaction.atomic():
+        for device in model.objects.select_for_update().filter(user=user, confirmed=True):
+            if device.verify_token(code):
+                return device
+    return None
+
+
+def second_factor_totp_verify(*, user: User, code: str) -> bool:
+    """Only the authenticator app (not a recovery code): what the token endpoint accepts."""
+    code = normalise_code(code)
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
+        return bool(device and code and device.verify_token(code))
+
+
+@transaction.atomic
+def second_factor_reset(*, user: User) -> int:
+    """Remove every second-factor device (a lost phone); the user sets one up again at the next sign-in."""
+    removed = TOTPDevice.objects.filter(user=user).delete()[0] + StaticDevice.objects.filter(user=user).delete()[0]
+    return removed
+
+
+def normalise_code(code: str) -> str:
+    """Codes as people type them: spaces and dashes dropped, recovery codes in lower case."""
+    return "".join(ch for ch in str(code or "") if ch not in " -\t").lower()[:32]

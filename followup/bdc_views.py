@@ -17,8 +17,9 @@ from routing.models import CallScript
 from routing.scripts import default_script
 from routing.services import bdc_claim_next, bdc_handover, bdc_queue
 
+from .contact import vehicle_label
 from .forms import HandoverForm
-from .messaging import notifications_mark_read, vehicle_label
+from .messaging import notifications_mark_read
 from .presenters import countdown_text
 from .selectors import lead_detail_queryset, lead_list
 from .views import WorkPage, lead_page_context

@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 
 from dealers.errors import FollowUpRuleError, LeadClosed
 from leads.models import Lead, Notification
-from leads.quality import EMAIL_INVALID
 
+from .contact import customer_email_address, vehicle_label
 from .models import AttemptChannel, AttemptOutcome, ContactAttempt
 from .services import attempt_log
 
@@ -39,10 +39,6 @@ class CustomerTemplate:
 def _customer_language(lead: Lead) -> str:
     language = (lead.customer.language or "").lower()[:2]
     return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
-
-
-def vehicle_label(vehicle: dict) -> str:
-    return " ".join(str(vehicle.get(k) or "") for k in ("make", "model", "year")).strip()
 
 
 class ReplyTemplates:
@@ -98,14 +94,6 @@ def customer_template(*, lead: Lead, sender) -> CustomerTemplate:
 
 def mailto_href(*, email: str, subject: str, body: str) -> str:
     return f"mailto:{quote(email, safe='@')}?subject={quote(subject)}&body={quote(body)}"
-
-
-def customer_email_address(lead: Lead) -> str:
-    """The address to write to; an odd-looking one is still used (never pre-qualify), an unusable one is not."""
-    email = lead.customer.email
-    if not email or (EMAIL_INVALID in (lead.data_flags or []) and "@" not in email):
-        return ""
-    return email
 
 
 @dataclass

@@ -60,9 +60,9 @@ class ContactAttempt(models.Model):
             models.CheckConstraint(condition=models.Q(outcome__in=AttemptOutcome.values), name="attempt_outcome_valid"),
         ]
 
-
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.get_channel_display()}: {self.get_outcome_display()}"
+
 
 class AppointmentKind(models.TextChoices):
     SHOWROOM = "showroom", _("Showroom visit")
@@ -89,9 +89,9 @@ class Appointment(models.Model):
         indexes = [models.Index(fields=["dealer", "lead"], name="appointment_dealer_lead")]
         constraints = [models.CheckConstraint(condition=models.Q(kind__in=AppointmentKind.values), name="appointment_kind_valid")]
 
-
     def __str__(self):
         return f"{self.get_kind_display()} {self.scheduled_at:%Y-%m-%d %H:%M}"
+
 
 class EscalationAction(models.TextChoices):
     REMIND = "remind", _("Reminded the assignee")
@@ -118,9 +118,9 @@ class Escalation(models.Model):
             models.UniqueConstraint(fields=["lead", "due_at", "level"], name="escalation_once_per_deadline_level"),
         ]
 
-
     def __str__(self):
         return f"{self.level}: {self.get_action_display()}"
+
 
 class SchedulerHeartbeat(models.Model):
     """The last tick of each periodic task; /healthz reads it to tell whether beat is alive."""
@@ -128,9 +128,9 @@ class SchedulerHeartbeat(models.Model):
     name = models.CharField(max_length=64, primary_key=True)
     at = models.DateTimeField()
 
-
     def __str__(self):
         return f"{self.name} {self.at:%Y-%m-%d %H:%M:%S}"
+
 
 class TelephonyEndpoint(models.Model):
     """A dealer's call-tracking webhook: the public id a provider names, and the secret that signs every event.
@@ -240,3 +240,55 @@ class LeadImport(models.Model):
 
     def __str__(self):
         return f"{self.filename} · {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class CustomerMessageKind(models.TextChoices):
+    CONFIRMATION = "confirmation", _("Appointment confirmation")
+    UPDATE = "update", _("Appointment moved")
+    REMINDER = "reminder", _("Appointment reminder")
+    CANCELLATION = "cancellation", _("Appointment cancelled")
+
+
+class CustomerMessageStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class CustomerMessage(models.Model):
+    """A mail to a customer about their appointment (with its calendar invite): a row first, sent after commit by the
+    worker, like the staff outbox, so a mail server outage delays it and never loses it."""
+
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="+",
+                               db_index=False)  # served by this model's indexes that start with the dealer
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="customer_messages")
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="customer_messages")
+    kind = models.CharField(max_length=16, choices=CustomerMessageKind.choices)
+    scheduled_at = models.DateTimeField(help_text=_("The appointment time this message is about."))
+    to_email = models.CharField(max_length=254)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    ics = models.TextField(help_text=_("The calendar invite (RFC 5545) sent with it."))
+    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=8, choices=CustomerMessageStatus.choices, default=CustomerMessageStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text=_("When sent; while sending, when claimed."))
+    error = models.TextField(blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            # One reminder per appointment and time: a doubled reminder run sends nothing twice.
+            models.UniqueConstraint(fields=["dealer", "appointment", "scheduled_at"], condition=models.Q(kind="reminder"),
+                                    name="customer_message_one_reminder"),
+        ]
+        indexes = [
+            models.Index(fields=["dealer", "lead"], name="customer_message_lead"),
+            models.Index(fields=["created_at"], name="customer_message_owed",
+                         condition=models.Q(status__in=["pending", "sending"])),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} → {self.to_email}"

@@ -20,7 +20,8 @@ from leads.models import Channel, EventType, Kind, Lead, LeadEvent, Queue, Reaso
 from leads.quality import PHONE_PLACEHOLDER, flag_hint
 
 from . import forms
-from .messaging import CustomerTemplate, ReplyTemplates, customer_email_address, mailto_href, vehicle_label
+from .contact import customer_email_address, vehicle_label
+from .messaging import CustomerTemplate, ReplyTemplates, mailto_href
 from .models import Appointment, AppointmentKind, AttemptChannel, AttemptOutcome, EscalationAction
 
 CARD_CALL_OUTCOMES = (AttemptOutcome.CONNECTED, AttemptOutcome.NO_ANSWER, AttemptOutcome.VOICEMAIL, AttemptOutcome.BUSY)

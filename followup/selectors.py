@@ -45,3 +45,12 @@ def inbox_leads(access: DealerAccess, now: dt.datetime):
                          .select_related("actor").order_by("-at")),
                 Prefetch("appointments", to_attr="open_appointments",
                          queryset=Appointment.objects.for_access(access).filter(showed__isnull=True).order_by("scheduled_at"))))
+
+
+def appointments_of_day(*, access: DealerAccess, day: dt.date) -> QuerySet[Appointment]:
+    """The appointments of one day (the dealer's calendar day) of the leads this person may see, in time order."""
+    tz = access.dealer.tz
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+    return (Appointment.objects.for_access(access)
+            .filter(lead__in=leads_visible(access=access), scheduled_at__gte=start, scheduled_at__lt=start + dt.timedelta(days=1))
+            .select_related("lead__customer", "lead__assignee").order_by("scheduled_at", "pk"))

@@ -17,7 +17,8 @@ from leads.models import CLOSED_STATUSES, EventType, Lead, NotificationKind, Que
 from leads.services import lead_deadline_set, lead_event_add, lead_lock, notification_queue, outbox_batch
 from routing.services import assign_to_sales, first_response_deadline, lead_route
 
-from .models import REAL_CONTACT_OUTCOMES, Appointment, ContactAttempt, Escalation, EscalationAction
+from .appointment_mail import customer_message_queue, open_appointments_cancel
+from .models import REAL_CONTACT_OUTCOMES, Appointment, ContactAttempt, CustomerMessageKind, Escalation, EscalationAction
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ def appointment_set(*, lead: Lead, by, scheduled_at: dt.datetime, kind: str) -> 
     _resolve_escalations(lead, timezone.now())
     lead_event_add(lead=lead, type=EventType.APPOINTMENT, actor=by,
                    data={"appointment_id": appointment.pk, "kind": kind, "scheduled_at": scheduled_at.isoformat()})
+    customer_message_queue(appointment=appointment, kind=CustomerMessageKind.CONFIRMATION)
     return appointment
 
 
@@ -130,6 +132,8 @@ def appointment_move(*, appointment: Appointment, by, scheduled_at: dt.datetime)
     appointment.save(update_fields=["scheduled_at"])
     lead_event_add(lead=appointment.lead, type=EventType.APPOINTMENT, actor=by, text="moved",
                    data={"appointment_id": appointment.pk, "from": old.isoformat(), "to": scheduled_at.isoformat()})
+    if old != scheduled_at:
+        customer_message_queue(appointment=appointment, kind=CustomerMessageKind.UPDATE)
     return appointment
 
 
@@ -175,6 +179,7 @@ def lead_close(*, lead: Lead, by, outcome: str, reason: str = "") -> Lead:
                                body=f"{lead.customer}: {lead.manager_flag} {reason}".strip())
     lead.save(update_fields=["status", "closed_at", "close_reason", "deadline_at", "next_action_at", "manager_flag"])
     _resolve_escalations(lead, now)
+    open_appointments_cancel(lead=lead)
     lead_event_add(lead=lead, type=EventType.CLOSED, actor=by, text=reason, data={"outcome": outcome, "attempts_owed": owed})
     if outcome == Status.LOST and (had_sales_conversation or lead.appointments.exists()):
         _spawn_lost_sale_followup(lead=lead, policy=policy, now=now)

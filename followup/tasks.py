@@ -3,6 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
+from . import appointment_mail
 from .imports import import_check, import_queued_run, imports_tend
 from .models import SchedulerHeartbeat
 from .services import followup_sweep as run_sweep
@@ -40,3 +41,17 @@ def lead_import_run(lead_import_id: int) -> None:
 def lead_imports_tend() -> int:
     """Uploads still waiting for the worker after a broker outage get handed to it again; stale ones are given up."""
     return imports_tend()
+
+
+@shared_task
+def customer_messages_send() -> int:
+    """Appointment mails to customers, after commit (and every minute for whatever an outage left)."""
+    return appointment_mail.customer_messages_send()
+
+
+@shared_task
+def appointment_reminders() -> int:
+    """The day-before reminders; a unique constraint makes a doubled run send nothing twice."""
+    queued = appointment_mail.appointment_reminders_queue()
+    appointment_mail.customer_messages_send()
+    return queued

@@ -8,6 +8,7 @@ urlpatterns = [
     path("inbox/", views.InboxView.as_view(), name="inbox"),
     path("inbox/feed/", views.InboxFeedView.as_view(), name="inbox_feed"),
     path("notices/read/", views.NoticesReadView.as_view(), name="notices_read"),
+    path("appointments/", views.AppointmentDayView.as_view(), name="appointments"),
     path("leads/<uuid:pk>/", views.LeadDetailView.as_view(), name="lead_detail"),
     path("leads/<uuid:pk>/attempts/", views.AttemptLogView.as_view(), name="lead_attempt"),
     path("leads/<uuid:pk>/appointments/", views.AppointmentSetView.as_view(), name="lead_appointment"),

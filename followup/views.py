@@ -46,7 +46,7 @@ from .presenters import (
     outcome_buttons,
     vehicle_facts,
 )
-from .selectors import inbox_leads, lead_detail_queryset
+from .selectors import appointments_of_day, inbox_leads, lead_detail_queryset
 from .services import (
     appointment_move,
     appointment_outcome_set,
@@ -173,6 +173,31 @@ class InboxFeedView(WorkPage, View):
             "notices": [{"id": n["pk"], "lead": str(n["lead_id"]), "title": n["subject"], "body": n["body"][:300],
                          "url": reverse("lead_detail", args=[n["lead_id"]])} for n in notices if n["lead_id"] in leads],
         })
+
+
+class AppointmentDayView(WorkPage, TemplateView):
+    """One day's appointments, one tap from the menu: mine as a salesperson or BDC agent, the dealer's as a manager;
+    whether the customer showed is recorded right here."""
+
+    template_name = "followup/appointments.html"
+
+    def get_scoped_queryset(self):
+        return appointments_of_day(access=self.access, day=self.day)
+
+    def get_context_data(self, **kwargs):
+        today = timezone.localdate()
+        try:
+            self.day = dt.date.fromisoformat(self.request.GET.get("day") or "")
+        except ValueError:
+            self.day = today
+        if not dt.date(2000, 1, 1) <= self.day <= today + dt.timedelta(days=3660):
+            self.day = today
+        rows = list(self.get_queryset())
+        query = f"?day={self.day.isoformat()}"
+        return {**super().get_context_data(**kwargs), **self.notice_context(),
+                "day": self.day, "today": today, "appointments": rows, "next_url": reverse("appointments") + query,
+                "previous_day": self.day - dt.timedelta(days=1), "next_day": self.day + dt.timedelta(days=1),
+                "now": timezone.now()}
 
 
 class LeadDetailView(WorkPage, TemplateView):

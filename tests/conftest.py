@@ -4,9 +4,13 @@ from dataclasses import dataclass
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from dealers.models import Role
+from dealers.selectors import second_step_required
 
 from .factories import DealerFactory, MembershipFactory, UserFactory, api_key_for
 
@@ -46,6 +50,33 @@ def _clear_cache():
     """Throttle counters and other cached state live in Redis: each test starts clean."""
     cache.clear()
     yield
+
+
+def pass_second_factor(client, user) -> TOTPDevice:
+    """Mark the client's session as past the second step, through django-otp's own session key, as a real
+    verification would (the device is the user's authenticator app, created when they have none)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="Authenticator app", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return device
+
+
+@pytest.fixture(autouse=True)
+def _force_login_passes_the_second_step(request, monkeypatch):
+    """`client.force_login(manager)` stands for a full sign-in: password and second step. The middleware stays on:
+    tests of the second step itself sign in with `client.login()` (the password alone) or mark `password_only`."""
+    if request.node.get_closest_marker("password_only"):
+        return
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        if second_step_required(user=user):
+            pass_second_factor(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
 
 
 @pytest.fixture

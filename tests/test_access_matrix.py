@@ -57,6 +57,7 @@ TENANT_ROUTES = {
     "inbox": ("get", "/inbox/?dealer=dealer-a", "page"),
     "inbox_feed": ("get", "/inbox/feed/?dealer=dealer-a", "page"),
     "notices_read": ("post", "/notices/read/?dealer=dealer-a", "page"),
+    "appointments": ("get", "/appointments/?dealer=dealer-a", "page"),
     "lead_detail": ("get", f"/leads/{LEAD}/", "page"),
     "lead_attempt": ("post", f"/leads/{LEAD}/attempts/", "page"),
     "lead_appointment": ("post", f"/leads/{LEAD}/appointments/", "page"),
@@ -101,6 +102,11 @@ NOT_TENANT_ROUTES = {
     "password_reset_done": "sign-in",
     "password_reset_confirm": "sign-in",
     "password_reset_complete": "sign-in",
+    "two_factor": "the person's own second factor and tokens",
+    "two_factor_setup": "sign-in (second step)",
+    "two_factor_verify": "sign-in (second step)",
+    "api-auth-tokens": "the person's own tokens (tests/dealers/test_team_tokens.py)",
+    "api-auth-token-detail": "another person's token is a 404 (tests/dealers/test_team_tokens.py)",
 }
 
 

@@ -1,9 +1,11 @@
 """Settings shared by every environment; environments differ only in configuration."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -23,7 +25,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "dealers",
@@ -36,12 +42,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "dealers.middleware.SecondFactorRequiredMiddleware",  # managers: no page or session API call before the 2nd factor
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -136,6 +146,8 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-flush": {"task": "leads.tasks.outbox_flush", "schedule": 30.0},
     "lead-imports-tend": {"task": "followup.tasks.lead_imports_tend", "schedule": 60.0},
     "manager-digest": {"task": "followup.tasks.manager_digest", "schedule": crontab(hour=7, minute=30)},
+    "customer-messages": {"task": "followup.tasks.customer_messages_send", "schedule": 60.0},
+    "appointment-reminders": {"task": "followup.tasks.appointment_reminders", "schedule": crontab(minute=0)},
     # AVG/GDPR retention: old raw submissions purged, inactive leads anonymised; a quiet hour, once a day.
     "privacy-retention": {"task": "privacy.tasks.privacy_retention", "schedule": crontab(hour=3, minute=40)},
 }
@@ -152,7 +164,7 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Opvolger <noreply@opvolg
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -175,6 +187,44 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Two enums are both called "channel": how the customer reached out, and how we tried to reach them.
     "ENUM_NAME_OVERRIDES": {"LeadChannelEnum": "leads.models.Channel", "AttemptChannelEnum": "followup.models.AttemptChannel"},
+}
+
+# Team-API tokens (django-rest-knox): one per signed-in device, stored hashed, expiring after this many hours.
+TEAM_TOKEN_TTL_HOURS = env.int("TEAM_TOKEN_TTL_HOURS", default=24 * 30)
+KNOX_TOKEN_MODEL = "dealers.TeamToken"
+# knox's own AuthToken is swapped for ours: its migrations would only create an unused table that blocks TRUNCATE.
+MIGRATION_MODULES = {"knox": None}
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=TEAM_TOKEN_TTL_HOURS),
+    "AUTH_HEADER_PREFIX": "Token",  # the contract's `Authorization: Token <token>`
+    "TOKEN_MODEL": KNOX_TOKEN_MODEL,
+}
+
+# Two-step sign-in (django-otp): the name an authenticator app shows next to the code.
+OTP_TOTP_ISSUER = "Opvolger"
+
+# Only our own files run or style a page; nothing may frame it. The API docs page needs data: images (see docs/security.md).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "worker-src": [SELF],
+        "manifest-src": [SELF],
+        "frame-ancestors": [NONE],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+    },
+}
+PERMISSIONS_POLICY = {
+    feature: [] for feature in (
+        "accelerometer", "autoplay", "camera", "display-capture", "geolocation", "gyroscope", "magnetometer",
+        "microphone", "midi", "payment", "usb", "xr-spatial-tracking",
+    )
 }
 
 # Requests that a portal sends are bounded; 1 MiB is the contract's limit for a lead document.

@@ -2,10 +2,10 @@
 
 import pytest
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from dealers.api_views import LoginAttemptThrottle
+from dealers.models import TeamToken
 from tests.factories import LeadFactory
 
 PASSWORD = "geheim-wachtwoord-1"  # tests.factories.UserFactory's password
@@ -29,7 +29,8 @@ def test_token_sign_in_then_the_token_opens_the_team_api(cast):
 
     assert response.status_code == 200
     token = response.json()["token"]
-    assert token == Token.objects.get(user=cast.sales_a1).key
+    stored = TeamToken.objects.get(user=cast.sales_a1)
+    assert token not in (stored.digest, stored.token_key)  # only a hash and a lookup prefix are kept
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     leads = client.get(LEADS_URL)
@@ -37,11 +38,15 @@ def test_token_sign_in_then_the_token_opens_the_team_api(cast):
     assert [item["id"] for item in leads.json()["results"]] == [str(own.pk)]
 
 
-def test_signing_in_again_returns_the_same_token_and_the_address_is_case_insensitive(cast):
+def test_signing_in_again_gives_that_device_its_own_token_and_the_address_is_case_insensitive(cast):
     first = sign_in("sales1@a.test", PASSWORD).json()["token"]
     again = sign_in("  Sales1@A.test ", PASSWORD)
     assert again.status_code == 200
-    assert again.json()["token"] == first
+    assert again.json()["token"] != first
+    for token in (first, again.json()["token"]):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        assert client.get(LEADS_URL).status_code == 200
 
 
 @pytest.mark.parametrize("email,password", [
@@ -57,7 +62,7 @@ def test_wrong_credentials_are_a_400_problem_without_a_token(cast, email, passwo
     assert body["status"] == 400
     assert body["type"].endswith("/invalid-credentials")
     assert "token" not in body
-    assert not Token.objects.exists()
+    assert not TeamToken.objects.exists()
 
 
 def test_an_inactive_user_gets_no_token(cast):
@@ -114,7 +119,7 @@ def test_repeated_failures_for_one_address_are_throttled_even_with_the_right_pas
     assert blocked.status_code == 429
     assert blocked["Content-Type"] == "application/problem+json"
     assert 0 < int(blocked["Retry-After"]) <= LoginAttemptThrottle.window_seconds
-    assert not Token.objects.filter(user=cast.sales_a1).exists()
+    assert not TeamToken.objects.filter(user=cast.sales_a1).exists()
     # Another address is not affected.
     assert sign_in("sales2@a.test", PASSWORD).status_code == 200
 
@@ -140,4 +145,4 @@ def test_without_redis_sign_in_is_refused_with_a_503_not_left_unguarded(cast, se
                                    "LOCATION": "redis://127.0.0.1:1/0"}}  # nothing listens there
     response = sign_in("sales1@a.test", PASSWORD)
     assert response.status_code == 503 and response["Content-Type"] == "application/problem+json"
-    assert "try again" in response.json()["detail"] and not Token.objects.filter(user=cast.sales_a1).exists()
+    assert "try again" in response.json()["detail"] and not TeamToken.objects.filter(user=cast.sales_a1).exists()

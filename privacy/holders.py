@@ -14,7 +14,15 @@ from django.db.models import Case, Q, Value, When
 from django.utils import timezone, translation
 
 from dealers.models import Dealer
-from followup.models import Appointment, ContactAttempt, LeadImport, TelephonyEvent
+from followup.models import (
+    Appointment,
+    ContactAttempt,
+    CustomerMessage,
+    CustomerMessageKind,
+    CustomerMessageStatus,
+    LeadImport,
+    TelephonyEvent,
+)
 from leads.models import ConsentRecord, Customer, EventType, InboundDocument, Lead, LeadEvent, Notification, NotificationKind
 
 # What stays of a vehicle or trade-in: enough for the reports and the stock figures, nothing that points at one car.
@@ -163,6 +171,24 @@ def appointments_export(subject: Subject):
             .order_by("scheduled_at", "pk")]
 
 
+def customer_messages_export(subject: Subject):
+    return [{"lead": str(m.lead_id), "kind": m.kind, "to": m.to_email, "subject": m.subject, "body": m.body,
+             "calendar_invite": m.ics, "created_at": _iso(m.created_at), "status": m.status, "sent_at": _iso(m.sent_at)}
+            for m in CustomerMessage.objects.for_dealer(subject.dealer).filter(lead_id__in=subject.lead_ids)
+            .order_by("created_at", "pk")]
+
+
+def customer_messages_erase(subject: Subject) -> int:
+    messages = CustomerMessage.objects.for_dealer(subject.dealer).filter(lead_id__in=subject.lead_ids)
+    # Nothing more goes out to an erased person: a message still owed is given up.
+    messages.filter(status__in=[CustomerMessageStatus.PENDING, CustomerMessageStatus.SENDING]).update(
+        status=CustomerMessageStatus.FAILED, error="erased")
+    with translation.override(settings.LANGUAGE_CODE):
+        neutral = Case(*(When(kind=kind, then=Value(str(label))) for kind, label in CustomerMessageKind.choices),
+                       default=Value(""))
+        return messages.update(to_email="", subject=neutral, body="", ics="")
+
+
 def telephony_export(subject: Subject):
     return [{"lead": str(e.lead_id), "type": e.type, "call_started_at": _iso(e.call_started_at),
              "received_at": _iso(e.received_at), "payload": e.payload}
@@ -263,6 +289,7 @@ HOLDERS: list[Holder] = [
     Holder("documents", documents_export, documents_erase, documents_purge_raw),
     Holder("attempts", attempts_export, attempts_erase),
     Holder("appointments", appointments_export),  # kind, time, showed: nothing that identifies the person
+    Holder("messages_to_customer", customer_messages_export, customer_messages_erase),
     Holder("telephony_events", telephony_export, telephony_erase, telephony_purge_raw),
     Holder("timeline", timeline_export, timeline_erase),
     Holder("notifications", notifications_export, notifications_erase),

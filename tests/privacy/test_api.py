@@ -5,7 +5,7 @@ import json
 import pytest
 
 from dealers.models import AuditEntry
-from followup.models import ContactAttempt, TelephonyEvent
+from followup.models import ContactAttempt, CustomerMessage, TelephonyEvent
 from leads.models import ConsentRecord, Customer, InboundDocument, Lead, LeadEvent, Notification
 from tests.conftest import team_client
 from tests.factories import CustomerFactory
@@ -40,6 +40,9 @@ def test_the_export_holds_everything_stored_about_the_person(cast, person):
     assert [d["body"] for d in body["documents"]] == [person.leads[1].document.body.tobytes().decode()]
     assert [a["note"] for a in body["attempts"]] == ["Zij vraagt: bel na 18:00"]
     assert [a["kind"] for a in body["appointments"]] == ["test_drive"]
+    [confirmation] = body["messages_to_customer"]  # the appointment's confirmation mail, with its calendar invite
+    assert confirmation["to"] == "j.vlasblom@example.nl" and "Jozefien Vlasblom" in confirmation["body"]
+    assert "BEGIN:VCALENDAR" in confirmation["calendar_invite"]
     assert "Klant woont in Houten" in [e["text"] for e in body["timeline"]]
     assert any("Jozefien Vlasblom" in n["subject"] for n in body["notifications"])  # the assignee's new-lead notices
     assert body["telephony_events"][0]["payload"]["from"] == "+31641234567"
@@ -65,11 +68,14 @@ def test_erasing_removes_the_person_everywhere_and_keeps_the_rows(cast, person):
                          list(LeadEvent.objects.unscoped().values("text", "data")),
                          list(Notification.objects.unscoped().values("subject", "body")),
                          list(ContactAttempt.objects.unscoped().values("note")),
-                         list(TelephonyEvent.objects.unscoped().values("payload"))], default=str)
+                         list(TelephonyEvent.objects.unscoped().values("payload")),
+                         list(CustomerMessage.objects.unscoped().values())], default=str)
     for text in PERSONAL:
         assert text.lower() not in stored.lower(), text
     assert "Pieternella Zwaanswijk" in stored  # another customer in the same digest keeps their name
     assert not InboundDocument.objects.unscoped().exists() and not ConsentRecord.objects.unscoped().exists()
+    message = CustomerMessage.objects.unscoped().get()  # the confirmation owed is not sent any more
+    assert message.status == "failed" and message.to_email == "" and message.body == ""
     assert [model.objects.unscoped().count() for model in counted] == counts_before
     lead = Lead.objects.unscoped().get(pk=person.leads[0].pk)
     assert lead.vehicle == {"interest": "buy", "status": "used", "make": "Hyundai", "model": "Tucson", "year": 2023}

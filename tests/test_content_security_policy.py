@@ -94,6 +94,7 @@ def world(cast):
         "settings:member_invite": Membership.objects.get(user=cast.sales_a1).pk,
         "settings:key_revoke": ApiKey.objects.for_dealer(cast.dealer_a).get().pk,
         "lead_import_detail": lead_import.pk,
+        **{name: lead.customer_id for name in ("privacy_customer", "privacy_customer_export", "privacy_customer_erase")},
     }
 
 

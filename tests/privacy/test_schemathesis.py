@@ -3,9 +3,9 @@
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 
+from dealers.services import team_token_create
 from tests.leads.test_schemathesis import in_process_requests  # noqa: F401  (keeps the test's transaction open)
 
 OPERATIONS = [("GET", "/api/v1/team/customers/{id}/export/"), ("POST", "/api/v1/team/customers/{id}/erase/"),
@@ -21,7 +21,7 @@ def privacy_schema():
 
 @pytest.fixture
 def manager_token(cast, person, in_process_requests):  # noqa: F811
-    return Token.objects.create(user=cast.manager_a).key
+    return team_token_create(user=cast.manager_a)[1]
 
 
 @pytest.mark.parametrize("method, path", OPERATIONS)

@@ -93,9 +93,9 @@ def throughput(dovecot, count: int) -> None:
     imap.logout()
     print(f"delivered {count:,} mails by IMAP APPEND in {time.perf_counter() - started:.1f} s")
     mailbox = connect(dealer, dovecot, account)
-    import leads.mailbox
+    import followup.services  # mail_receive, the one mail entry, calls mail_ingest from there
 
-    real_ingest, in_ingest = leads.mailbox.mail_ingest, []
+    real_ingest, in_ingest = followup.services.mail_ingest, []
 
     def timed_ingest(**kwargs):  # how much of the time is the mail intake's (parse, store, route), not the poller's
         t = time.perf_counter()
@@ -104,7 +104,7 @@ def throughput(dovecot, count: int) -> None:
         finally:
             in_ingest.append(time.perf_counter() - t)
 
-    leads.mailbox.mail_ingest = timed_ingest
+    followup.services.mail_ingest = timed_ingest
     started = time.perf_counter()
     polls = 0
     while True:
@@ -115,7 +115,7 @@ def throughput(dovecot, count: int) -> None:
         if not result.more:
             break
     elapsed = time.perf_counter() - started
-    leads.mailbox.mail_ingest = real_ingest
+    followup.services.mail_ingest = real_ingest
     check_once(dealer, message_ids)
     from django.conf import settings
 

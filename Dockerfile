@@ -7,8 +7,10 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 # collectstatic and compilemessages need settings but no real secrets or services.
 RUN SECRET_KEY=build-only-$(head -c 48 /dev/urandom | base64) DATABASE_URL=sqlite:////tmp/build.db REDIS_URL=redis://localhost \
+    MAILBOX_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_') \
     ALLOWED_HOSTS=localhost python manage.py collectstatic --noinput -v0 && \
     SECRET_KEY=build-only-$(head -c 48 /dev/urandom | base64) DATABASE_URL=sqlite:////tmp/build.db REDIS_URL=redis://localhost \
+    MAILBOX_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_') \
     ALLOWED_HOSTS=localhost python manage.py compilemessages -v0
 RUN useradd --create-home opvolger && mkdir -p /app/var && chown opvolger /app/var
 USER opvolger

@@ -67,9 +67,9 @@ def bench_database(name: str):
         database_drop(name)
 
 
-def setup_django(name: str) -> None:
-    """Configure Django in this process for the bench database."""
-    os.environ.update(bench_env(name))
+def setup_django(name: str, **extra) -> None:
+    """Configure Django in this process for the bench database (`extra`: more environment, as for `bench_env`)."""
+    os.environ.update(bench_env(name, **extra))
     sys.path.insert(0, str(ROOT))
     import django
 

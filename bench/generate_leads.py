@@ -42,7 +42,8 @@ LEAD_COLUMNS = [
     "attempts_to_contact", "last_attempt_at", "deadline_at",
     "next_action_at", "escalation_level", "closed_at", "close_reason", "manager_flag", "vehicle", "trade_in", "message",
     "consent_marketing", "data_flags", "bant_budget", "bant_authority", "bant_need", "bant_timeline", "score",
-    "returning_customer", "payload",
+    "returning_customer", "payload", "contact_first_name", "contact_last_name", "contact_email", "contact_phone",
+    "contact_phone_raw", "contact_language",
 ]
 CUSTOMER_COLUMNS = ["id", "dealer_id", "first_name", "last_name", "email", "phone", "phone_raw", "preferred_contact",
                     "language", "created_at"]
@@ -142,8 +143,12 @@ def tenancy_create(*, dealers: int, group_size: int, rng: random.Random) -> tupl
     Membership.objects.bulk_create(memberships)
     admins = User.objects.bulk_create([User(email=f"admin@{g.slug}.test", password=password, first_name="Femke",
                                             last_name="Hendriks") for g in groups])
-    for group, admin in zip(groups, admins, strict=True):
-        group.admins.add(admin)
+    # A group admin is a group-admin membership at one of the group's rooftops (dealers/access.py).
+    first_rooftop = {}
+    for dealer in Dealer.objects.filter(group__in=groups).order_by("name"):
+        first_rooftop.setdefault(dealer.group_id, dealer)
+    Membership.objects.bulk_create([Membership(user=admin, dealer=first_rooftop[group.pk], role=Role.GROUP_ADMIN)
+                                    for group, admin in zip(groups, admins, strict=True)])
     result.groups, result.dealers, result.users = n_groups, dealers, len(created) + len(admins)
     result.group_slugs = [g.slug for g in groups]
     return staff, result
@@ -299,7 +304,7 @@ def _one_lead(s: Staff, received: dt.datetime, customer_id: int, now: dt.datetim
         _ts(connected_at), str(len(attempts)), str(counted), str(verified_count), NULL if to_contact is None else str(to_contact),
         _ts(last_attempt), _ts(deadline), _ts(next_action), str(level),
         _ts(closed_at), "", "", _esc(vehicle), "{}", _esc(message), "f", "[]", "0", "0", "0", "0", str(score), "f",
-        _esc(payload),
+        _esc(payload), first, last_name, email, phone, phone, "nl",  # the lead's own contact, as given
     ]
     out["lead"].write("\t".join(row) + "\n")
 

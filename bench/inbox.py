@@ -61,6 +61,8 @@ def fill(open_leads: int):
             due = now + dt.timedelta(minutes=(i % 120) - 30)
             leads.append(Lead(
                 dealer=dealer, customer=customer, source=("marktplaats", "autoscout24", "website")[i % 3],
+                contact_first_name=customer.first_name, contact_last_name=customer.last_name,  # what the cards show
+                contact_email=customer.email, contact_phone=customer.phone, contact_phone_raw=customer.phone_raw,
                 external_id=f"{prefix}-{i}",
                 channel="web_form", kind="active", queue="sales", routed_at=now, assignee=owner,
                 received_at=now - dt.timedelta(minutes=i), clock_started_at=now - dt.timedelta(minutes=i),

@@ -111,7 +111,7 @@ def main() -> None:
         dealer = (Lead.objects.unscoped().filter(dealer__group=group).values("dealer").annotate(n=Count("pk"))
                   .order_by("-n").first())
         manager = Membership.objects.get(dealer_id=dealer["dealer"], role=Role.MANAGER).user
-        admin = group.admins.get()
+        admin = Membership.objects.get(dealer__group=group, role=Role.GROUP_ADMIN).user
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM leads_lead")
             total = cursor.fetchone()[0]

@@ -22,6 +22,8 @@ urlpatterns = [
     path("", include("dealers.urls")),  # home, login, dealer switch
     path("settings/", include("dealers.settings_urls")),  # manager's settings pages
     path("settings/", include("followup.import_urls")),  # lead import, telephony secret
+    path("settings/", include("leads.page_urls")),  # inbound mail set aside
+    path("settings/", include("leads.mailbox_urls")),  # the dealer's own mailbox (IMAP)
     path("", include("followup.urls")),  # /inbox/, lead pages
     path("", include("followup.bdc_urls")),  # /bdc/
     path("", include("reporting.urls")),  # /dashboard/

@@ -1,10 +1,12 @@
 """Forms of the manager's settings pages. They check the shape of the input; the services apply the rules."""
 
+import datetime as dt
 import re
 from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .hours import Period, opening_periods_problems
@@ -173,6 +175,21 @@ class OpeningHoursForm(forms.Form):
 
 def role_choices(*, can_grant_group_admin: bool):
     return [(v, label) for v, label in Role.choices if can_grant_group_admin or v != Role.GROUP_ADMIN]
+
+
+class ClosingDayForm(forms.Form):
+    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    label = forms.CharField(label=_("Description"), max_length=100, required=False,
+                            help_text=_("For example: company outing, stocktaking."))
+
+    def clean_date(self):
+        day = self.cleaned_data["date"]
+        today = timezone.localdate()
+        if day < today:
+            raise ValidationError(_("This day has passed."))
+        if day > today + dt.timedelta(days=2 * 366):
+            raise ValidationError(_("Enter a day within the next two years."))
+        return day
 
 
 class MemberAddForm(forms.Form):

@@ -1,12 +1,51 @@
-"""Opening-hours arithmetic: when the next opening is, and deadlines counted in open time only."""
+"""Opening-hours arithmetic: when the next opening is, and deadlines counted in open time only.
+
+A day is closed when the week has no period for it, when it is a public holiday of the dealer's country (the
+`holidays` library), or when the dealer entered it as one of its own closing days.
+"""
 
 import datetime as dt
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import holidays
+from django.db import connection
 from django.utils.translation import gettext as _
 
-from .models import Dealer
+from .models import ClosingDay, Dealer, OpeningHours
+
+# Raw SQL, scoped by the dealer it is given: the week's periods, then the dealer's own closing days.
+_SCHEDULE_SQL = f"""
+    SELECT weekday, opens, closes, NULL::date, NULL FROM {OpeningHours._meta.db_table} WHERE dealer_id = %(dealer_id)s
+    UNION ALL
+    SELECT NULL, NULL, NULL, date, label FROM {ClosingDay._meta.db_table} WHERE dealer_id = %(dealer_id)s"""
+
+# How far ahead an opening is looked for: a fortnight's Christmas closure plus a week still finds the next one.
+LOOKAHEAD_DAYS = 42
+
+
+@functools.lru_cache(maxsize=256)
+def public_holidays(country: str, year: int, language: str | None = None) -> Mapping[dt.date, str]:
+    """The country's public holidays in one year (date -> name); empty for a country the library does not know."""
+    try:
+        calendar = holidays.country_holidays(country.upper(), years=year)
+    except NotImplementedError:
+        return {}
+    if language:
+        supported = getattr(calendar, "supported_languages", ())
+        match = next((lang for lang in supported if lang.lower().replace("_", "-") == language.lower()), None) or next(
+            (lang for lang in supported if lang.split("_")[0].lower() == language.split("-")[0].lower()), None)
+        if match:
+            calendar = holidays.country_holidays(country.upper(), years=year, language=match)
+    return dict(calendar.items())
+
+
+@dataclass(frozen=True)
+class ClosedDay:
+    date: dt.date
+    label: str
+    own: bool  # the dealer's own closing day, not a public holiday
 
 
 @dataclass(frozen=True)
@@ -17,23 +56,50 @@ class Period:
 
 
 class OpeningSchedule:
-    """A dealer's week of opening periods in its own time zone. No periods at all means always open."""
+    """A dealer's week of opening periods in its own time zone, less its closed days (public holidays of `country`
+    and the dealer's own `closing_days`). No periods at all means always open, holidays included."""
 
-    def __init__(self, periods: Iterable[Period], tz):
+    def __init__(self, periods: Iterable[Period], tz, *, country: str = "", closing_days: Mapping[dt.date, str] | None = None):
         self.tz = tz
+        self.country = country
+        self.closing_days = dict(closing_days or {})
         self.by_day: dict[int, list[Period]] = {}
         for p in sorted(periods, key=lambda p: (p.weekday, p.opens)):
             self.by_day.setdefault(p.weekday, []).append(p)
 
     @classmethod
     def for_dealer(cls, dealer: Dealer) -> "OpeningSchedule":
-        rows = dealer.opening_hours.all()
-        return cls([Period(r.weekday, r.opens, r.closes) for r in rows], dealer.tz)
+        # One statement for the week and the own closing days: every lead's intake reads them.
+        periods, closing = [], {}
+        with connection.cursor() as cursor:
+            cursor.execute(_SCHEDULE_SQL, {"dealer_id": dealer.pk})
+            for weekday, opens, closes, day, label in cursor.fetchall():
+                if day is None:
+                    periods.append(Period(weekday, opens, closes))
+                else:
+                    closing[day] = label
+        return cls(periods, dealer.tz, country=dealer.country, closing_days=closing)
 
     @property
     def always_open(self) -> bool:
         return not self.by_day
 
+    def is_closed_day(self, day: dt.date) -> bool:
+        """A whole day off: the dealer's own closing day or a public holiday (the week's closed weekdays aside)."""
+        return day in self.closing_days or (bool(self.country) and day in public_holidays(self.country, day.year))
+
+    def closed_days(self, start: dt.date, end: dt.date, *, language: str | None = None) -> list[ClosedDay]:
+        """Holidays and own closing days from `start` to `end` (inclusive), in date order; own days win on a clash."""
+        found: dict[dt.date, ClosedDay] = {}
+        if self.country:
+            for year in range(start.year, end.year + 1):
+                for day, name in public_holidays(self.country, year, language).items():
+                    if start <= day <= end:
+                        found[day] = ClosedDay(day, name, own=False)
+        for day, label in self.closing_days.items():
+            if start <= day <= end:
+                found[day] = ClosedDay(day, label, own=True)
+        return [found[d] for d in sorted(found)]
     APPOINTMENT_HOURS = (10, 14, 16)
 
     def appointment_times(self, now: dt.datetime, count: int = 4) -> list[dt.datetime]:
@@ -51,11 +117,14 @@ class OpeningSchedule:
         return times
 
     def _intervals_from(self, start: dt.datetime):
-        """Open intervals (local aware datetimes) from the day of `start` on, for up to two weeks."""
+        """Open intervals (local aware datetimes) from the day of `start` on, for up to LOOKAHEAD_DAYS days."""
         local = start.astimezone(self.tz)
-        for offset in range(15):
+        for offset in range(LOOKAHEAD_DAYS):
             day = local.date() + dt.timedelta(days=offset)
-            for p in self.by_day.get(day.weekday(), []):
+            periods = self.by_day.get(day.weekday(), [])
+            if periods and self.is_closed_day(day):
+                continue
+            for p in periods:
                 opens = dt.datetime.combine(day, p.opens, tzinfo=self.tz)
                 closes = dt.datetime.combine(day, p.closes, tzinfo=self.tz)
                 if closes > local:
@@ -88,15 +157,16 @@ class OpeningSchedule:
         if self.always_open:
             return start + dt.timedelta(days=days_after)
         local_day = start.astimezone(self.tz).date()
-        seen_days: list[dt.date] = []
+        index = max(days_after - 1, 0)
+        working: list[dt.date] = []  # working days that count, in order
         last_close: dict[dt.date, dt.datetime] = {}
         for opens, closes in self._intervals_from(dt.datetime.combine(local_day, dt.time.min, tzinfo=self.tz)):
             d = opens.date()
-            if d not in last_close:
-                seen_days.append(d)
+            if len(working) > index and d != working[index]:
+                break  # the wanted day's last period is behind us: no need to look further ahead
+            if d not in last_close and (d > local_day or not days_after):
+                working.append(d)
             last_close[d] = closes
-        working = [d for d in seen_days if d > local_day] if days_after else [d for d in seen_days if d >= local_day]
-        index = max(days_after - 1, 0)
         if index < len(working):
             return last_close[working[index]].astimezone(dt.UTC)
         return start + dt.timedelta(days=days_after)

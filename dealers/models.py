@@ -134,6 +134,26 @@ class OpeningHours(models.Model):
         return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
 
 
+class ClosingDay(models.Model):
+    """A day the dealer is closed on top of its country's public holidays (a company outing, a stocktaking day)."""
+
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="closing_days",
+                               db_index=False)  # served by the unique constraint, which starts with the dealer
+    date = models.DateField(_("date"))
+    label = models.CharField(_("description"), max_length=100, blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        verbose_name = _("closing day")
+        verbose_name_plural = _("closing days")
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["dealer", "date"], name="closing_day_once_per_date")]
+
+    def __str__(self):
+        return f"{self.date:%Y-%m-%d} {self.label}".strip()
+
+
 class Role(models.TextChoices):
     MANAGER = "manager", _("Sales manager")
     SALESPERSON = "salesperson", _("Salesperson")

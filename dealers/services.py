@@ -21,6 +21,7 @@ from .hours import Period, opening_periods_problems
 from .models import (
     ApiKey,
     AuditEntry,
+    ClosingDay,
     Dealer,
     DealerGroup,
     FollowUpPolicy,
@@ -141,6 +142,24 @@ def opening_hours_replace(*, dealer: Dealer, periods: Iterable[Period], by) -> l
     if diff:
         audit_record(dealer=dealer, actor=by, action="opening_hours.replaced", target="opening hours", changes=diff)
     return rows
+
+
+def closing_day_add(*, dealer: Dealer, date, label: str, by) -> ClosingDay:
+    """One more day the dealer is closed: the first-response clock does not run on it."""
+    try:
+        with transaction.atomic():
+            day = ClosingDay.objects.create(dealer=dealer, date=date, label=label.strip())
+    except IntegrityError:
+        raise ValidationError(_("%(date)s is already a closing day.") % {"date": date.isoformat()}) from None
+    audit_record(dealer=dealer, actor=by, action="closing_day.added", target=date.isoformat(), changes={"label": ["", day.label]})
+    return day
+
+
+@transaction.atomic
+def closing_day_remove(*, closing_day: ClosingDay, by) -> None:
+    closing_day.delete()
+    audit_record(dealer=closing_day.dealer, actor=by, action="closing_day.removed", target=closing_day.date.isoformat(),
+                 changes={"label": [closing_day.label, ""]})
 
 
 @transaction.atomic

@@ -4,6 +4,7 @@ Managers and group admins only (salespeople and BDC agents get 403); another dea
 object is looked up through the scoped queryset. Each page validates, calls a service, and redirects (Post-Redirect-Get).
 """
 
+import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
@@ -13,9 +14,11 @@ from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.formats import date_format
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
@@ -29,6 +32,7 @@ from .forms import (
     PERCENT_FIELDS,
     ApiKeyCreateForm,
     CallScriptForm,
+    ClosingDayForm,
     FollowUpPolicyForm,
     MemberAddForm,
     MemberUpdateForm,
@@ -36,12 +40,14 @@ from .forms import (
     RoutingModelForm,
     percent_of,
 )
-from .hours import Period
-from .models import ApiKey, AuditEntry, FollowUpPolicy, Membership, OpeningHours, Role, RoutingModel
+from .hours import OpeningSchedule, Period
+from .models import ApiKey, AuditEntry, ClosingDay, FollowUpPolicy, Membership, OpeningHours, Role, RoutingModel
 from .services import (
     WEEKDAY_KEYS,
     api_key_create,
     api_key_revoke,
+    closing_day_add,
+    closing_day_remove,
     dealer_routing_model_set,
     membership_add,
     membership_invite_resend,
@@ -72,6 +78,8 @@ ACTION_LABELS = {
     "policy.updated": gettext_lazy("Follow-up policy changed"),
     "dealer.routing_model_changed": gettext_lazy("Routing model changed"),
     "opening_hours.replaced": gettext_lazy("Opening hours changed"),
+    "closing_day.added": gettext_lazy("Closing day added"),
+    "closing_day.removed": gettext_lazy("Closing day removed"),
     "membership.added": gettext_lazy("Team member added"),
     "membership.reactivated": gettext_lazy("Team member back on the team"),
     "membership.updated": gettext_lazy("Team member changed"),
@@ -80,6 +88,8 @@ ACTION_LABELS = {
     "api_key.revoked": gettext_lazy("Portal key revoked"),
     "call_script.saved": gettext_lazy("Call script saved"),
     "call_script.removed": gettext_lazy("Call script removed"),
+    "customer.merged": gettext_lazy("Customer records merged"),
+    "customer.split": gettext_lazy("Lead split off into a customer record of its own"),
 }
 
 
@@ -190,6 +200,20 @@ class HoursView(SettingsMixin, TemplateView):
     def current_periods(self):
         return [Period(h.weekday, h.opens, h.closes) for h in OpeningHours.objects.for_dealer(self.dealer)]
 
+    def get_context_data(self, **kwargs):
+        # The next closed days, as the deadlines see them: the country's public holidays and the dealer's own days.
+        dealer = self.dealer
+        own = list(dealer.closing_days.all())
+        schedule = OpeningSchedule(self.current_periods(), dealer.tz, country=dealer.country,
+                                   closing_days={c.date: c.label for c in own})
+        today = timezone.localdate(timezone=dealer.tz)
+        pks = {c.date: c.pk for c in own}
+        closed = [(day, pks[day.date] if day.own else None)
+                  for day in schedule.closed_days(today, today + dt.timedelta(days=365), language=get_language())]
+        kwargs.setdefault("closing_form", ClosingDayForm())
+        return super().get_context_data(closed_days=closed[:CLOSED_DAYS_SHOWN], closed_days_more=len(closed) > CLOSED_DAYS_SHOWN,
+                                        always_open=schedule.always_open, **kwargs)
+
     def get(self, request, *args, **kwargs):
         return self.render_to_response(self.get_context_data(form=OpeningHoursForm(periods=self.current_periods())))
 
@@ -204,6 +228,41 @@ class HoursView(SettingsMixin, TemplateView):
                 messages.success(request, _("Opening hours saved."))
                 return redirect("settings:hours")
         return self.render_to_response(self.get_context_data(form=form))
+
+
+CLOSED_DAYS_SHOWN = 12
+
+
+class ClosingDayAddView(HoursView):
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        form = ClosingDayForm(request.POST)
+        if form.is_valid():
+            try:
+                day = closing_day_add(dealer=self.dealer, date=form.cleaned_data["date"], label=form.cleaned_data["label"],
+                                      by=request.user)
+            except ValidationError as error:
+                form.add_error("date", error.messages)
+            else:
+                messages.success(request, _("Closing day added: deadlines do not run on %(date)s.")
+                                 % {"date": date_format(day.date, "DATE_FORMAT")})
+                return redirect("settings:hours")
+        return self.render_to_response(self.get_context_data(
+            form=OpeningHoursForm(periods=self.current_periods()), closing_form=form), status=400)
+
+
+class ClosingDayRemoveView(HoursView):
+    http_method_names = ["post"]
+
+    def get_scoped_queryset(self):
+        return ClosingDay.objects.for_access(self.access)
+
+    def post(self, request, *args, **kwargs):
+        day = get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
+        closing_day_remove(closing_day=day, by=request.user)
+        messages.success(request, _("Closing day removed."))
+        return redirect("settings:hours")
 
 
 class TeamMixin(SettingsMixin):

@@ -57,7 +57,7 @@ def script_text(*, lead: Lead, agent, script: CallScript | None) -> str:
     """The dealer's script for this reason (or the default), with the lead's names and file date filled in."""
     text = script.body if script else default_script(lead.reason)
     when = file_date(lead)
-    names = {"{customer}": lead.customer.full_name or _("sir/madam"), "{agent}": agent.first_name or agent.display_name,
+    names = {"{customer}": lead.contact_name or _("sir/madam"), "{agent}": agent.first_name or agent.display_name,
              "{dealer}": lead.dealer.name, "{vehicle}": vehicle_label(lead.vehicle or {}) or _("car"),
              "{lease_end}": _("on %(date)s") % {"date": date_text(when, "date")} if when else _("in the coming months"),
              "{service_visit}": " " + _("on %(date)s") % {"date": date_text(when, "date")} if when else ""}
@@ -73,7 +73,7 @@ class BdcDeskView(WorkPage, TemplateView):
     allowed_roles = BDC_ROLES
 
     def get_scoped_queryset(self):
-        return bdc_queue(dealer=self.access.dealer, passive_only=self.access.via_bdc_company).select_related("customer")
+        return bdc_queue(dealer=self.access.dealer, passive_only=self.access.via_bdc_company)
 
     def get_context_data(self, **kwargs):
         queue = self.get_queryset()
@@ -168,5 +168,5 @@ class BdcHandoverView(WorkPage, View):
             messages.error(request, exc.detail)
             return HttpResponseRedirect(reverse("bdc_lead", args=[lead.pk]) + "#handover")
         who = lead.assignee.display_name if lead.assignee else _("the sales manager")
-        messages.success(request, _("%(name)s handed over to %(who)s.") % {"name": lead.customer, "who": who})
+        messages.success(request, _("%(name)s handed over to %(who)s.") % {"name": lead.contact_label, "who": who})
         return HttpResponseRedirect(reverse("bdc"))

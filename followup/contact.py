@@ -11,7 +11,7 @@ def vehicle_label(vehicle: dict) -> str:
 
 def customer_email_address(lead: Lead) -> str:
     """The address to write to; an odd-looking one is still used (never pre-qualify), an unusable one is not."""
-    email = lead.customer.email
+    email = lead.contact_email  # as given in this lead: a later lead of the same person never rewrites it
     if not email or (EMAIL_INVALID in (lead.data_flags or []) and "@" not in email):
         return ""
     return email

@@ -9,6 +9,8 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
+from leads.selectors import mailboxes_failing_count
+
 from .models import SchedulerHeartbeat
 
 BEAT_STALE_AFTER = dt.timedelta(minutes=3)
@@ -45,11 +47,21 @@ def check_beat() -> dict:
     return {"ok": age <= BEAT_STALE_AFTER, "last_tick": beat.at.isoformat(), "age_seconds": int(age.total_seconds())}
 
 
+def check_mailboxes() -> dict:
+    """How many dealers' mailboxes fail to be read; the errors themselves are on the managers' settings page."""
+    try:
+        failing = mailboxes_failing_count()
+    except Exception:
+        return {"ok": False, "error": "unknown"}
+    return {"ok": failing == 0, "failing": failing}
+
+
 @never_cache
 def healthz(request):
     checks = {"database": check_database(), "redis": check_redis()}
     checks["beat"] = check_beat() if checks["database"]["ok"] else {"ok": False, "error": "database unavailable"}
-    # The web node can serve requests without beat, so a stale beat is reported but is not a 503.
+    checks["mailboxes"] = check_mailboxes() if checks["database"]["ok"] else {"ok": False, "error": "database unavailable"}
+    # The web node can serve requests without beat or a dealer's mail server: reported as degraded, not a 503.
     healthy = checks["database"]["ok"] and checks["redis"]["ok"]
-    status = "ok" if healthy and checks["beat"]["ok"] else ("degraded" if healthy else "unhealthy")
+    status = "ok" if healthy and checks["beat"]["ok"] and checks["mailboxes"]["ok"] else ("degraded" if healthy else "unhealthy")
     return JsonResponse({"status": status, "checks": checks}, status=200 if healthy else 503)

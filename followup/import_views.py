@@ -118,7 +118,7 @@ class TelephonySettingsView(DealerScopedMixin, View):
     template_name = "followup/import/telephony.html"
 
     def get_scoped_queryset(self):
-        return (TelephonyEvent.objects.for_access(self.access).select_related("lead__customer", "attempt")
+        return (TelephonyEvent.objects.for_access(self.access).select_related("lead", "attempt")
                 .order_by("-received_at", "-pk"))
 
     def get(self, request):

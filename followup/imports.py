@@ -26,8 +26,9 @@ from django.utils.translation import gettext as _
 
 from dealers.models import Dealer
 from dealers.services import audit_record
-from leads.models import Channel, Customer, EventType, Kind, Lead, LeadEvent, Queue, Reason
-from leads.quality import NormalisedContact, assess_contact, storable
+from leads.matching import Candidate, customer_match
+from leads.models import Channel, ContactKind, Customer, CustomerContact, EventType, Kind, Lead, LeadEvent, Queue, Reason
+from leads.quality import EMAIL_INVALID, EMAIL_THROWAWAY, NormalisedContact, assess_contact, storable
 from leads.scoring import score_lead
 from leads.services import lead_intake, outbox_batch, parse_received_at, task_enqueue
 from routing.services import ROUTING_FIELDS, lead_classify, lead_route_new, queue_for
@@ -461,23 +462,57 @@ class _RowByRowWriter:
                                  route=lead_route_new)
             self.created += result.created
 
-def _customers_by_contact(*, dealer: Dealer, emails: set[str], phones: set[str]) -> tuple[dict[str, int], dict[str, int]]:
-    """The dealer's earliest customer per e-mail and per phone: the ones `lead_intake` would link to."""
-    by_email: dict[str, int] = {}
-    by_phone: dict[str, int] = {}
-    if not emails and not phones:
-        return by_email, by_phone
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT email, phone, id FROM {Customer._meta.db_table} "
-                       "WHERE dealer_id = %s AND (email = ANY(%s) OR phone = ANY(%s)) ORDER BY id",
-                       [dealer.pk, list(emails), list(phones)])
-        known = cursor.fetchall()
-    for email, phone, pk in known:
-        if email in emails:
-            by_email.setdefault(email, pk)
-        if phone in phones:
-            by_phone.setdefault(phone, pk)
-    return by_email, by_phone
+class _KnownCustomer:
+    """A customer the bulk writer may link rows to: one in the database, or one this chunk creates (`new`)."""
+
+    def __init__(self, *, pk=None, first_name="", last_name="", email="", phone="", new: dict | None = None):
+        self.pk, self.first_name, self.last_name, self.email, self.phone, self.new = (
+            pk, first_name, last_name, email, phone, new)
+        self.keys: set[tuple[str, str]] = set()  # (kind, value): its own e-mail and phone, and its contact points
+
+
+class _CustomerIndex:
+    """The dealer's customers by e-mail and phone (own field or contact point), as `lead_intake` looks them up, plus
+    those this chunk creates or teaches a new address: one query for a chunk instead of one per row."""
+
+    def __init__(self, *, dealer: Dealer, emails: set[str], phones: set[str]):
+        self.by_key: dict[tuple[str, str], list[_KnownCustomer]] = {}
+        self.order: list[_KnownCustomer] = []
+        if not emails and not phones:
+            return
+        customers, contacts = Customer._meta.db_table, CustomerContact._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT c.id, c.first_name, c.last_name, c.email, c.phone, k.kind, k.value FROM {customers} c "
+                f"LEFT JOIN {contacts} k ON k.customer_id = c.id WHERE c.id IN ("
+                f"SELECT id FROM {customers} WHERE dealer_id = %s AND (email = ANY(%s) OR phone = ANY(%s)) UNION "
+                f"SELECT customer_id FROM {contacts} WHERE dealer_id = %s AND ((kind = %s AND value = ANY(%s)) "
+                "OR (kind = %s AND value = ANY(%s)))) ORDER BY c.id",
+                [dealer.pk, list(emails), list(phones), dealer.pk, ContactKind.EMAIL, list(emails), ContactKind.PHONE,
+                 list(phones)])
+            rows = cursor.fetchall()
+        by_pk: dict[int, _KnownCustomer] = {}
+        for pk, first_name, last_name, email, phone, kind, value in rows:
+            known = by_pk.get(pk)
+            if known is None:
+                known = by_pk[pk] = _KnownCustomer(pk=pk, first_name=first_name, last_name=last_name, email=email,
+                                                   phone=phone)
+                self.order.append(known)
+                self.add(known, ContactKind.EMAIL, email)
+                self.add(known, ContactKind.PHONE, phone)
+            if kind:
+                self.add(known, kind, value)
+
+    def add(self, known: _KnownCustomer, kind: str, value: str) -> None:
+        if value and (kind, value) not in known.keys:
+            known.keys.add((kind, value))
+            self.by_key.setdefault((kind, value), []).append(known)
+
+    def candidates(self, email: str, phone: str) -> list[_KnownCustomer]:
+        found = {id(k): k for key in ((ContactKind.EMAIL, email), (ContactKind.PHONE, phone)) if key[1]
+                 for k in self.by_key.get(key, [])}
+        position = {id(k): i for i, k in enumerate(self.order)}  # oldest first, as the intake orders them
+        return sorted(found.values(), key=lambda k: position[id(k)])
 
 
 def _copy_escape(text: str) -> str:
@@ -598,39 +633,75 @@ class _BulkWriter:
         self.routing = {Lead._meta.get_field(name).attname: getattr(probe, Lead._meta.get_field(name).attname)
                         for name in ROUTING_FIELDS}
         self.routed_events = [(event.type, event.text, _Rendered(_copy_text(event.data))) for event in routed.events]
-        # Customers this import created, so a later row of the same person joins them (as lead_intake would).
-        self.pending_by_email: dict[str, dict] = {}
-        self.pending_by_phone: dict[str, dict] = {}
+        self.new_contacts: dict[tuple, dict] = {}
 
-    def _customers(self, rows: list[ImportRow]) -> list[tuple[ImportRow, int | dict, bool]]:
+    def _customers(self, rows: list[ImportRow]) -> list[tuple[ImportRow, _KnownCustomer, bool]]:
+        """Each row's customer by the intake's rule (`leads.matching`): an existing one, or one created here."""
         dealer = self.dealer
-        by_email, by_phone = _customers_by_contact(dealer=dealer, emails={r.contact.email for r in rows if r.contact.email},
-                                                   phones={r.contact.phone_e164 for r in rows if r.contact.phone_e164})
-        links: list[tuple[ImportRow, int | dict, bool]] = []
+        index = _CustomerIndex(dealer=dealer, emails={r.contact.email for r in rows if r.contact.email},
+                               phones={r.contact.phone_e164 for r in rows if r.contact.phone_e164})
+        links: list[tuple[ImportRow, _KnownCustomer, bool]] = []
         new_customers: list[dict] = []
+        self.new_contacts: dict[tuple, dict] = {}
+        fills: dict[int, dict] = {}
         for row in rows:  # in file order: a customer created for an earlier row is known to the later ones
-            email, phone = row.contact.email, row.contact.phone_e164
-            known = (by_email.get(email) or self.pending_by_email.get(email)) if email else None
-            if known is None and phone:
-                known = by_phone.get(phone) or self.pending_by_phone.get(phone)
-            if known is not None:
-                links.append((row, known, True))
-                continue
+            email, phone = row.contact.email[:254], row.contact.phone_e164
             customer_data = row.data["customer"]
-            customer = {"dealer_id": dealer.pk, "first_name": (customer_data.get("first_name") or "")[:150],
-                        "last_name": (customer_data.get("last_name") or "")[:150], "email": email[:254], "phone": phone,
-                        "phone_raw": (customer_data.get("phone") or "")[:64], "preferred_contact": "", "language": "",
-                        "created_at": self.now}
+            first_name = (customer_data.get("first_name") or "")[:150]
+            last_name = (customer_data.get("last_name") or "")[:150]
+            candidates = index.candidates(email, phone)
+            match = customer_match(
+                first_name=first_name, last_name=last_name, email=email, phone=phone,
+                email_usable=not ({EMAIL_INVALID, EMAIL_THROWAWAY} & set(row.contact.flags)),
+                candidates=[Candidate(id=i, first_name=k.first_name, last_name=k.last_name,
+                                      has_email=(ContactKind.EMAIL, email) in k.keys,
+                                      has_phone=(ContactKind.PHONE, phone) in k.keys) for i, k in enumerate(candidates)])
+            if match is not None:
+                known = candidates[match.id]
+                links.append((row, known, True))
+                for kind, value, own, raw in ((ContactKind.EMAIL, email, known.email, email),
+                                              (ContactKind.PHONE, phone, known.phone, row.contact.phone_raw)):
+                    if value and value != own:
+                        self.new_contacts.setdefault((id(known), kind, value), {"known": known, "kind": kind,
+                                                                                 "value": value, "raw": raw[:254],
+                                                                                 "row": row})
+                        index.add(known, kind, value)
+                if not known.first_name and not known.last_name and (first_name or last_name):
+                    known.first_name, known.last_name = first_name, last_name  # a nameless record learns the name
+                    if known.new is not None:
+                        known.new.update(first_name=first_name, last_name=last_name)
+                    else:
+                        fills[known.pk] = {"first_name": first_name, "last_name": last_name}
+                continue
+            customer = {"dealer_id": dealer.pk, "first_name": first_name, "last_name": last_name, "email": email,
+                        "phone": phone, "phone_raw": (customer_data.get("phone") or "")[:64], "preferred_contact": "",
+                        "language": "", "created_at": self.now}
             new_customers.append(customer)
-            if email:
-                self.pending_by_email.setdefault(email, customer)
-            if phone:
-                self.pending_by_phone.setdefault(phone, customer)
-            links.append((row, customer, False))
+            known = _KnownCustomer(first_name=first_name, last_name=last_name, email=email, phone=phone, new=customer)
+            index.order.append(known)
+            index.add(known, ContactKind.EMAIL, email)
+            index.add(known, ContactKind.PHONE, phone)
+            links.append((row, known, False))
         for customer, pk in zip(new_customers, _new_customer_ids(len(new_customers)), strict=True):
             customer["id"] = pk
+        for known in index.order:
+            if known.new is not None:
+                known.pk = known.new["id"]
         _insert(Customer, new_customers)
+        for pk, fill in fills.items():
+            Customer.objects.for_dealer(dealer).filter(pk=pk, first_name="", last_name="").update(**fill)
         return links
+
+    def _contacts_save(self, lead_ids: dict[int, uuid.UUID]) -> None:
+        """The further addresses and numbers rows taught known customers, once their leads are stored."""
+        if not self.new_contacts:
+            return
+        now = self.now
+        CustomerContact.objects.bulk_create(
+            [CustomerContact(dealer_id=self.dealer.pk, customer_id=c["known"].pk, kind=c["kind"], value=c["value"],
+                             raw=c["raw"], first_seen_at=now, last_seen_at=now, lead_id=lead_ids[id(c["row"])])
+             for c in self.new_contacts.values()],
+            update_conflicts=True, unique_fields=["dealer", "customer", "kind", "value"], update_fields=["last_seen_at"])
 
     def __call__(self, rows: list[ImportRow]) -> None:
         if not rows:
@@ -639,6 +710,7 @@ class _BulkWriter:
         leads: list[dict] = []
         events: list[dict] = []
         links = self._customers(rows)
+        lead_ids: dict[int, uuid.UUID] = {}
         random = os.urandom(16 * len(links))  # one system call for the chunk's uuid4 ids instead of one per lead
         rendered: dict = {}  # a handful of distinct flag lists, each rendered once
         for i, (row, customer, known) in enumerate(links):
@@ -650,8 +722,14 @@ class _BulkWriter:
                 rendered[flags, known] = (_Rendered(_copy_text(list(flags))),
                                           _Rendered(_copy_text({"flags": list(flags), "returning_customer": known})))
             flags_text, received_data = rendered[flags, known]
+            lead_ids[id(row)] = uuid.UUID(str(lead_id))
+            customer_data = row.data["customer"]
             leads.append({
-                "id": lead_id, "customer_id": customer if isinstance(customer, int) else customer["id"],
+                "id": lead_id, "customer_id": customer.pk,
+                "contact_first_name": (customer_data.get("first_name") or "")[:150],
+                "contact_last_name": (customer_data.get("last_name") or "")[:150],
+                "contact_email": row.contact.email[:254], "contact_phone": row.contact.phone_e164,
+                "contact_phone_raw": row.contact.phone_raw[:64], "contact_preferred": "", "contact_language": "",
                 "external_id": row.external_id, "channel": data["channel"], "reason": data["reason"],
                 "vehicle": data.get("vehicle") or {}, "message": data.get("message") or "", "data_flags": flags_text,
                 "bant_budget": score.budget, "bant_authority": score.authority, "bant_need": score.need,
@@ -665,6 +743,7 @@ class _BulkWriter:
             "received_at_raw": self.received_raw[:100], "created_at": now, "trade_in": {}, "consent_marketing": None,
             **self.routing})
         _insert(LeadEvent, events, common={"dealer_id": dealer_id, "actor_id": None, "at": now})
+        self._contacts_save(lead_ids)
         self.created += len(leads)
 
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from dealers.errors import FollowUpRuleError, LeadClosed
 from leads.models import Lead, Notification
+from leads.selectors import mailbox_reply_address
 
 from .contact import customer_email_address, vehicle_label
 from .models import AttemptChannel, AttemptOutcome, ContactAttempt
@@ -37,7 +38,7 @@ class CustomerTemplate:
 
 
 def _customer_language(lead: Lead) -> str:
-    language = (lead.customer.language or "").lower()[:2]
+    language = (lead.contact_language or "").lower()[:2]
     return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
 
 
@@ -74,7 +75,7 @@ class ReplyTemplates:
     def for_lead(self, lead: Lead) -> CustomerTemplate:
         """The same energy for every lead, whatever its data looks like."""
         texts = self._for_language(_customer_language(lead))
-        name = lead.customer.full_name
+        name = lead.contact_name  # greet the person who wrote this lead, as they wrote
         vehicle = vehicle_label(lead.vehicle or {})
         names = {"vehicle": vehicle, "dealer": lead.dealer.name, "sender": self.sender.display_name, "name": name}
         suffix = "" if vehicle else "_no_vehicle"
@@ -82,7 +83,7 @@ class ReplyTemplates:
         body = "\n\n".join([greeting, texts["thanks" + suffix] % names, texts["invitation"],
                              f"{texts['regards']}\n{self.sender.display_name}\n{lead.dealer.name}"])
         # A chat message greets by first name and introduces the sender as a message does ("this is"), not a phone.
-        short = texts["short" + suffix] % {**names, "name": lead.customer.first_name or name}
+        short = texts["short" + suffix] % {**names, "name": lead.contact_first_name or name}
         short = " ".join(short.split()).replace(" ,", ",")  # no name: "Hello, this is …"
         return CustomerTemplate(subject=texts["subject" + suffix] % names, body=body, short=short)
 
@@ -117,7 +118,9 @@ def customer_email_send(*, lead: Lead, by, subject: str, body: str) -> EmailDeli
         raise CustomerEmailError(_("This customer has no e-mail address; call, text or WhatsApp them instead."))
     delivery = EmailDelivery()
     message_id = make_msgid(domain="opvolger.local")
-    reply_to = [by.email] if getattr(by, "email", "") else None
+    # Answers go to the dealer's mailbox that Opvolger reads (they come back onto this lead), else to the sender.
+    reply_address = mailbox_reply_address(dealer=lead.dealer_id) or getattr(by, "email", "")
+    reply_to = [reply_address] if reply_address else None
     message = EmailMessage(subject=subject, body=body, to=[address], reply_to=reply_to, headers={"Message-ID": message_id})
 
     def deliver():

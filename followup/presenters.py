@@ -90,17 +90,16 @@ class ContactLinks:
 
 def contact_links(lead: Lead, template: CustomerTemplate) -> ContactLinks:
     """One-tap links. A placeholder phone gets no call button (the hint says why); an odd-looking one still does."""
-    customer = lead.customer
     links = ContactLinks()
-    phone = customer.phone
-    if not phone and customer.phone_raw and PHONE_PLACEHOLDER not in (lead.data_flags or []):
-        phone = re.sub(r"[^\d+]", "", customer.phone_raw)
+    phone = lead.contact_phone  # the number given in this lead, not whatever the customer record holds
+    if not phone and lead.contact_phone_raw and PHONE_PLACEHOLDER not in (lead.data_flags or []):
+        phone = re.sub(r"[^\d+]", "", lead.contact_phone_raw)
     if phone:
         links.tel = f"tel:{phone}"
         links.sms = f"sms:{phone}?body={quote(template.short)}"
-        links.phone_display = customer.phone_raw or phone
-    if customer.phone:  # WhatsApp needs the international number
-        links.whatsapp = f"https://wa.me/{customer.phone.lstrip('+')}?text={quote(template.short)}"
+        links.phone_display = lead.contact_phone_raw or phone
+    if lead.contact_phone:  # WhatsApp needs the international number
+        links.whatsapp = f"https://wa.me/{lead.contact_phone.lstrip('+')}?text={quote(template.short)}"
     email = customer_email_address(lead)
     if email:
         links.email = email
@@ -173,7 +172,7 @@ def lead_card(lead: Lead, *, now: dt.datetime, texts: CardTexts) -> LeadCard:
             hints.append(str(flag_hint(code)))
         except KeyError:
             continue
-    name = lead.customer.full_name or str(lead.customer)
+    name = lead.contact_label
     # Built here rather than in the template: the inbox renders 25 of these and must stay well under 50 ms.
     card = LeadCard(lead=lead, name=name, vehicle=vehicle_label(lead.vehicle or {}), hints=hints,
                     contact=contact_links(lead, texts.replies.for_lead(lead)), min_attempts=texts.min_attempts,
@@ -242,6 +241,11 @@ def event_summary(event: LeadEvent) -> str:
         return choice_label(Kind, event.text)
     if kind == EventType.ROUTED:
         return choice_label(Queue, event.text)
+    if kind == EventType.CUSTOMER_CHANGED:
+        if data.get("action") == "split":
+            return _("Split off into customer record %(id)s") % {"id": data.get("customer")}
+        return _("Customer record %(other)s merged into record %(id)s") % {"other": data.get("merged_customer"),
+                                                                          "id": data.get("customer")}
     if kind == EventType.SCORE_CHANGED:
         return _("Score %(old)s → %(new)s") % {"old": data.get("from"), "new": data.get("to")}
     return ""

@@ -2,10 +2,10 @@
 
 import datetime as dt
 
-from django.db.models import Case, F, IntegerField, Prefetch, QuerySet, Value, When
+from django.db.models import BooleanField, Case, ExpressionWrapper, F, IntegerField, Prefetch, Q, QuerySet, Value, When
 
 from dealers.access import DealerAccess
-from leads.models import EventType, Lead, LeadEvent, due_at_expression
+from leads.models import ContactKind, Customer, CustomerContact, EventType, Lead, LeadEvent, due_at_expression
 from leads.selectors import leads_visible, leads_workable
 
 from .models import Appointment
@@ -17,7 +17,8 @@ def lead_list(*, access: DealerAccess, include_closed: bool = False) -> QuerySet
     qs = leads_visible(access=access)
     if not include_closed:
         qs = qs.filter(closed_at__isnull=True)
-    return qs.select_related("customer", "assignee").order_by(F("deadline_at").asc(nulls_last=True), "-score", "received_at")
+    # A lead shows its own contact details: lists need no customer join.
+    return qs.select_related("assignee").order_by(F("deadline_at").asc(nulls_last=True), "-score", "received_at")
 
 
 def lead_detail_queryset(*, access: DealerAccess) -> QuerySet[Lead]:
@@ -37,7 +38,7 @@ def inbox_leads(access: DealerAccess, now: dt.datetime):
     return (lead_list(access=access).filter(assignee=access.user)
             .annotate(first_response_overdue=first_response_overdue, due_at_sort=due_at_expression())
             .order_by("first_response_overdue", F("due_at_sort").asc(nulls_last=True), "-score", "received_at")
-            .select_related(None).select_related("customer", "dealer")  # the assignee is me; the reply names the dealer
+            .select_related(None).select_related("dealer")  # the assignee is me; the reply names the dealer
             .defer("payload", "trade_in", "message", "close_reason", "received_at_raw")  # not on a card; a payload can be large
             .prefetch_related(
                 Prefetch("events", to_attr="handovers",
@@ -54,3 +55,33 @@ def appointments_of_day(*, access: DealerAccess, day: dt.date) -> QuerySet[Appoi
     return (Appointment.objects.for_access(access)
             .filter(lead__in=leads_visible(access=access), scheduled_at__gte=start, scheduled_at__lt=start + dt.timedelta(days=1))
             .select_related("lead__customer", "lead__assignee").order_by("scheduled_at", "pk"))
+
+
+def customer_leads_elsewhere(*, dealer_ids: list[int], emails: set[str], phones: set[str],
+                             openable: list[tuple[int, Q]], limit: int = 20) -> list[Lead]:
+    """Leads at these (other) rooftops whose customer there has one of these e-mail addresses or phone numbers (own
+    field or contact point), newest first, in one statement. Each carries `by_email` (matched by an e-mail, so the
+    caller need not compare names) and `openable` (one of `openable`'s (dealer id, condition) pairs holds)."""
+    if not dealer_ids or (not emails and not phones):
+        return []
+    customers = Customer.objects.for_dealers(dealer_ids)
+    contacts = CustomerContact.objects.for_dealers(dealer_ids)
+    by_email = [customers.filter(email__in=emails).values("pk"),
+                contacts.filter(kind=ContactKind.EMAIL, value__in=emails).values("customer_id")] if emails else []
+    by_phone = [customers.filter(phone__in=phones).values("pk"),
+                contacts.filter(kind=ContactKind.PHONE, value__in=phones).values("customer_id")] if phones else []
+    # UNIONs of index lookups: the cost follows the matches, not the size of the group.
+    matched = by_email + by_phone
+    matched_ids = matched[0].union(*matched[1:], all=True)
+    email_ids = by_email[0].union(*by_email[1:], all=True) if by_email else None
+    can_open = Value(False)
+    if openable:
+        condition = Q()
+        for dealer_id, rule in openable:
+            condition |= Q(dealer_id=dealer_id) & rule
+        can_open = ExpressionWrapper(condition, output_field=BooleanField())
+    return list(Lead.objects.for_dealers(dealer_ids).filter(customer_id__in=matched_ids)
+                .annotate(by_email=ExpressionWrapper(Q(customer_id__in=email_ids), output_field=BooleanField())
+                          if email_ids is not None else Value(False), openable=can_open)
+                .select_related("dealer", "customer").defer("payload", "message", "trade_in", "close_reason")
+                .order_by("-received_at")[:limit])

@@ -30,10 +30,14 @@ class PersonSerializer(serializers.Serializer):
 
 
 class TeamCustomerSerializer(serializers.Serializer):
-    name = serializers.CharField(source="full_name")
-    phone = serializers.CharField(help_text="E.164; empty when the number given is unusable (see data_flags)")
-    phone_raw = serializers.CharField(help_text="As received")
-    email = serializers.CharField()
+    """The contact as given in this lead (`source="*"`: read from the lead), with the customer record's id."""
+
+    id = serializers.IntegerField(source="customer_id", help_text="The customer record this lead was matched to.")
+    name = serializers.CharField(source="contact_name")
+    phone = serializers.CharField(source="contact_phone",
+                                  help_text="E.164; empty when the number given is unusable (see data_flags)")
+    phone_raw = serializers.CharField(source="contact_phone_raw", help_text="As received")
+    email = serializers.CharField(source="contact_email")
 
 
 class DataFlagSerializer(serializers.Serializer):
@@ -45,7 +49,7 @@ class LeadItemSerializer(serializers.Serializer):
     """One lead in a list: what a salesperson needs to decide whom to call first."""
 
     id = serializers.UUIDField()
-    customer = TeamCustomerSerializer()
+    customer = TeamCustomerSerializer(source="*")
     source = serializers.CharField()
     channel = serializers.CharField()
     reason = serializers.CharField(allow_null=True)

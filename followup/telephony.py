@@ -152,7 +152,9 @@ def _lead_for_call(*, dealer: Dealer, call: CallEvent) -> tuple[Lead | None, str
         e164, _raw = normalise_phone(number, region=dealer.country)
         if not e164:
             continue
-        lead = (Lead.objects.for_dealer(dealer).open().filter(customer__phone=e164, received_at__lte=call.started_at)
+        # The number given in the lead itself, or its customer's own number (a lead may have given only an e-mail).
+        lead = (Lead.objects.for_dealer(dealer).open().filter(Q(contact_phone=e164) | Q(customer__phone=e164),
+                                                                received_at__lte=call.started_at)
                 .select_related("customer").order_by("-received_at", "-pk").first())
         if lead is not None:
             return lead, e164

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import customer_views, views
 
 urlpatterns = [
     path("inbox/", views.InboxView.as_view(), name="inbox"),
@@ -20,4 +20,7 @@ urlpatterns = [
     path("leads/<uuid:pk>/score/", views.ScoreUpdateView.as_view(), name="lead_score"),
     path("leads/<uuid:pk>/notes/", views.NoteAddView.as_view(), name="lead_note"),
     path("leads/<uuid:pk>/email/", views.CustomerEmailView.as_view(), name="lead_email"),
+    path("leads/<uuid:pk>/customer/", customer_views.LeadCustomerView.as_view(), name="lead_customer"),
+    path("leads/<uuid:pk>/customer/merge/", customer_views.LeadCustomerMergeView.as_view(), name="lead_customer_merge"),
+    path("leads/<uuid:pk>/customer/split/", customer_views.LeadCustomerSplitView.as_view(), name="lead_customer_split"),
 ]

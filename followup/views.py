@@ -8,6 +8,7 @@ import datetime as dt
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
@@ -26,12 +27,13 @@ from dealers.models import Role
 from dealers.policy import attempts_owed
 from dealers.services import policy_get
 from dealers.views import DealerPage
-from leads.models import CLOSE_OUTCOMES, EventType, Lead, Notification, Status
+from leads.matching import names_contradict
+from leads.models import CLOSE_OUTCOMES, ContactKind, EventType, Lead, Notification, Status
 from leads.selectors import leads_workable, notices_unread
 from leads.services import lead_event_add
 
 from . import forms
-from .messaging import customer_email_send, customer_template, notifications_mark_read
+from .messaging import customer_email_address, customer_email_send, customer_template, notifications_mark_read
 from .models import REAL_CONTACT_OUTCOMES, AppointmentKind, AttemptChannel, AttemptOutcome
 from .presenters import (
     CALL_OUTCOMES,
@@ -47,7 +49,7 @@ from .presenters import (
     outcome_buttons,
     vehicle_facts,
 )
-from .selectors import appointments_of_day, inbox_leads, lead_detail_queryset
+from .selectors import appointments_of_day, customer_leads_elsewhere, inbox_leads, lead_detail_queryset
 from .services import (
     appointment_move,
     appointment_outcome_set,
@@ -74,6 +76,57 @@ class WorkPage(DealerPage):
         return {"unread_notices": latest, "unread_notice_count": count}
 
 
+OTHER_LEADS_SHOWN = 20
+
+
+def _openable(access: DealerAccess) -> Q:
+    """The leads this access may open, as a condition for an annotation (the one rule: leads_workable)."""
+    return Q(pk__in=leads_workable(access=access).order_by().values("pk"))
+
+
+def _group_accesses(request, access: DealerAccess) -> dict[int, DealerAccess] | None:
+    """The viewer's accesses at the other rooftops of this dealer's group, when the viewer is its group admin."""
+    accesses = getattr(request, "dealer_accesses_list", None) or [access]
+    in_group = {a.dealer.pk: a for a in accesses if a.dealer.group_id == access.dealer.group_id}
+    if not any(a.role == Role.GROUP_ADMIN for a in in_group.values()):
+        return None
+    in_group.pop(access.dealer.pk, None)
+    return in_group
+
+
+def customer_context(*, request, access: DealerAccess, lead: Lead) -> dict:
+    """The lead page's customer block: this lead's own contact, the other details known for its customer, and the
+    customer's other leads here and (for a group admin) at the group's other rooftops; links only where the viewer may
+    open the lead. Two queries, a third for a group admin; none per lead."""
+    customer = lead.customer
+    points = list(customer.contacts.all())
+    given = {lead.contact_email, lead.contact_phone}
+    also_known = [value for value in [customer.email, customer.phone_raw or customer.phone] if value and value not in
+                  {lead.contact_email, lead.contact_phone, lead.contact_phone_raw}]
+    also_known += [p.raw or p.value for p in points if p.value not in given and (p.raw or p.value) not in also_known]
+    here = list(Lead.objects.for_access(access).filter(customer_id=lead.customer_id).exclude(pk=lead.pk)
+                .annotate(openable=ExpressionWrapper(_openable(access), output_field=BooleanField()))
+                .defer("payload", "message", "trade_in", "close_reason").order_by("-received_at")[:OTHER_LEADS_SHOWN])
+    elsewhere = None
+    group = _group_accesses(request, access)
+    if group is not None:
+        emails = {v for v in [customer.email, *(p.value for p in points if p.kind == ContactKind.EMAIL)] if v}
+        phones = {v for v in [customer.phone, *(p.value for p in points if p.kind == ContactKind.PHONE)] if v}
+        elsewhere = [other for other in customer_leads_elsewhere(dealer_ids=list(group), emails=emails, phones=phones,
+                                                                 openable=[(pk, _openable(a)) for pk, a in group.items()],
+                                                                 limit=OTHER_LEADS_SHOWN)
+                     if other.by_email or not names_contradict(
+                         first_name=customer.first_name, last_name=customer.last_name,
+                         other_first_name=other.customer.first_name, other_last_name=other.customer.last_name)]
+    return {
+        "customer": customer,
+        "customer_also_known": also_known,
+        "other_leads": [(other, other.openable) for other in here],
+        "other_rooftop_leads": None if elsewhere is None else [(other, other.openable) for other in elsewhere],
+        "can_change_customer": access.can_manage,
+    }
+
+
 def lead_page_context(*, request, access: DealerAccess, lead: Lead, next_url: str = "") -> dict:
     """Everything the lead page (and the BDC desk's lead page) shows."""
     now = timezone.now()
@@ -87,10 +140,7 @@ def lead_page_context(*, request, access: DealerAccess, lead: Lead, next_url: st
     reached = lead.first_connected_at is not None
     # Attempts are owed only while nobody has been reached; a customer who answered is not "unreachable".
     owed = 0 if reached else attempts_owed(counted_attempts=lead.counted_attempts, policy=policy)
-    earlier = list(Lead.objects.for_dealer(access.dealer).filter(customer_id=lead.customer_id).exclude(pk=lead.pk)
-                   .order_by("-received_at")[:20])
-    # A customer's other leads are listed; only the ones this person may open are links.
-    visible = set(leads_workable(access=access).filter(pk__in=[e.pk for e in earlier]).values_list("pk", flat=True))
+    customer = customer_context(request=request, access=access, lead=lead)
     timeline = [{"event": e, "summary": event_summary(e), "quote": e.text if e.type in FREE_TEXT_EVENTS else ""}
                 for e in reversed(events)]
     template = customer_template(lead=lead, sender=access.user)
@@ -101,7 +151,7 @@ def lead_page_context(*, request, access: DealerAccess, lead: Lead, next_url: st
         "trade_in_facts": vehicle_facts(lead.trade_in or {}),
         "appointment_kinds": AppointmentKind.choices,
         "timeline": timeline,
-        "earlier_leads": [(e, e.pk in visible) for e in earlier],
+        **customer,
         "policy": policy,
         "attempts_owed": owed,
         "reached": reached,
@@ -354,7 +404,7 @@ class LeadCloseView(LeadActionView):
     def perform(self, data):
         lead_close(lead=self.lead, by=self.request.user, outcome=data["outcome"], reason=data["reason"])
         messages.success(self.request, _("%(name)s closed: %(outcome)s.") % {
-            "name": self.lead.customer, "outcome": choice_label(Status, data["outcome"])})
+            "name": self.lead.contact_label, "outcome": choice_label(Status, data["outcome"])})
         return self.done_url()
 
 
@@ -387,7 +437,7 @@ class CustomerEmailView(LeadActionView):
         delivery = customer_email_send(lead=self.lead, by=self.request.user, subject=data["subject"], body=data["body"])
         if delivery.sent:
             self.say(_("E-mail sent to %(to)s and logged as a verified attempt.") % {
-                "to": self.lead.customer.email})
+                "to": customer_email_address(self.lead)})
         elif delivery.sent is False:
             messages.error(self.request, _("The e-mail could not be sent, so no attempt was logged. Try again, or use "
                                            "your own mail app and log the attempt."), extra_tags=self.section_tag())

@@ -9,9 +9,11 @@ from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.response import Response
 
 from dealers.api import PayloadTooLarge, PortalAPIView, flatten_errors, problem_response
+from followup.services import mail_receive
 from routing.services import lead_route_new
 
 from . import adf
+from .mail import NotAMail
 from .quality import storable
 from .selectors import lead_readback_queryset
 from .serializers import LeadInSerializer, LeadOutSerializer, LeadReadBackSerializer
@@ -143,11 +145,71 @@ class AdfLeadCreateView(PortalAPIView):
         return Response({"leads": leads, "rejected": rejected}, status=status.HTTP_201_CREATED)
 
 
+class MessageRfc822Parser(parsers.BaseParser):
+    """Hands the raw message to the view, reading at most the mail limit (plus one byte, to tell that it is over)."""
+
+    media_type = "message/rfc822"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        body = stream.read(settings.MAIL_BODY_MAX_BYTES + 1) if stream else b""
+        if len(body) > settings.MAIL_BODY_MAX_BYTES:
+            raise PayloadTooLarge(f"The message is larger than {settings.MAIL_BODY_MAX_BYTES // (1024 * 1024)} MiB.")
+        return body
+
+
+MAIL_RESPONSE = inline_serializer("MailLeadsResponse", {
+    "leads": LeadOutSerializer(many=True),
+    "ignored": serializers.ChoiceField(choices=["auto-reply", "bounce", "marketing", "call-answered"], allow_null=True),
+})
+
+
+class MailLeadCreateView(PortalAPIView):
+    parser_classes = [MessageRfc822Parser]
+
+    @extend_schema(
+        operation_id="leads_create_mail", summary="Post a raw e-mail (RFC 5322)", tags=["portal"],
+        request={"message/rfc822": OpenApiTypes.BINARY},
+        responses={201: OpenApiResponse(MAIL_RESPONSE, description="The mail is a lead (new, or found again: see "
+                                                                   "`duplicate`); `needs_review` when no format matched"),
+                   200: OpenApiResponse(MAIL_RESPONSE, description="Not a lead: `ignored` says why; the mail is kept"),
+                   400: PROBLEM, 401: PROBLEM, 413: PROBLEM, 415: PROBLEM, 429: PROBLEM},
+        description="The whole message as it arrived, headers included, at most 10 MiB. The lead's source is the portal "
+                    "the mail comes from, or this key's source. The same Message-ID again is a duplicate.",
+    )
+    def post(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.MAIL_BODY_MAX_BYTES:
+            raise PayloadTooLarge(f"The message is larger than {settings.MAIL_BODY_MAX_BYTES // (1024 * 1024)} MiB.")
+        if request.content_type.split(";")[0].strip().lower() != "message/rfc822":
+            raise exceptions.UnsupportedMediaType(request.content_type)
+        raw = request.data if isinstance(request.data, bytes) else b""
+        try:
+            result = mail_receive(dealer=self.api_key.dealer, raw=raw, fallback_source=self.api_key.source,
+                                  channel="api", api_key=self.api_key)
+        except NotAMail as refused:
+            return problem_response(status_code=400, title="Not an e-mail message", detail=str(refused),
+                                    problem_type="mail-not-a-message")
+        if result.ignored or not result.leads:
+            body = {"leads": [], "ignored": result.ignored}
+            if not result.ignored:  # kept for the manager with its error: no lead could be read from it
+                body["detail"] = "The mail is kept for review: no lead with a contact method could be read from it."
+            return Response(body, status=status.HTTP_200_OK)
+        return Response({"leads": [_lead_body(r) for r in result.leads], "ignored": None}, status=status.HTTP_201_CREATED)
+
+
 class LeadReadBackView(PortalAPIView):
     serializer_class = LeadReadBackSerializer
 
     def get_scoped_queryset(self):
-        return lead_readback_queryset(access=self.access)
+        return lead_readback_queryset(access=self.access, api_key=self.api_key)
+
+    def scope_filters(self):
+        # The source filter is in the selector: a key reads its source's leads and the leads of mails it delivered
+        # (whose source is the portal the mail came from). The dealer filter stays, here and in the selector.
+        return {"dealer": self.access.dealer}
 
     @extend_schema(operation_id="leads_retrieve", summary="Read back a lead this key created", tags=["portal"],
                    responses={200: LeadReadBackSerializer, 401: PROBLEM, 404: PROBLEM})

@@ -59,7 +59,11 @@ OPEN_STATUSES = frozenset(set(Status.values) - CLOSED_STATUSES)
 
 
 class Customer(models.Model):
-    """A person a dealer knows. A new lead with the same normalised e-mail or phone joins this customer."""
+    """A person a dealer knows, with the details of the lead that first named them.
+
+    A new lead joins a customer by its normalised e-mail, or by its phone where the names do not contradict
+    (`leads.matching`); it never rewrites these fields: new addresses and numbers become `CustomerContact` rows.
+    """
 
     dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="customers",
                                db_index=False)  # served by this model's indexes that start with the dealer
@@ -90,6 +94,47 @@ class Customer(models.Model):
         return f"{self.first_name} {self.last_name}".strip()
 
 
+class ContactKind(models.TextChoices):
+    EMAIL = "email", _("E-mail")
+    PHONE = "phone", _("Phone")
+
+
+class CustomerContact(models.Model):
+    """A further e-mail address or phone number of a customer, learnt from a lead or a merge (personal data).
+
+    The customer's own `email`/`phone` are its first contact points and are not repeated here; matching looks at both.
+    """
+
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="+",
+                               db_index=False)  # served by this model's indexes that start with the dealer
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
+    kind = models.CharField(_("kind"), max_length=8, choices=ContactKind.choices)
+    value = models.CharField(_("value"), max_length=254, help_text=_("Normalised: lower-case e-mail, or E.164 phone."))
+    raw = models.CharField(_("as received"), max_length=254, blank=True)
+    first_seen_at = models.DateTimeField(_("first seen"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
+    lead = models.ForeignKey("Lead", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                             verbose_name=_("first given in lead"))
+
+    objects = TenantManager()
+
+    class Meta:
+        verbose_name = _("customer contact point")
+        verbose_name_plural = _("customer contact points")
+        constraints = [
+            models.UniqueConstraint(fields=["dealer", "customer", "kind", "value"], name="customer_contact_unique"),
+            models.CheckConstraint(condition=models.Q(kind__in=ContactKind.values), name="customer_contact_kind_valid"),
+        ]
+        indexes = [
+            # The intake's lookup: which customers of this dealer have this address or number.
+            models.Index(fields=["dealer", "kind", "value"], name="customer_contact_lookup"),
+            models.Index(fields=["customer"], name="customer_contact_customer"),
+        ]
+
+    def __str__(self):
+        return self.raw or self.value
+
+
 class InboundDocument(models.Model):
     """A lead document exactly as a portal sent it (ADF/XML), kept for audit and re-parsing."""
 
@@ -118,6 +163,16 @@ class Lead(models.Model):
     dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="leads",
                                db_index=False)  # served by this model's indexes that start with the dealer
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="leads")
+    # The contact details as given in this lead (personal data): what the salesperson sees and greets, whatever the
+    # customer record it was matched to says. A database default lets bulk writers (COPY) leave them out.
+    contact_first_name = models.CharField(_("first name"), max_length=150, blank=True, default="", db_default="")
+    contact_last_name = models.CharField(_("last name"), max_length=150, blank=True, default="", db_default="")
+    contact_email = models.CharField(_("e-mail"), max_length=254, blank=True, default="", db_default="",
+                                     help_text=_("Normalised (lower case)."))
+    contact_phone = models.CharField(_("phone"), max_length=32, blank=True, default="", db_default="", help_text=_("E.164"))
+    contact_phone_raw = models.CharField(_("phone as received"), max_length=64, blank=True, default="", db_default="")
+    contact_preferred = models.CharField(_("preferred contact"), max_length=16, blank=True, default="", db_default="")
+    contact_language = models.CharField(_("language"), max_length=8, blank=True, default="", db_default="")
     source = models.CharField(_("source"), max_length=64)
     # NULL, not "", when absent: the unique constraint (dealer, source, external_id) must not match leads without one.
     external_id = models.CharField(_("external id"), max_length=200, null=True, blank=True)  # noqa: DJ001
@@ -149,6 +204,10 @@ class Lead(models.Model):
     next_action_at = models.DateTimeField(_("next escalation check"), null=True, blank=True,
                                           help_text=_("When the sweep acts next: the deadline plus the escalation step's delay."))
     escalation_level = models.PositiveSmallIntegerField(default=0)
+    # When the sweep could not route or escalate the lead, it moves it back and records why (for the manager).
+    sweep_failures = models.PositiveSmallIntegerField(_("failed sweep passes"), default=0)
+    sweep_error = models.CharField(_("last sweep error"), max_length=300, blank=True)
+    sweep_failed_at = models.DateTimeField(_("last sweep failure"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     close_reason = models.TextField(_("close reason"), blank=True)
     manager_flag = models.CharField(_("flag for the manager"), max_length=200, blank=True)
@@ -163,6 +222,8 @@ class Lead(models.Model):
     bant_timeline = models.PositiveSmallIntegerField(default=0)
     score = models.PositiveSmallIntegerField(_("BANT score"), default=0)
     returning_customer = models.BooleanField(_("known customer"), default=False)
+    needs_review = models.BooleanField(_("needs review"), default=False,
+                                       help_text=_("A mail in no known format: a person reads it before anyone acts."))
     payload = models.JSONField(_("payload as received"), default=dict, blank=True)
     document = models.ForeignKey(InboundDocument, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
     origin_lead = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_up_leads",
@@ -204,7 +265,7 @@ class Lead(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.customer} · {self.get_channel_display()} · {self.source}"
+        return f"{self.contact_label} · {self.get_channel_display()} · {self.source}"
 
     @property
     def is_open(self) -> bool:
@@ -219,12 +280,32 @@ class Lead(models.Model):
             return None
         return self.first_response_due_at if self.first_contact_at is None else self.deadline_at
 
+    @property
+    def contact_name(self) -> str:
+        """The name as given in this lead."""
+        return f"{self.contact_first_name} {self.contact_last_name}".strip()
+
+    @property
+    def contact_label(self) -> str:
+        """How to refer to the person of this lead: the name given, else the address or number given."""
+        return self.contact_name or self.contact_email or self.contact_phone_raw or self.contact_phone or str(self.pk)
+
+    def contact_details(self) -> dict:
+        """This lead's own contact fields, e.g. for a lead the dealer creates from this one."""
+        return {name: getattr(self, name) for name in LEAD_CONTACT_FIELDS}
+
 
 def due_at_expression():
     """Lead.due_at as an expression, to sort and count in the database."""
     return models.Case(models.When(closed_at__isnull=False, then=models.Value(None)),
                        models.When(first_contact_at__isnull=True, then=models.F("first_response_due_at")),
                        default=models.F("deadline_at"), output_field=models.DateTimeField())
+
+
+# The lead's own contact fields and the customer fields they mirror.
+LEAD_CONTACT_FIELDS = {"contact_first_name": "first_name", "contact_last_name": "last_name", "contact_email": "email",
+                       "contact_phone": "phone", "contact_phone_raw": "phone_raw",
+                       "contact_preferred": "preferred_contact", "contact_language": "language"}
 
 
 class IdempotencyKey(models.Model):
@@ -246,6 +327,60 @@ class IdempotencyKey(models.Model):
         return self.key
 
 
+class MailIgnored(models.TextChoices):
+    AUTO_REPLY = "auto-reply", _("Automatic reply (out of office)")
+    BOUNCE = "bounce", _("Bounce (undeliverable)")
+    MARKETING = "marketing", _("Marketing from a portal")
+    CALL_ANSWERED = "call-answered", _("Answered call (logged on the lead)")
+
+
+class MailChannel(models.TextChoices):
+    API = "api", _("Portal API (raw mail posted)")
+    IMAP = "imap", _("Dealer mailbox (IMAP)")
+
+
+class InboundMail(models.Model):
+    """An e-mail exactly as it arrived, kept first (before any lead), with what reading it gave: its leads, the reason
+    it is no lead, or the error that stopped it. Read once per dealer: Message-ID, or the hash of the bytes."""
+
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="+",
+                               db_index=False)  # served by this model's indexes that start with the dealer
+    message_identity = models.CharField(max_length=1000, help_text="The Message-ID, or sha256:<hex> of the bytes without one.")
+    message_id = models.CharField(max_length=998, blank=True)
+    sha256 = models.CharField(max_length=64)
+    raw = models.BinaryField()
+    subject = models.TextField(_("mail subject"), blank=True)
+    sender = models.CharField(_("mail sender"), max_length=254, blank=True)
+    sent_at = models.DateTimeField(_("sent (Date header)"), null=True, blank=True)
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    ignored = models.CharField(_("not a lead because"), max_length=16, choices=MailIgnored.choices, blank=True)
+    error = models.TextField(_("reading error"), blank=True)
+    source = models.CharField(_("source"), max_length=64, blank=True)
+    channel = models.CharField(max_length=8, choices=MailChannel.choices)
+    needs_review = models.BooleanField(_("needs review"), default=False)
+    api_key = models.ForeignKey("dealers.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                help_text="The key that delivered it (its leads can be read back with it).")
+    leads = models.ManyToManyField(Lead, blank=True, related_name="mails")
+    promoted_at = models.DateTimeField(null=True, blank=True)
+    promoted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+
+    objects = TenantManager()
+
+    class Meta:
+        verbose_name = _("inbound e-mail")
+        verbose_name_plural = _("inbound e-mails")
+        constraints = [
+            models.UniqueConstraint(fields=["dealer", "message_identity"], name="inboundmail_once_per_dealer"),
+            models.CheckConstraint(condition=models.Q(channel__in=MailChannel.values), name="inboundmail_channel_valid"),
+            models.CheckConstraint(condition=models.Q(ignored__in=["", *MailIgnored.values]), name="inboundmail_ignored_valid"),
+        ]
+        indexes = [models.Index(fields=["dealer", "-received_at"], name="inboundmail_dealer_received")]
+
+    def __str__(self):
+        return f"{self.sender} · {self.subject[:60]}"
+
+
 class EventType(models.TextChoices):
     RECEIVED = "received", _("Received")
     DUPLICATE = "duplicate", _("Duplicate received")
@@ -262,6 +397,7 @@ class EventType(models.TextChoices):
     NOTE = "note", _("Note")
     CLOSED = "closed", _("Closed")
     REOPENED = "reopened", _("Reopened")
+    CUSTOMER_CHANGED = "customer_changed", _("Customer record changed")
 
 
 class LeadEvent(models.Model):
@@ -293,6 +429,8 @@ class NotificationKind(models.TextChoices):
     REASSIGNED = "reassigned", _("Lead reassigned")
     HANDOVER = "handover", _("Hand-over from the BDC")
     DIGEST = "digest", _("Daily digest")
+    REPLY = "reply", _("Customer replied")
+    BOUNCE = "bounce", _("E-mail bounced")
 
 
 class DeliveryStatus(models.TextChoices):
@@ -338,3 +476,65 @@ class Notification(models.Model):
 
     def __str__(self):
         return self.subject
+
+
+class MailboxSecurity(models.TextChoices):
+    SSL = "ssl", _("SSL/TLS (IMAPS, usually port 993)")
+    STARTTLS = "starttls", _("STARTTLS (usually port 143)")
+    NONE = "none", _("None (only for a server on the local network)")
+
+
+class AfterRead(models.TextChoices):
+    MARK_SEEN = "mark_seen", _("Mark as read")
+    MOVE = "move", _("Move to a folder")
+
+
+class Mailbox(models.Model):
+    """A dealer's own mailbox that Opvolger reads over IMAP. Nothing is ever deleted from it.
+
+    `last_uid` is the highest UID (under `uidvalidity`) whose mail is stored and marked or moved; the poll lease
+    (`poll_lease_until`/`poll_lease_token`) keeps a second poller out while one reads, without a transaction.
+    """
+
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="mailboxes",
+                               db_index=False)  # served by this model's indexes that start with the dealer
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField()
+    username = models.CharField(max_length=255)
+    password_encrypted = models.TextField(help_text="Fernet token (MAILBOX_ENCRYPTION_KEY); never the password itself.")
+    security = models.CharField(max_length=8, choices=MailboxSecurity.choices, default=MailboxSecurity.SSL)
+    folder = models.CharField(max_length=255, default="INBOX")
+    after_read = models.CharField(max_length=10, choices=AfterRead.choices, default=AfterRead.MARK_SEEN)
+    move_to = models.CharField(max_length=255, blank=True)
+    uidvalidity = models.BigIntegerField(null=True, blank=True)
+    last_uid = models.BigIntegerField(default=0)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    next_poll_at = models.DateTimeField(null=True, blank=True, help_text="Backoff: not read again before this.")
+    poll_lease_until = models.DateTimeField(null=True, blank=True)
+    poll_lease_token = models.CharField(max_length=32, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dealer", "host", "username", "folder"], name="mailbox_once_per_dealer"),
+            models.CheckConstraint(condition=models.Q(security__in=["ssl", "starttls", "none"]), name="mailbox_security"),
+            models.CheckConstraint(condition=models.Q(after_read="mark_seen") | ~models.Q(move_to=""),
+                                   name="mailbox_move_needs_folder"),
+        ]
+        indexes = [models.Index(fields=["dealer", "is_active"], name="mailbox_dealer_active")]
+
+    def __str__(self):
+        return f"{self.username}@{self.host}/{self.folder}"
+
+    @property
+    def is_failing(self) -> bool:
+        return self.is_active and self.consecutive_failures > 0

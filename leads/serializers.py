@@ -37,6 +37,8 @@ class VehicleInSerializer(serializers.Serializer):
     currency = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=3)
     mileage_km = serializers.IntegerField(required=False, allow_null=True, min_value=0)
     url = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=2000)
+    plate = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=16,
+                                  help_text="Licence plate, as written.")
 
 
 class TradeInSerializer(serializers.Serializer):
@@ -44,6 +46,10 @@ class TradeInSerializer(serializers.Serializer):
     model = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=100)
     year = serializers.IntegerField(required=False, allow_null=True, min_value=1886, max_value=2100)
     mileage_km = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    plate = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=16,
+                                  help_text="Licence plate, as written.")
+    remarks = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=2000,
+                                    help_text="Defects, options, anything the customer says about the car.")
 
 
 class ConsentSerializer(serializers.Serializer):
@@ -62,6 +68,8 @@ class LeadInSerializer(serializers.Serializer):
     trade_in = TradeInSerializer(required=False, allow_null=True)
     message = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=20000, trim_whitespace=False)
     consent = ConsentSerializer(required=False, allow_null=True)
+    needs_review = serializers.BooleanField(required=False, default=False,
+                                            help_text="Set by the e-mail channel when no known format matched.")
 
     def validate(self, attrs):
         for key in ("vehicle", "trade_in"):
@@ -86,6 +94,8 @@ class LeadOutSerializer(serializers.ModelSerializer):
     first_response_due_at = serializers.SerializerMethodField()
     duplicate = serializers.SerializerMethodField()
     existing_customer = serializers.BooleanField(source="returning_customer")
+    needs_review = serializers.BooleanField(read_only=True, help_text="True when a person should read the lead first "
+                                                                      "(an e-mail in no known format).")
     warnings = serializers.SerializerMethodField()
     kind = serializers.CharField(allow_null=True)
     queue = serializers.CharField(allow_null=True)
@@ -93,7 +103,7 @@ class LeadOutSerializer(serializers.ModelSerializer):
     class Meta:
         model = Lead
         fields = ["id", "status", "kind", "queue", "assigned_to", "first_response_due_at", "duplicate",
-                  "existing_customer", "warnings"]
+                  "existing_customer", "needs_review", "warnings"]
 
     def get_first_response_due_at(self, lead) -> str | None:
         return local_iso(lead.first_response_due_at, lead.dealer)
@@ -112,6 +122,9 @@ class LeadOutSerializer(serializers.ModelSerializer):
 
 
 class CustomerOutSerializer(serializers.Serializer):
+    """The contact details as given in this lead, and the customer record it was matched to."""
+
+    id = serializers.IntegerField(help_text="The customer record this lead was matched to.")
     first_name = serializers.CharField()
     last_name = serializers.CharField()
     email = serializers.CharField()
@@ -143,9 +156,10 @@ class LeadReadBackSerializer(LeadOutSerializer):
             "first_contact_at", "contact_attempts", "escalations"]
 
     def get_customer(self, lead) -> CustomerOutSerializer:
-        c = lead.customer
-        return {"first_name": c.first_name, "last_name": c.last_name, "email": c.email, "phone": c.phone,
-                "phone_raw": c.phone_raw, "preferred_contact": c.preferred_contact, "language": c.language}
+        # As given in this lead: a later lead of the same person never rewrites what this one said.
+        return {"id": lead.customer_id, "first_name": lead.contact_first_name, "last_name": lead.contact_last_name,
+                "email": lead.contact_email, "phone": lead.contact_phone, "phone_raw": lead.contact_phone_raw,
+                "preferred_contact": lead.contact_preferred, "language": lead.contact_language}
 
     def get_received_at(self, lead) -> str | None:
         return local_iso(lead.received_at, lead.dealer)

@@ -11,15 +11,19 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, When
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from dealers.models import Dealer
+from dealers.services import audit_record
 
+from .matching import Candidate, customer_match
 from .models import (
+    ContactKind,
     Customer,
+    CustomerContact,
     DeliveryStatus,
     EventType,
     IdempotencyKey,
@@ -28,7 +32,7 @@ from .models import (
     LeadEvent,
     Notification,
 )
-from .quality import assess_contact, storable, warnings_for
+from .quality import EMAIL_INVALID, EMAIL_THROWAWAY, assess_contact, storable, warnings_for
 from .scoring import score_lead
 
 logger = logging.getLogger(__name__)
@@ -83,23 +87,91 @@ def parse_received_at(value) -> tuple[dt.datetime | None, str]:
     return parsed, raw
 
 
-def _customer_for(*, dealer: Dealer, email: str, phone: str, data: dict) -> tuple[Customer, bool]:
-    """The dealer's known customer with this e-mail (first) or phone, or a new one."""
-    match = Q(email=email) if email else Q()
-    if phone:
-        match |= Q(phone=phone)
-    known = None
-    if match:
-        known = (Customer.objects.for_dealer(dealer).filter(match)
-                 .order_by(Case(When(email=email, then=0), default=1) if email else "pk", "pk").first())
-    if known is not None:
-        return known, True
-    customer = Customer.objects.create(
-        dealer=dealer, first_name=(data.get("first_name") or "")[:150], last_name=(data.get("last_name") or "")[:150],
-        email=email[:254], phone=phone, phone_raw=(data.get("phone") or "")[:64],
-        preferred_contact=data.get("preferred_contact") or "", language=data.get("language") or "",
-    )
-    return customer, False
+@dataclass
+class CustomerLink:
+    """The customer a new lead joins, and what the lead teaches about them (written once the lead is stored)."""
+
+    customer: Customer
+    known: bool
+    new_contacts: list[CustomerContact] = field(default_factory=list)  # new or seen again: inserted, or last_seen bumped
+    fill: dict = field(default_factory=dict)  # the customer's blank name fields, from this lead (never an overwrite)
+
+    def save(self, lead: Lead) -> None:
+        if self.new_contacts:
+            for contact in self.new_contacts:
+                contact.lead = lead
+            # One statement: a new address is added, one the customer already had is marked as seen again.
+            CustomerContact.objects.bulk_create(self.new_contacts, update_conflicts=True,
+                                                unique_fields=["dealer", "customer", "kind", "value"],
+                                                update_fields=["last_seen_at"])
+        if self.fill:
+            blank = Q(**{name: "" for name in self.fill})
+            Customer.objects.for_dealer(self.customer.dealer_id).filter(blank, pk=self.customer.pk).update(**self.fill)
+
+
+CANDIDATE_LIMIT = 20  # a company switchboard may be shared by many customers; e-mail matches are read first
+
+
+def customer_candidates(*, dealer_id: int, email: str, phone: str) -> list[Customer]:
+    """The dealer's customers that have this e-mail or phone, as their own field or as a contact point, in one statement.
+
+    Each carries `has_email`/`has_phone`. E-mail matches first, then the oldest. The ids come from a UNION of index
+    lookups, so the cost does not grow with the dealer's customers.
+    """
+    if not email and not phone:
+        return []
+    customers, contacts = Customer._meta.db_table, CustomerContact._meta.db_table
+    ids, params = [], []
+    for kind, column, value in ((ContactKind.EMAIL, "email", email), (ContactKind.PHONE, "phone", phone)):
+        if value:
+            ids.append(f"SELECT id FROM {customers} WHERE dealer_id = %s AND {column} = %s")
+            ids.append(f"SELECT customer_id FROM {contacts} WHERE dealer_id = %s AND kind = %s AND value = %s")
+            params += [dealer_id, value, dealer_id, kind, value]
+
+    def has(kind, column, value):
+        if not value:
+            return "FALSE", []
+        return (f"(c.{column} = %s OR EXISTS (SELECT 1 FROM {contacts} k WHERE k.customer_id = c.id "
+                "AND k.kind = %s AND k.value = %s))", [value, kind, value])
+
+    has_email, email_params = has(ContactKind.EMAIL, "email", email)
+    has_phone, phone_params = has(ContactKind.PHONE, "phone", phone)
+    sql = (f"SELECT c.*, {has_email} AS has_email, {has_phone} AS has_phone FROM {customers} c "
+           f"WHERE c.id IN ({' UNION ALL '.join(ids)}) "
+           f"ORDER BY CASE WHEN {has_email} THEN 0 ELSE 1 END, c.id LIMIT {CANDIDATE_LIMIT}")
+    # Raw SQL takes the dealer as a parameter (every branch of the UNION names it).
+    return list(Customer.objects.for_dealer(dealer_id).raw(sql, [*email_params, *phone_params, *params, *email_params]))
+
+
+def _customer_for(*, dealer: Dealer, contact, data: dict) -> CustomerLink:
+    """The dealer's known customer this lead belongs to (`leads.matching`), or a new one built from the lead."""
+    first_name, last_name = (data.get("first_name") or "")[:150], (data.get("last_name") or "")[:150]
+    email, phone = contact.email[:254], contact.phone_e164
+    candidates = customer_candidates(dealer_id=dealer.pk, email=email, phone=phone)
+    match = customer_match(
+        first_name=first_name, last_name=last_name, email=email, phone=phone,
+        email_usable=not ({EMAIL_INVALID, EMAIL_THROWAWAY} & set(contact.flags)),
+        candidates=[Candidate(id=c.pk, first_name=c.first_name, last_name=c.last_name, has_email=bool(c.has_email),
+                              has_phone=bool(c.has_phone)) for c in candidates])
+    if match is None:
+        customer = Customer.objects.create(
+            dealer=dealer, first_name=first_name, last_name=last_name, email=email, phone=phone,
+            phone_raw=(data.get("phone") or "")[:64], preferred_contact=(data.get("preferred_contact") or "")[:16],
+            language=(data.get("language") or "")[:8],
+        )
+        return CustomerLink(customer=customer, known=False)
+    customer = next(c for c in candidates if c.pk == match.id)
+    link = CustomerLink(customer=customer, known=True)
+    now = timezone.now()
+    # A match never overwrites: an address or number the customer does not have as its own is a further contact point.
+    for kind, value, own, raw in ((ContactKind.EMAIL, email, customer.email, email),
+                                  (ContactKind.PHONE, phone, customer.phone, contact.phone_raw)):
+        if value and value != own:
+            link.new_contacts.append(CustomerContact(dealer=dealer, customer=customer, kind=kind, value=value,
+                                                     raw=raw[:254], first_seen_at=now, last_seen_at=now))
+    if not customer.first_name and not customer.last_name and (first_name or last_name):
+        link.fill = {"first_name": first_name, "last_name": last_name}  # a nameless record learns the name once
+    return link
 
 
 def _existing_lead(*, dealer: Dealer, source: str, external_id: str | None, idempotency_key: str | None) -> Lead | None:
@@ -116,28 +188,37 @@ def _existing_lead(*, dealer: Dealer, source: str, external_id: str | None, idem
     return None
 
 
-def _lead_new(*, dealer, source, data, document, payload) -> tuple[Lead, LeadEvent]:
-    """The lead, not yet inserted, with its customer (found, or inserted now) and its first timeline entry."""
+def _lead_new(*, dealer, source, data, document, payload) -> tuple[Lead, LeadEvent, CustomerLink]:
+    """The lead, not yet inserted, with its customer (found, or inserted now), its first timeline entry, and what it
+    adds to a known customer (written after the lead)."""
     customer_data = data.get("customer") or {}
     contact = assess_contact(email=customer_data.get("email"), phone=customer_data.get("phone"),
                              first_name=customer_data.get("first_name"), last_name=customer_data.get("last_name"),
                              region=dealer.country)
     received_at, received_raw = parse_received_at(data.get("received_at"))
     score = score_lead(data)
-    customer, known = _customer_for(dealer=dealer, email=contact.email, phone=contact.phone_e164, data=customer_data)
+    link = _customer_for(dealer=dealer, contact=contact, data=customer_data)
+    known = link.known
     lead = Lead(
-        dealer=dealer, customer=customer, source=source, external_id=data.get("external_id") or None,
+        dealer=dealer, customer=link.customer, source=source, external_id=data.get("external_id") or None,
         channel=data.get("channel") or "web_form", reason=data.get("reason") or "",
         received_at=received_at or timezone.now(), received_at_raw=received_raw[:100],
         vehicle=data.get("vehicle") or {}, trade_in=data.get("trade_in") or {}, message=data.get("message") or "",
         consent_marketing=(data.get("consent") or {}).get("marketing"), data_flags=list(contact.flags),
         bant_budget=score.budget, bant_authority=score.authority, bant_need=score.need,
         bant_timeline=score.timeline, score=score.total, returning_customer=known,
+        needs_review=bool(data.get("needs_review")),
         payload=payload if payload is not None else data, document=document,
+        # The contact as given in this lead: shown on every page, whatever the matched customer record says.
+        contact_first_name=(customer_data.get("first_name") or "")[:150],
+        contact_last_name=(customer_data.get("last_name") or "")[:150], contact_email=contact.email[:254],
+        contact_phone=contact.phone_e164, contact_phone_raw=contact.phone_raw[:64],
+        contact_preferred=(customer_data.get("preferred_contact") or "")[:16],
+        contact_language=(customer_data.get("language") or "")[:8],
     )
     received = lead_event_new(lead=lead, type=EventType.RECEIVED, text=source,
                               data={"flags": list(contact.flags), "returning_customer": known})
-    return lead, received
+    return lead, received, link
 
 
 @dataclass
@@ -177,9 +258,11 @@ def lead_intake(*, dealer: Dealer, source: str, data: dict, idempotency_key: str
     for _attempt in range(2):
         try:
             with transaction.atomic():
-                lead, received = _lead_new(dealer=dealer, source=source, data=data, document=document, payload=payload)
+                lead, received, link = _lead_new(dealer=dealer, source=source, data=data, document=document,
+                                                 payload=payload)
                 routed = _route_or_leave_for_the_sweep(lead, route) if route is not None else Routed()
                 lead.save(force_insert=True)
+                link.save(lead)  # nothing for a new customer or a known one with the same details
                 if idempotency_key:
                     IdempotencyKey.objects.create(dealer=dealer, source=source, key=idempotency_key, lead=lead)
                 if routed.notice is not None:
@@ -198,6 +281,88 @@ def lead_intake(*, dealer: Dealer, source: str, data: dict, idempotency_key: str
             IdempotencyKey.objects.for_dealer(dealer).filter(source=source, key=idempotency_key,
                                           created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW).delete()
     raise IntegrityError("lead could not be stored")
+
+
+class CustomerChangeRefused(Exception):
+    """A merge or split that cannot be done; the message says why in words a manager understands."""
+
+
+def _contact_points_of(customer: Customer) -> list[tuple[str, str, str, dt.datetime, dt.datetime, object]]:
+    """(kind, value, raw, first seen, last seen, lead id): the customer's own e-mail and phone, then its contact points."""
+    own = [(ContactKind.EMAIL, customer.email, customer.email, customer.created_at, customer.created_at, None),
+           (ContactKind.PHONE, customer.phone, customer.phone_raw or customer.phone, customer.created_at,
+            customer.created_at, None)]
+    further = customer.contacts.values_list("kind", "value", "raw", "first_seen_at", "last_seen_at", "lead_id")
+    return [point for point in [*own, *further] if point[1]]
+
+
+def customer_merge(*, into: Customer, other: Customer, by) -> Customer:
+    """Merge `other` into `into` (same dealer): its leads move, its e-mail and phone and its contact points become
+    contact points of `into`; `into`'s own details stay as they are (a blank name is filled). `other` is deleted."""
+    if into.pk == other.pk or into.dealer_id != other.dealer_id:
+        raise CustomerChangeRefused(_("Choose another customer of this dealer to merge with."))
+    with transaction.atomic():
+        # Both rows locked in one order, so two managers merging the same pair at once wait instead of deadlocking.
+        locked = {c.pk: c for c in Customer.objects.for_dealer(into.dealer_id).select_for_update().filter(
+            pk__in=[into.pk, other.pk]).order_by("pk")}
+        if len(locked) != 2:
+            raise CustomerChangeRefused(_("One of these customers no longer exists; it may have been merged already."))
+        into, other = locked[into.pk], locked[other.pk]
+        now = timezone.now()
+        known = {(kind, value) for kind, value, *_rest in _contact_points_of(into)}
+        points = []
+        for kind, value, raw, first_seen, last_seen, lead_id in _contact_points_of(other):
+            if (kind, value) not in known:
+                known.add((kind, value))
+                points.append(CustomerContact(dealer_id=into.dealer_id, customer=into, kind=kind, value=value[:254],
+                                              raw=(raw or "")[:254], first_seen_at=first_seen, last_seen_at=last_seen,
+                                              lead_id=lead_id))
+        leads = Lead.objects.for_dealer(into.dealer_id).filter(customer=other)
+        moved = list(leads.only("pk", "dealer_id"))
+        leads.update(customer=into)
+        CustomerContact.objects.bulk_create(points)
+        if not into.first_name and not into.last_name and (other.first_name or other.last_name):
+            into.first_name, into.last_name = other.first_name, other.last_name
+            into.save(update_fields=["first_name", "last_name"])
+        LeadEvent.objects.bulk_create([
+            lead_event_new(lead=lead, type=EventType.CUSTOMER_CHANGED, actor=by, at=now,
+                           data={"action": "merge", "customer": into.pk, "merged_customer": other.pk})
+            for lead in moved])
+        other_pk = other.pk
+        other.delete()  # its contact points go with it; they were copied above
+        # The audit names records, not people: an erased customer leaves no personal data behind here.
+        audit_record(dealer=into.dealer, actor=by, action="customer.merged", target=f"#{into.pk}",
+                     changes={"merged_customer": other_pk, "leads_moved": len(moved), "contact_points_added": len(points)})
+    return into
+
+
+def customer_split(*, lead: Lead, by) -> Customer:
+    """Give a lead its own new customer, built from the contact details given in that lead. Addresses and numbers the
+    old customer knew only through this lead go with it; the old customer's own details stay."""
+    with transaction.atomic():
+        old = Customer.objects.for_dealer(lead.dealer_id).select_for_update().get(pk=lead.customer_id)
+        others = list(Lead.objects.for_dealer(lead.dealer_id).filter(customer=old).exclude(pk=lead.pk)
+                      .values_list("contact_email", "contact_phone"))
+        if not others:
+            raise CustomerChangeRefused(_("This is the customer's only lead: there is nothing to split off."))
+        new = Customer.objects.create(
+            dealer_id=lead.dealer_id, first_name=lead.contact_first_name, last_name=lead.contact_last_name,
+            email=lead.contact_email, phone=lead.contact_phone, phone_raw=lead.contact_phone_raw,
+            preferred_contact=lead.contact_preferred, language=lead.contact_language)
+        Lead.objects.for_dealer(lead.dealer_id).filter(pk=lead.pk).update(customer=new)
+        lead.customer = new
+        still_used = {(ContactKind.EMAIL, email) for email, _phone in others if email} | {
+            (ContactKind.PHONE, phone) for _email, phone in others if phone}
+        leaving = [(kind, value) for kind, value in ((ContactKind.EMAIL, lead.contact_email),
+                                                     (ContactKind.PHONE, lead.contact_phone))
+                   if value and (kind, value) not in still_used]
+        for kind, value in leaving:
+            CustomerContact.objects.for_dealer(lead.dealer_id).filter(customer=old, kind=kind, value=value).delete()
+        lead_event_add(lead=lead, type=EventType.CUSTOMER_CHANGED, actor=by,
+                       data={"action": "split", "customer": new.pk, "previous_customer": old.pk})
+        audit_record(dealer=lead.dealer, actor=by, action="customer.split", target=f"#{old.pk}",
+                     changes={"lead": str(lead.pk), "new_customer": new.pk})
+    return new
 
 
 def document_store(*, dealer: Dealer, source: str, content_type: str, body: bytes) -> InboundDocument:
@@ -227,6 +392,19 @@ def notification_send(notification: Notification) -> Notification:
     return notification
 
 
+def notification_send_many(notifications: list[Notification]) -> list[Notification]:
+    """`notification_send` for many notices in one INSERT (the sweep's batches); their e-mails go out after commit."""
+    Notification.objects.bulk_create(notifications)
+    pending = [n.pk for n in notifications if n.email_status == DeliveryStatus.PENDING]
+    if pending:
+        batch = _outbox_batch.get()
+        if batch is not None:
+            batch.extend(pending)
+        else:
+            transaction.on_commit(outbox_wake)
+    return notifications
+
+
 def notification_queue(*, dealer_id: int, recipient, kind: str, subject: str, body: str,
                        lead: Lead | None = None, digest_date=None) -> Notification:
     """An in-app notice now; its e-mail goes out after commit."""
@@ -236,7 +414,7 @@ def notification_queue(*, dealer_id: int, recipient, kind: str, subject: str, bo
 
 def assignee_notice(*, lead: Lead, user, kind: str, note: str = "") -> Notification:
     """The notice, not yet saved, that a lead is now this person's to follow up."""
-    customer = lead.customer
+    customer = lead.contact_label  # the person of this lead, as they named themselves
     subject = _("New lead: %(name)s") % {"name": customer}
     vehicle = " ".join(str(lead.vehicle.get(k, "")) for k in ("make", "model")).strip()
     body = "\n".join(filter(None, [

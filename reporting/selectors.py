@@ -448,13 +448,15 @@ def _today_start(scope: ReportScope, now: dt.datetime) -> Q:
 
 
 def board_counts(*, scope: ReportScope, now: dt.datetime, by_dealer: bool = False) -> list[dict] | dict:
-    """Right now: new leads today, untouched open leads, overdue open leads, leads in escalation."""
+    """Right now: new leads today, untouched open leads, overdue open leads, leads in escalation, and leads the sweep
+    could not route or escalate (each one is retried with a growing delay; the lead page says why)."""
     open_leads = Q(closed_at__isnull=True)
     aggregates = {
         "new_today": Count("pk", filter=_today_start(scope, now)),
         "untouched": Count("pk", filter=open_leads & Q(first_contact_at__isnull=True)),
         "overdue": Count("pk", filter=open_leads & _late(now)),
         "escalated": Count("pk", filter=open_leads & Q(escalation_level__gt=0)),
+        "sweep_failing": Count("pk", filter=open_leads & Q(sweep_failures__gt=0)),  # the timers could not handle them
         "open": Count("pk", filter=open_leads),
     }
     # Only open leads and today's arrivals can count, so the scan stays small whatever the history.
@@ -465,8 +467,8 @@ def board_counts(*, scope: ReportScope, now: dt.datetime, by_dealer: bool = Fals
 
 
 # What the board's lead rows show; leaving out the lead's payload and message keeps a group's lists cheap to load.
-BOARD_LEAD_FIELDS = ("id", "dealer__slug", "dealer__name", "dealer__time_zone", "customer__first_name", "customer__last_name",
-                     "customer__email", "customer__phone_raw", "assignee__first_name", "assignee__last_name",
+BOARD_LEAD_FIELDS = ("id", "dealer__slug", "dealer__name", "dealer__time_zone", "contact_first_name", "contact_last_name",
+                     "contact_email", "contact_phone", "contact_phone_raw", "assignee__first_name", "assignee__last_name",
                      "assignee__email", "source", "kind", "queue", "received_at", "deadline_at", "escalation_level",
                      "first_response_due_at", "first_contact_at", "closed_at")
 
@@ -475,7 +477,7 @@ def untouched_leads(*, scope: ReportScope, now: dt.datetime, limit: int = 25) ->
     """Open leads nobody has tried yet, longest waiting first, with how long they have waited since arrival."""
     return (Lead.objects.for_dealers(scope.dealer_ids).filter(closed_at__isnull=True, first_contact_at__isnull=True)
             .annotate(waiting_seconds=ElapsedSeconds("received_at", Value(now, DateTimeField())))
-            .select_related("customer", "assignee", "dealer").only(*BOARD_LEAD_FIELDS)
+            .select_related("assignee", "dealer").only(*BOARD_LEAD_FIELDS)
             .order_by("received_at")[:limit])
 
 
@@ -493,7 +495,7 @@ def overdue_leads(*, scope: ReportScope, now: dt.datetime, limit: int = 25) -> Q
             .annotate(due_at_sort=due_at_expression(),
                       overdue_seconds=ElapsedSeconds(due_at_expression(), Value(now, DateTimeField())),
                       waiting_seconds=ElapsedSeconds("received_at", Value(now, DateTimeField())))
-            .select_related("customer", "assignee", "dealer").only(*BOARD_LEAD_FIELDS)
+            .select_related("assignee", "dealer").only(*BOARD_LEAD_FIELDS)
             .order_by("due_at_sort")[:limit])
 
 

@@ -17,6 +17,7 @@ from dealers.errors import DomainError
 from dealers.models import Role
 from dealers.views import DealerScopedMixin
 from leads.models import Lead
+from leads.selectors import mailboxes_failing
 from routing.services import lead_reassign
 
 from . import charts
@@ -114,6 +115,7 @@ class DashboardView(ReportScopeMixin, View):
             "members": members, "on_duty": [m for m in members if m.on_duty],
             "tables": self._tables(report), "charts": self._charts(report),
             "querystring": request.GET.urlencode(), "next": request.get_full_path(), "definitions": definitions(),
+            "failing_mailboxes": mailboxes_failing(dealers=scope.dealers),
         }
         with timezone.override(scope.tz):
             return render(request, self.template_name, context)
@@ -233,7 +235,7 @@ class LeadReassignView(ReportScopeMixin, View):
                 messages.error(request, exc.detail)
             else:
                 messages.success(request, _("%(lead)s now goes to %(person)s.") % {
-                    "lead": lead.customer, "person": to_user.display_name})
+                    "lead": lead.contact_label, "person": to_user.display_name})
         else:
             messages.error(request, _("Choose someone on duty at this dealer."))
         target = request.POST.get("next") or reverse("dashboard")

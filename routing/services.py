@@ -126,6 +126,18 @@ def assign_to_sales(*, lead: Lead, exclude_user_id=None, by=None, reason: str = 
         notify_assignee(lead=lead, user=user, kind=NotificationKind.ASSIGNED)
 
 
+def lead_sales_reassign(*, lead: Lead, reason: str) -> Routed:
+    """A stalled sales lead goes to the next on-duty salesperson (not its current one): the same round-robin as
+    `assign_to_sales`. The assignee is written at once, so the next pick in the same transaction counts this lead;
+    the timeline entry and the notice are returned for the caller to insert with others (the sweep's batches)."""
+    previous = lead.assignee
+    user, text = _sales_assignee(lead=lead, exclude_user_id=previous.pk if previous else None, reason=reason)
+    lead.queue, lead.assignee = Queue.SALES, user
+    Lead.objects.for_dealer(lead.dealer_id).filter(pk=lead.pk).update(queue=Queue.SALES, assignee=user)
+    notice = assignee_notice(lead=lead, user=user, kind=NotificationKind.ASSIGNED) if user is not None else None
+    return Routed(events=[_assigned_event(lead, user, text=text)], notice=notice)
+
+
 ROUTING_FIELDS = ["kind", "queue", "assignee", "clock_started_at", "first_response_due_at", "deadline_at",
                   "escalation_level", "next_action_at", "routed_at"]
 

@@ -72,3 +72,17 @@ ensure_chromium() {
     exit 1
   fi
 }
+
+ensure_dovecot() {
+  # The mailbox tests start their own private Dovecot (tests/imap_server.py); they need only the packaged binary.
+  if [ -x /usr/sbin/dovecot ]; then return 0; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> Installing Dovecot from the OS packages (mailbox tests)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd >/dev/null; }
+  fi
+  if [ ! -x /usr/sbin/dovecot ]; then
+    echo "FATAL: /usr/sbin/dovecot is missing; install it with 'apt-get install dovecot-imapd'." >&2
+    exit 1
+  fi
+}

@@ -29,7 +29,7 @@ pids=()
 cleanup() { echo; echo "==> Stopping"; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-celery -A config worker --loglevel=INFO --concurrency=2 --hostname="worker@%h" >var/worker.log 2>&1 & pids+=($!)
+celery -A config worker -Q celery,timers --loglevel=INFO --concurrency=2 --hostname="worker@%h" >var/worker.log 2>&1 & pids+=($!)
 celery -A config beat --loglevel=INFO --schedule=var/celerybeat-schedule >var/beat.log 2>&1 & pids+=($!)
 python manage.py runserver "127.0.0.1:${PORT}" --noreload >var/web.log 2>&1 & pids+=($!)
 

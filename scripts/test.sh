@@ -7,6 +7,7 @@ source scripts/lib.sh
 ensure_venv requirements-dev.txt
 ensure_services
 ensure_chromium
+ensure_dovecot
 compile_translations
 
 # The whole suite runs on both cores unless options are given (e.g. one file: ./scripts/test.sh tests/leads).

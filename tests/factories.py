@@ -82,6 +82,14 @@ class LeadFactory(factory.django.DjangoModelFactory):
 
     dealer = factory.SubFactory(DealerFactory)
     customer = factory.SubFactory(CustomerFactory, dealer=factory.SelfAttribute("..dealer"))
+    # The lead's own contact: by default what its customer record says (a test passes others to differ).
+    contact_first_name = factory.SelfAttribute("customer.first_name")
+    contact_last_name = factory.SelfAttribute("customer.last_name")
+    contact_email = factory.SelfAttribute("customer.email")
+    contact_phone = factory.SelfAttribute("customer.phone")
+    contact_phone_raw = factory.SelfAttribute("customer.phone_raw")
+    contact_preferred = factory.SelfAttribute("customer.preferred_contact")
+    contact_language = factory.SelfAttribute("customer.language")
     source = "website"
     external_id = factory.Sequence(lambda n: f"EXT-{n}")
     channel = "web_form"

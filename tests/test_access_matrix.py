@@ -12,8 +12,9 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from dealers.models import BdcCompany, Role
+from dealers.models import BdcCompany, ClosingDay, Role
 from followup.models import Appointment, LeadImport
+from leads.models import InboundMail, Mailbox
 from tests.factories import DealerFactory, LeadFactory, MembershipFactory, UserFactory, api_key_for, make_group_admin
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +42,8 @@ TENANT_ROUTES = {
     "settings:policy": ("get", "/settings/policy/?dealer=dealer-a", "page"),
     "settings:routing": ("get", "/settings/routing/?dealer=dealer-a", "page"),
     "settings:hours": ("get", "/settings/hours/?dealer=dealer-a", "page"),
+    "settings:closing_day_add": ("post", "/settings/hours/closing-days/?dealer=dealer-a", "page"),
+    "settings:closing_day_remove": ("post", "/settings/hours/closing-days/{closing_day}/remove/", "page"),
     "settings:team": ("get", "/settings/team/?dealer=dealer-a", "page"),
     "settings:team_add": ("post", "/settings/team/add/?dealer=dealer-a", "page"),
     "settings:member_update": ("post", "/settings/team/{membership}/", "page"),
@@ -54,6 +57,10 @@ TENANT_ROUTES = {
     "lead_import": ("get", "/settings/import/?dealer=dealer-a", "page"),
     "lead_import_detail": ("get", "/settings/import/{lead_import}/", "page"),
     "telephony_settings": ("get", "/settings/telephony/?dealer=dealer-a", "page"),
+    "inbound_mail": ("get", "/settings/mail/?dealer=dealer-a", "page"),
+    "inbound_mail_promote": ("post", "/settings/mail/{inbound_mail}/promote/", "page"),
+    "mailbox_settings": ("get", "/settings/mailbox/?dealer=dealer-a", "page"),
+    "mailbox_active": ("post", "/settings/mailbox/{mailbox}/active/", "page"),
     "inbox": ("get", "/inbox/?dealer=dealer-a", "page"),
     "inbox_feed": ("get", "/inbox/feed/?dealer=dealer-a", "page"),
     "notices_read": ("post", "/notices/read/?dealer=dealer-a", "page"),
@@ -67,6 +74,9 @@ TENANT_ROUTES = {
     "lead_score": ("post", f"/leads/{LEAD}/score/", "page"),
     "lead_note": ("post", f"/leads/{LEAD}/notes/", "page"),
     "lead_email": ("post", f"/leads/{LEAD}/email/", "page"),
+    "lead_customer": ("get", f"/leads/{LEAD}/customer/", "page"),
+    "lead_customer_merge": ("post", f"/leads/{LEAD}/customer/merge/", "page"),
+    "lead_customer_split": ("post", f"/leads/{LEAD}/customer/split/", "page"),
     "bdc": ("get", "/bdc/?dealer=dealer-a", "page"),
     "bdc_next": ("post", "/bdc/next/?dealer=dealer-a", "page"),
     "bdc_lead": ("get", f"/bdc/leads/{LEAD}/", "page"),
@@ -84,6 +94,7 @@ NOT_TENANT_ROUTES = {
     "api-docs": "the public API docs",
     "api-leads-create": "a portal key files under its own dealer; the body cannot name another",
     "api-leads-adf": "as api-leads-create",
+    "api-leads-mail": "as api-leads-create; its read-back scope is tested in tests/leads/test_mail_api.py",
     "api-auth-token": "sign-in",
     "telephony-events": "HMAC-signed by the endpoint that names the dealer (tests/followup/test_telephony.py)",
     "home": "redirects to the person's own page",
@@ -130,8 +141,14 @@ def world_a(cast):
     if api_key is None:
         api_key_for(cast.dealer_a)
         api_key = cast.dealer_a.api_keys.get()
+    closing_day = ClosingDay.objects.create(dealer=cast.dealer_a, date=lead.received_at.date(), label="A")
+    inbound_mail = InboundMail.objects.create(dealer=cast.dealer_a, message_identity="<a@a>", sha256="0" * 64, raw=b"x",
+                                              channel="api", ignored="auto-reply")
     return {"lead": lead.pk, "appointment": appointment.pk, "lead_import": lead_import.pk, "api_key": api_key.pk,
-            "membership": cast.sales_a1.memberships.get().pk}
+            "membership": cast.sales_a1.memberships.get().pk, "inbound_mail": inbound_mail.pk,
+            "closing_day": closing_day.pk,
+            "mailbox": Mailbox.objects.create(dealer=cast.dealer_a, host="imap.a.test", port=993, username="verkoop@a.test",
+                                              password_encrypted="x").pk}
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from dealers.models import ApiKey, Membership
+from dealers.models import ApiKey, ClosingDay, Membership
 from followup.models import Appointment, ImportStatus, LeadImport
-from leads.models import Reason
+from leads.models import InboundMail, Mailbox, Reason
 from tests.factories import LeadFactory, api_key_for
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +28,7 @@ SKIPPED_NAMES = {"set_language", "healthz"}
 MUST_RENDER = {"dashboard", "inbox", "bdc", "bdc_lead", "lead_detail", "settings:overview", "settings:policy",
                "settings:routing", "settings:hours", "settings:team", "settings:keys", "settings:scripts",
                "settings:audit", "lead_import", "lead_import_detail", "telephony_settings", "two_factor",
-               "login", "password_reset"}
+               "login", "password_reset", "mailbox_settings", "inbound_mail"}
 
 
 class InlineCode(HTMLParser):
@@ -94,6 +94,12 @@ def world(cast):
         "settings:member_invite": Membership.objects.get(user=cast.sales_a1).pk,
         "settings:key_revoke": ApiKey.objects.for_dealer(cast.dealer_a).get().pk,
         "lead_import_detail": lead_import.pk,
+        "settings:closing_day_remove": ClosingDay.objects.create(dealer=cast.dealer_a, date=dt.date(2030, 1, 2)).pk,
+        "inbound_mail_promote": InboundMail.objects.create(
+            dealer=cast.dealer_a, message_identity="<csp@a>", sha256="0" * 64, raw=b"x", channel="api",
+            ignored="auto-reply").pk,
+        "mailbox_active": Mailbox.objects.create(dealer=cast.dealer_a, host="imap.a.test", port=993,
+                                                 username="verkoop@a.test", password_encrypted="x").pk,
     }
 
 

@@ -138,16 +138,36 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 OUTBOX_COALESCE_WAKEUPS = "redis" in CACHES["default"]["BACKEND"].lower()
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
-FOLLOWUP_SWEEP_SECONDS = env.int("FOLLOWUP_SWEEP_SECONDS", default=30)
+# Deadlines fire within about this interval plus a pass; "nothing due" is one index probe, so every 5 s is cheap.
+FOLLOWUP_SWEEP_SECONDS = env.int("FOLLOWUP_SWEEP_SECONDS", default=5)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "followup.tasks.heartbeat", "schedule": 15.0},
-    "followup-sweep": {"task": "followup.tasks.followup_sweep", "schedule": float(FOLLOWUP_SWEEP_SECONDS)},
+    # A sweep still queued when the next one is due is dropped: passes pile up behind a long burst otherwise.
+    "followup-sweep": {"task": "followup.tasks.followup_sweep", "schedule": float(FOLLOWUP_SWEEP_SECONDS),
+                       "options": {"expires": float(FOLLOWUP_SWEEP_SECONDS)}},
     "outbox-flush": {"task": "leads.tasks.outbox_flush", "schedule": 30.0},
     "lead-imports-tend": {"task": "followup.tasks.lead_imports_tend", "schedule": 60.0},
     "manager-digest": {"task": "followup.tasks.manager_digest", "schedule": crontab(hour=7, minute=30)},
     "customer-messages": {"task": "followup.tasks.customer_messages_send", "schedule": 60.0},
     "appointment-reminders": {"task": "followup.tasks.appointment_reminders", "schedule": crontab(minute=0)},
 }
+# The sweep has a queue of its own: behind a Monday burst the outbox flush sends thousands of e-mails in one task, and a
+# sweep queued behind it would expire. Every worker command consumes it (`-Q celery,timers`); a busy site runs one
+# small worker on `-Q timers` alone.
+CELERY_TASK_ROUTES = {"followup.tasks.followup_sweep": {"queue": "timers"}}
+
+# Dealers' own mailboxes (IMAP): beat hands every due mailbox to the worker this often, one task per mailbox.
+MAILBOX_POLL_SECONDS = env.int("MAILBOX_POLL_SECONDS", default=15)
+CELERY_BEAT_SCHEDULE["mailboxes-poll"] = {"task": "leads.tasks.mailboxes_poll", "schedule": float(MAILBOX_POLL_SECONDS)}
+# Mails of one fetched batch stored side by side (each thread its own database connection); 1 = one after another.
+MAILBOX_INGEST_THREADS = env.int("MAILBOX_INGEST_THREADS", default=2)
+MAILBOX_TIMEOUT_SECONDS = env.int("MAILBOX_TIMEOUT_SECONDS", default=30)  # per socket operation; a hung server
+MAILBOX_TLS_CA_FILE = env("MAILBOX_TLS_CA_FILE", default="") or None  # extra CA bundle; empty = the system's
+# The settings page refuses mail servers on private networks and this machine (it must not probe our own services).
+MAILBOX_ALLOW_PRIVATE_HOSTS = env.bool("MAILBOX_ALLOW_PRIVATE_HOSTS", default=False)
+# Fernet keys for the mailbox passwords, comma-separated: the first encrypts, all decrypt (rotation). Outside
+# production a key is derived from SECRET_KEY so the quick start needs none; production requires its own.
+MAILBOX_ENCRYPTION_KEY = env.list("MAILBOX_ENCRYPTION_KEY", default=[])
 CELERY_TIMEZONE = TIME_ZONE
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -227,6 +247,7 @@ PERMISSIONS_POLICY = {
 # Requests that a portal sends are bounded; 1 MiB is the contract's limit for a lead document.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024 + 1024
 LEAD_BODY_MAX_BYTES = 1024 * 1024
+MAIL_BODY_MAX_BYTES = 10 * 1024 * 1024  # POST /api/v1/leads/mail/: a raw e-mail with its attachments (the contract's limit)
 DEFAULT_API_KEY_RATE_PER_MINUTE = env.int("DEFAULT_API_KEY_RATE_PER_MINUTE", default=1200)
 
 LOGGING = {

@@ -9,10 +9,13 @@ try:
     SECRET_KEY = env("SECRET_KEY")
     DATABASES = {"default": env.db("DATABASE_URL")}
     REDIS_URL = env("REDIS_URL")
+    MAILBOX_ENCRYPTION_KEY = env.list("MAILBOX_ENCRYPTION_KEY")
 except ImproperlyConfigured as exc:
     raise ImproperlyConfigured(f"Production settings: {exc}. See .env.example.") from exc
 if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("insecure"):
     raise ImproperlyConfigured("Production settings: SECRET_KEY must be a random value of at least 50 characters.")
+if not MAILBOX_ENCRYPTION_KEY:
+    raise ImproperlyConfigured("Production settings: MAILBOX_ENCRYPTION_KEY must hold at least one Fernet key.")
 
 DEBUG = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)

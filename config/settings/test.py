@@ -22,3 +22,5 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 LANGUAGE_CODE = "en"
+MAILBOX_ALLOW_PRIVATE_HOSTS = True  # the tests' Dovecot listens on 127.0.0.1
+MAILBOX_INGEST_THREADS = 1  # tests in a transaction see their rows only in their own thread; threaded tests set 4

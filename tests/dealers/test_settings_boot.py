@@ -20,6 +20,7 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/opvolger",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "ALLOWED_HOSTS": "opvolger.example.nl",
+    "MAILBOX_ENCRYPTION_KEY": "p2mS3mH1b9n7wE7QxkN0v3Zf0qk9q3p2J8tKc1d4yXo=",
 }
 
 
@@ -29,6 +30,14 @@ def test_production_without_secret_key_fails_at_start_with_a_clear_message():
     result = run_with(env, drop=("SECRET_KEY",))
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr and ".env.example" in result.stderr
+
+
+def test_production_without_a_mailbox_key_fails_at_start():
+    env = dict(PRODUCTION_ENV)
+    env.pop("MAILBOX_ENCRYPTION_KEY")
+    result = run_with(env, drop=("MAILBOX_ENCRYPTION_KEY",))
+    assert result.returncode != 0
+    assert "MAILBOX_ENCRYPTION_KEY" in result.stderr
 
 
 def test_production_boots_with_its_variables_and_passes_check_deploy():

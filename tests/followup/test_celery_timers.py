@@ -36,8 +36,8 @@ def celery_processes(tmp_path):
            "TEST_DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
            "TEST_REDIS_URL": broker}
     common = [sys.executable, "-m", "celery", "-A", "config"]
-    worker = subprocess.Popen([*common, "worker", "--pool=solo", "--loglevel=WARNING", "--without-heartbeat",
-                               "--without-gossip", "--without-mingle"], cwd=ROOT, env=env,
+    worker = subprocess.Popen([*common, "worker", "-Q", "celery,timers", "--pool=solo", "--loglevel=WARNING",
+                               "--without-heartbeat", "--without-gossip", "--without-mingle"], cwd=ROOT, env=env,
                               stdout=open(tmp_path / "worker.log", "w"), stderr=subprocess.STDOUT)
     beat = subprocess.Popen([*common, "beat", "--loglevel=WARNING", f"--schedule={tmp_path / 'beat-schedule'}"], cwd=ROOT,
                             env=env, stdout=open(tmp_path / "beat.log", "w"), stderr=subprocess.STDOUT)

@@ -23,7 +23,7 @@ from followup.imports import (
     imports_tend,
 )
 from followup.models import ImportStatus, LeadImport
-from leads.models import Customer, EventType, Lead, LeadEvent
+from leads.models import Customer, CustomerContact, EventType, Lead, LeadEvent
 from routing.services import bdc_queue
 from tests.factories import CustomerFactory, DealerFactory, MembershipFactory, UserFactory, make_group_admin, open_all_week
 
@@ -210,7 +210,9 @@ def test_the_bulk_path_stores_exactly_what_the_row_by_row_path_stores(cast):
     """The bulk path exists for speed only: same customers, leads, deadlines and timeline as lead_intake + lead_route."""
     text = GOOD + (
         "LC-6,Jan,de Vries,JAN@example.nl,,lease_end,2027-05-01,,,,\n"  # Jan again, by e-mail: the same customer
-        "LC-7,Onbekend,,,0612345678,lease_end,,,,,\n"  # Jan's phone: the same customer
+        "LC-7,,,,0612345678,lease_end,,,,,\n"  # Jan's phone, no name: the same customer
+        "LC-11,Marieke,de Vries,marieke@example.nl,06 12345678,lease_end,,,,,\n"  # Jan's phone, another name: new
+        "LC-12,J.,de Vries,jan.devries@work.nl,0612345678,other,,,,,\n"  # Jan's phone and initial: Jan, a new address
         "LC-8,,,test@mailinator.com,000000000,other,,,,,\n"  # odd data: kept and flagged
         "LC-9,Noor,Peters,noor@example.nl,,data_mining,,Renault,Clio,2016,Proefrit deze week?\n"
         'LC-10,Bram,Mulder,bram@example.nl,,callback,,,,,"Regel één\nRegel twee\tmet tab, C:\\pad\\ en \\N"\n'
@@ -223,7 +225,7 @@ def test_the_bulk_path_stores_exactly_what_the_row_by_row_path_stores(cast):
                             phone="+31611223344")
         bulk = import_run(dealer=cast.dealer_a, by=None, content=csv_bytes(text), bulk=True)
         by_row = import_run(dealer=twin, by=None, content=csv_bytes(text), bulk=False)
-    assert bulk.created_leads == by_row.created_leads == 9
+    assert bulk.created_leads == by_row.created_leads == 11
     a, b = _comparable(cast.dealer_a), _comparable(twin)
     differences = [(row_a["lead"]["external_id"], part, key, row_a[part][key], row_b[part][key])
                    for row_a, row_b in zip(a, b, strict=True) for part in ("lead", "customer")
@@ -231,7 +233,17 @@ def test_the_bulk_path_stores_exactly_what_the_row_by_row_path_stores(cast):
     assert differences == []
     assert a == b
     assert a[0]["lead"]["returning_customer"] is False and any(row["lead"]["returning_customer"] for row in a)
-    assert Customer.objects.for_dealer(cast.dealer_a).count() == Customer.objects.for_dealer(twin).count() == 7
+    assert Customer.objects.for_dealer(cast.dealer_a).count() == Customer.objects.for_dealer(twin).count() == 8
+    # A shared phone with another first name is another person; each lead keeps the name it gave.
+    by_id = {row["lead"]["external_id"]: row for row in a}
+    assert by_id["lease_end:LC-11"]["lead"]["contact_first_name"] == "Marieke"
+    assert by_id["lease_end:LC-11"]["customer"]["first_name"] == "Marieke"
+    assert by_id["other:LC-12"]["customer"]["first_name"] == "Jan"
+    assert by_id["other:LC-12"]["lead"]["contact_email"] == "jan.devries@work.nl"
+    contacts = [sorted(CustomerContact.objects.for_dealer(dealer).values_list("customer__first_name", "kind", "value",
+                                                                                  "raw", "lead__external_id"))
+                for dealer in (cast.dealer_a, twin)]
+    assert contacts[0] == contacts[1] == [("Jan", "email", "jan.devries@work.nl", "jan.devries@work.nl", "other:LC-12")]
     assert Lead.objects.unscoped().get(dealer=cast.dealer_a, external_id="callback:LC-10").message.endswith(
         "Regel één\nRegel twee\tmet tab, C:\\pad\\ en \\N")
 

@@ -446,7 +446,7 @@ def test_the_whatsapp_text_greets_by_first_name_as_a_message_does(cast):
     from followup.messaging import customer_template
 
     lead = lead_for(cast.sales_a1, cast.dealer_a, first_name="Sanne", last_name="Bakker", vehicle={})
-    lead.customer.language = "nl"
+    lead.contact_language = "nl"  # the language given in this lead
     with translation.override("nl"):
         short = customer_template(lead=lead, sender=cast.sales_a1).short
     assert short.startswith("Hallo Sanne, hier is ") and "Bakker" not in short and "u spreekt met" not in short

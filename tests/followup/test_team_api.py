@@ -91,7 +91,8 @@ def test_a_list_item_carries_what_a_salesperson_needs(cast):
 
     item = team_client(cast.sales_a1).get(leads_url()).json()["results"][0]
 
-    assert item["customer"] == {"name": "Jan de Vries", "phone": "", "phone_raw": "06 00000000", "email": "jan@example.nl"}
+    assert item["customer"] == {"id": customer.pk, "name": "Jan de Vries", "phone": "", "phone_raw": "06 00000000",
+                                "email": "jan@example.nl"}
     assert item["assigned_to"] == {"id": cast.sales_a1.pk, "name": cast.sales_a1.display_name}
     assert item["status"] == "attempted"
     assert (item["kind"], item["queue"], item["source"], item["channel"], item["reason"]) == (

@@ -324,3 +324,12 @@ def test_the_events_list_costs_the_same_queries_for_few_and_many(client, cast, e
     with django_assert_num_queries(len(few.captured_queries)):
         page = client.get("/settings/telephony/")
     assert page.content.count(b"<tr>") == 1 + 17
+
+
+def test_a_call_with_the_number_given_in_the_lead_finds_it_when_the_customer_record_has_another(cast, endpoint_a):
+    """Marieke called from her own mobile; her lead was filed under Jan's record, which has only the landline."""
+    jan = CustomerFactory(dealer=cast.dealer_a, first_name="Jan", phone="+31201234567")
+    maries = LeadFactory(dealer=cast.dealer_a, customer=jan, assignee=cast.sales_a1, contact_first_name="Marieke",
+                         contact_phone=CUSTOMER_PHONE, received_at=timezone.now() - dt.timedelta(hours=1))
+    response = post(endpoint_a, event(direction="inbound", caller="06 12345678", callee="+31207654321"))
+    assert response.json()["lead_id"] == str(maries.pk)

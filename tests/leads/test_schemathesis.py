@@ -2,12 +2,23 @@
 
 import pytest
 import schemathesis
+from django.conf import settings as django_settings
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
 from tests.factories import api_key_for, open_all_week
 
 PORTAL_PATHS = r"^/api/v1/leads/"
+MAIL_FIXTURES = sorted((django_settings.BASE_DIR.parent / "shared" / "fixtures" / "mail").glob("*.eml")) + sorted(
+    (django_settings.BASE_DIR / "tests" / "fixtures" / "mail").glob("*.eml"))
+# Raw mails for POST /api/v1/leads/mail/: random bytes, every fixture mail, and fixture mails cut or spliced at random.
+schemathesis.openapi.media_type("message/rfc822", st.one_of(
+    st.binary(max_size=4096),
+    st.sampled_from([p.read_bytes() for p in MAIL_FIXTURES]),
+    st.tuples(st.sampled_from([p.read_bytes() for p in MAIL_FIXTURES]), st.integers(0, 6000), st.binary(max_size=512))
+    .map(lambda t: t[0][:t[1]] + t[2] + t[0][t[1]:]),
+))
 
 
 def served_schema():
@@ -35,7 +46,8 @@ def portal_key(cast, in_process_requests):
     return api_key_for(cast.dealer_a, rate_per_minute=100_000)
 
 
-OPERATIONS = [("POST", "/api/v1/leads/"), ("POST", "/api/v1/leads/adf/"), ("GET", "/api/v1/leads/{id}/")]
+OPERATIONS = [("POST", "/api/v1/leads/"), ("POST", "/api/v1/leads/adf/"), ("POST", "/api/v1/leads/mail/"),
+              ("GET", "/api/v1/leads/{id}/")]
 
 
 def test_the_schema_lists_exactly_the_portal_operations(in_process_requests):

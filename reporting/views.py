@@ -35,7 +35,7 @@ from .selectors import (
     team_members,
     untouched_leads,
 )
-from .tables import TABLES, cell_value, definitions
+from .tables import PAGE_HIDDEN, TABLES, cell_value, definitions
 
 EXPORT_PARTS = {"summary": ("summary", "dealers"), "funnel": ("summary", "dealers"), "dealers": ("summary", "dealers"),
                 "people": ("people",), "teams": ("teams",), "sources": ("sources",), "kinds": ("kinds",),
@@ -133,6 +133,8 @@ class DashboardView(ReportScopeMixin, View):
                    {"key": "weeks", "rows": report.weeks}, {"key": "speed", "rows": report.speed}]
         for table in tables:
             table.update(TABLES[table["key"]])
+            # The page may leave out columns the CSV keeps (PAGE_HIDDEN): every table fits its card at 1440 px.
+            table["columns"] = [c for c in table["columns"] if c.key not in PAGE_HIDDEN.get(table["key"], ())]
             table["body"] = _table_body(table["rows"], table["columns"])
         return tables
 

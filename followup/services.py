@@ -271,7 +271,7 @@ def lead_close(*, lead: Lead, by, outcome: str, reason: str = "") -> Lead:
     had_sales_conversation = bool(lead.first_connected_at) or lead.status == Status.APPOINTMENT
     lead.status, lead.closed_at, lead.close_reason = outcome, now, reason
     lead.deadline_at = lead.next_action_at = None
-    if outcome == Status.NOT_INTERESTED and owed and not lead.first_connected_at:  # a customer who said no was reached
+    if outcome == Status.NOT_INTERESTED and owed:
         lead.manager_flag = _("Closed as not interested after %(n)s of %(min)s attempts.") % {
             "n": lead.counted_attempts, "min": policy.min_attempts}
         for manager in _managers(lead.dealer_id):

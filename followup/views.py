@@ -154,6 +154,8 @@ def lead_page_context(*, request, access: DealerAccess, lead: Lead, next_url: st
         **customer,
         "policy": policy,
         "attempts_owed": owed,
+        # The manager still checks a "not interested" below the minimum, reached or not (followup.services.lead_close).
+        "not_interested_flagged": attempts_owed(counted_attempts=lead.counted_attempts, policy=policy) > 0,
         "reached": reached,
         "uncounted_attempts": max(lead.attempt_count - lead.counted_attempts, 0),
         "close_outcomes": [(value, label, value == Status.UNREACHABLE and owed > 0) for value, label in CLOSE_OUTCOMES

@@ -53,6 +53,9 @@ def bench_env(name: str, **extra) -> dict:
         "SECURE_SSL_REDIRECT": "false",
         "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
         "LOG_LEVEL": "WARNING",
+        "SITE_URL": "http://127.0.0.1",
+        "WEB_PUSH_VAPID_PRIVATE_KEY": "wscA1OdgrB12QmxM-Ry87iVfXsRgvo9vSRQwaZBDAxQ",  # the benchmarks' own pair
+        "WEB_PUSH_VAPID_SUBJECT": "mailto:bench@opvolger.local",
         **extra,
     }
 

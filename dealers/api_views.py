@@ -8,7 +8,9 @@ import hashlib
 import logging
 import time
 
+from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -20,6 +22,7 @@ from rest_framework.views import APIView
 
 from . import services
 from .api import problem_response
+from .lockout import client_address
 from .models import TeamToken
 from .selectors import authenticator_for, second_step_required, team_token_list
 
@@ -34,7 +37,8 @@ class SignInUnavailable(exceptions.APIException):
 
 
 class LoginAttemptThrottle(throttling.BaseThrottle):
-    """A brute-force guard: at most `failures_allowed` failed logins per e-mail address in a window.
+    """A brute-force guard: at most `failures_allowed` failed logins per e-mail address and client in a window (so a
+    guesser elsewhere does not lock the real user out; django-axes counts the same failures, dealers/lockout.py).
 
     Every attempt is counted up front with an atomic Redis increment (so parallel guesses cannot slip past a
     read-then-write count) and a successful login wipes the count, so only failures accumulate. Without the
@@ -51,7 +55,8 @@ class LoginAttemptThrottle(throttling.BaseThrottle):
         email = data.get("email")
         if not isinstance(email, str) or not email.strip():
             return None  # nothing to guess against; the serializer refuses the body
-        digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()  # no addresses in the cache's key space
+        account_and_client = f"{email.strip().lower()}|{client_address(request._request)}"
+        digest = hashlib.sha256(account_and_client.encode()).hexdigest()  # no addresses in the cache's key space
         return f"throttle:{self.scope}:{digest}"
 
     def allow_request(self, request, view) -> bool:
@@ -128,6 +133,12 @@ class TokenObtainView(APIView):
         serializer.is_valid(raise_exception=True)
         user = authenticate(request._request, email=serializer.validated_data["email"].strip().lower(),
                             password=serializer.validated_data["password"])
+        if user is None and getattr(request._request, "axes_locked_out", False):
+            # Locked by the web login's counter (same account and client): the same answer as this endpoint's own.
+            wait = int(settings.AXES_COOLOFF_TIME.total_seconds())
+            return problem_response(status_code=429, title=_("Too many attempts"),
+                                    detail=_("Too many failed sign-ins; try again later."),
+                                    headers={"Retry-After": str(wait)})
         if user is None:
             return problem_response(status_code=400, title=_("Sign-in failed"),
                                     detail=_("The e-mail address or password is not correct."),
@@ -137,6 +148,8 @@ class TokenObtainView(APIView):
             if refused is not None:
                 return refused
         LoginAttemptThrottle().reset(request)
+        # A sign-in like the web login's: axes clears this account's failures from this client, last_login is set.
+        user_logged_in.send(sender=user.__class__, request=request._request, user=user)
         device_name = serializer.validated_data.get("device") or request.headers.get("User-Agent", "")
         token, raw_token = services.team_token_create(user=user, device_name=device_name.strip())
         return Response(TokenResponseSerializer({"token": raw_token, "expires_at": token.expiry}).data)

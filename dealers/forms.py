@@ -35,7 +35,7 @@ def percent_of(fraction: Decimal) -> Decimal | int:
 def parse_cadence(text: str) -> list[int]:
     """ "0, 1, 3, 6" → [0, 1, 3, 6]; sorted, each day once. """
     parts = [p for p in re.split(r"[\s,;]+", text.strip()) if p]
-    if not parts or not all(p.isdigit() for p in parts):
+    if not parts or not all(re.fullmatch(r"[0-9]{1,4}", p) for p in parts):
         raise ValidationError(_("Enter whole numbers of days separated by commas, for example: 0, 1, 3, 6."))
     days = sorted({int(p) for p in parts})
     if days[-1] > 365:
@@ -193,7 +193,7 @@ class ClosingDayForm(forms.Form):
 
 
 class MemberAddForm(forms.Form):
-    email = forms.EmailField(label=_("E-mail address"), widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    email = forms.EmailField(label=_("E-mail address"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False,
                                  help_text=_("Only needed for someone who has no account yet."))
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)

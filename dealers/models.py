@@ -184,6 +184,40 @@ class Membership(models.Model):
         return f"{self.user} · {self.dealer} · {self.get_role_display()}"
 
 
+class Invitation(models.Model):
+    """An invitation to join a dealer's team, by e-mail. Nobody is on the team (or gets an account) until the person
+    accepts it: so adding an address tells the manager nothing about whether it already has an account elsewhere."""
+
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(_("e-mail address"), max_length=254)
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    first_name = models.CharField(_("first name"), max_length=150, blank=True)
+    last_name = models.CharField(_("last name"), max_length=150, blank=True)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    sent_at = models.DateTimeField(_("sent at"), default=timezone.now)
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        constraints = [
+            models.UniqueConstraint(fields=["dealer", "email"], condition=models.Q(accepted_at__isnull=True),
+                                    name="invitation_one_open_per_dealer_email"),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="invitation_role_valid"),
+        ]
+        indexes = [models.Index(fields=["dealer", "accepted_at"])]
+
+    def __str__(self):
+        return f"{self.email} · {self.dealer}"
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(filter(None, [self.first_name, self.last_name])) or self.email
+
+
 class BdcCompany(models.Model):
     """An outsourced BDC: its agents work the passive queues of the dealers that contract it, nothing else."""
 

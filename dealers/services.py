@@ -1,8 +1,10 @@
 """Writes for tenancy: API keys and the audit trail."""
 
+import datetime as dt
 from collections.abc import Iterable
 
 from django.contrib.auth.tokens import default_token_generator
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
@@ -25,6 +27,7 @@ from .models import (
     Dealer,
     DealerGroup,
     FollowUpPolicy,
+    Invitation,
     Membership,
     OpeningHours,
     Role,
@@ -231,44 +234,92 @@ def user_invite_send(*, user, dealer: Dealer, site_url: str) -> None:
     send_mail(subject, body, None, [user.email])
 
 
+INVITATION_SALT = "dealers.invitation"
+INVITATION_VALID_FOR = dt.timedelta(days=14)
+
+
 @transaction.atomic
-def membership_add(*, dealer: Dealer, email: str, role: str, by, site_url: str, first_name: str = "",
-                   last_name: str = "") -> Membership:
-    """Put a person on the dealer's team: an existing user by e-mail, or a new user who gets a set-password e-mail."""
+def invitation_send(*, dealer: Dealer, email: str, role: str, by, site_url: str, first_name: str = "",
+                    last_name: str = "") -> Invitation:
+    """Invite a person to the dealer's team by e-mail. Whether the address already has an account (perhaps at another
+    dealer) changes nothing here: no membership, no name, no default dealer moves until the person accepts."""
     if role not in Role.values:
         raise ValidationError(_("Unknown role."))
     _check_role_change(dealer=dealer, by=by, old_role=None, new_role=role)
     email = User.objects.normalize_email(email).strip().lower()
-    user = User.objects.filter(email__iexact=email).first()
-    if user is None:
-        try:
-            with transaction.atomic():
-                user = User.objects.create_user(email, password=None, first_name=first_name, last_name=last_name)
-        except IntegrityError:  # added at the same moment by someone else
-            user = User.objects.get(email__iexact=email)
-    membership = Membership.objects.select_for_update(of=("self",)).filter(dealer=dealer, user=user).first()
+    if Membership.objects.filter(dealer=dealer, user__email__iexact=email, is_active=True).exists():
+        raise ValidationError(_("%(email)s is already on the team.") % {"email": email})  # the manager's own team
+    invitation, _created = Invitation.objects.for_dealer(dealer).update_or_create(
+        dealer=dealer, email=email, accepted_at=None,
+        defaults={"role": role, "first_name": first_name[:150], "last_name": last_name[:150], "invited_by": by,
+                  "sent_at": timezone.now()})
+    audit_record(dealer=dealer, actor=by, action="membership.invited", target=email, changes={"role": [None, role]})
+    # The mail goes out after commit: slow I/O never holds the transaction, and a rollback sends nothing.
+    transaction.on_commit(lambda: invitation_mail_send(invitation=invitation, site_url=site_url))
+    return invitation
+
+
+def invitation_link(*, invitation: Invitation, site_url: str) -> str:
+    token = signing.dumps(invitation.pk, salt=INVITATION_SALT)  # timestamped: it expires with INVITATION_VALID_FOR
+    return site_url.rstrip("/") + reverse("invitation_accept", kwargs={"token": token})
+
+
+def invitation_mail_send(*, invitation: Invitation, site_url: str) -> None:
+    context = {"invitation": invitation, "dealer": invitation.dealer, "days": INVITATION_VALID_FOR.days,
+               "link": invitation_link(invitation=invitation, site_url=site_url)}
+    subject = "".join(render_to_string("dealers/settings/invitation_subject.txt", context).splitlines())
+    body = render_to_string("dealers/settings/invitation_email.txt", context)
+    send_mail(subject, body, None, [invitation.email])
+
+
+def invitation_from_token(token: str) -> Invitation | None:
+    """The open invitation a link names, or None when the link is forged, expired or already used."""
+    try:
+        pk = signing.loads(token, salt=INVITATION_SALT, max_age=INVITATION_VALID_FOR)
+    except signing.BadSignature:
+        return None
+    if not isinstance(pk, int):
+        return None
+    # The signed link names its row; no dealer is chosen yet (the person may not even have an account).
+    return Invitation.objects.unscoped().filter(pk=pk, accepted_at__isnull=True).select_related("dealer").first()
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, user) -> Membership:
+    """The invited person joins the team (once: the invitation is used up)."""
+    locked = (Invitation.objects.for_dealer(invitation.dealer_id).select_for_update()
+              .filter(pk=invitation.pk, accepted_at__isnull=True).first())
+    if locked is None:
+        raise ValidationError(_("This invitation has already been used."))
+    if user.email.lower() != locked.email:
+        raise ValidationError(_("This invitation is for another e-mail address."))
+    membership = Membership.objects.select_for_update(of=("self",)).filter(dealer_id=locked.dealer_id, user=user).first()
     if membership is not None and membership.is_active:
-        raise ValidationError(_("%(email)s is already on the team.") % {"email": email})
-    if membership is not None:
-        changes = {"is_active": [False, True]}
-        if membership.role != role:
-            changes["role"] = [membership.role, role]
-        membership.is_active, membership.role = True, role
+        raise ValidationError(_("You are already on this team."))
+    if membership is None:
+        membership = Membership.objects.create(dealer_id=locked.dealer_id, user=user, role=locked.role)
+        action = "membership.added"
+    else:
+        membership.is_active, membership.role = True, locked.role
         membership.save(update_fields=["is_active", "role"])
         action = "membership.reactivated"
-    else:
-        try:
-            with transaction.atomic():
-                membership = Membership.objects.create(dealer=dealer, user=user, role=role)
-        except IntegrityError:
-            raise ValidationError(_("%(email)s is already on the team.") % {"email": email})
-        changes = {"role": [None, role]}
-        action = "membership.added"
-    audit_record(dealer=dealer, actor=by, action=action, target=email, changes=changes)
-    if not user.has_usable_password():
-        # The mail goes out after commit: slow I/O never holds the transaction, and a rollback sends nothing.
-        transaction.on_commit(lambda: user_invite_send(user=user, dealer=dealer, site_url=site_url))
+    locked.accepted_at = timezone.now()
+    locked.save(update_fields=["accepted_at"])
+    audit_record(dealer=locked.dealer, actor=user, action=action, target=user.email, changes={"role": [None, locked.role]})
     return membership
+
+
+@transaction.atomic
+def invitation_accept_new(*, invitation: Invitation, password: str, first_name: str, last_name: str):
+    """Someone without an account accepts: the account is made with the password they chose, and joins the team."""
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(invitation.email, password=password, first_name=first_name[:150],
+                                            last_name=last_name[:150])
+    except IntegrityError:  # an account for this address appeared meanwhile: sign in with it and accept
+        raise ValidationError(_("This e-mail address already has an account: log in first, then open the link again."))
+    invitation_accept(invitation=invitation, user=user)
+    return user
 
 
 def membership_invite_resend(*, membership: Membership, by, site_url: str) -> None:

@@ -17,6 +17,7 @@ urlpatterns = [
     path("team/add/", views.TeamAddView.as_view(), name="team_add"),
     path("team/<int:pk>/", views.MemberUpdateView.as_view(), name="member_update"),
     path("team/<int:pk>/invite/", views.MemberInviteView.as_view(), name="member_invite"),
+    path("team/invitations/<int:pk>/resend/", views.InvitationResendView.as_view(), name="invitation_resend"),
     path("keys/", views.KeysView.as_view(), name="keys"),
     path("keys/new/", views.KeyCreatedView.as_view(), name="key_created"),
     path("keys/<int:pk>/revoke/", views.KeyRevokeView.as_view(), name="key_revoke"),

@@ -41,7 +41,7 @@ from .forms import (
     percent_of,
 )
 from .hours import OpeningSchedule, Period
-from .models import ApiKey, AuditEntry, ClosingDay, FollowUpPolicy, Membership, OpeningHours, Role, RoutingModel
+from .models import ApiKey, AuditEntry, ClosingDay, FollowUpPolicy, Invitation, Membership, OpeningHours, Role, RoutingModel
 from .services import (
     WEEKDAY_KEYS,
     api_key_create,
@@ -49,7 +49,7 @@ from .services import (
     closing_day_add,
     closing_day_remove,
     dealer_routing_model_set,
-    membership_add,
+    invitation_send,
     membership_invite_resend,
     membership_update,
     opening_hours_replace,
@@ -290,6 +290,8 @@ class TeamView(TeamMixin, TemplateView):
             m.editable = can_grant or m.role != Role.GROUP_ADMIN
             m.invited = not m.user.has_usable_password()
         kwargs.setdefault("add_form", MemberAddForm(can_grant_group_admin=can_grant))
+        kwargs.setdefault("invitations", list(Invitation.objects.for_dealer(dealer).filter(accepted_at__isnull=True)
+                                              .order_by("-sent_at")))
         return super().get_context_data(
             active_members=[m for m in members if m.is_active], former_members=[m for m in members if not m.is_active],
             roles=MemberAddForm(can_grant_group_admin=can_grant).fields["role"].choices, **kwargs)
@@ -304,18 +306,34 @@ class TeamAddView(TeamView):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                membership = membership_add(dealer=self.dealer, email=data["email"], role=data["role"], by=request.user,
-                                            site_url=self.site_url(), first_name=data["first_name"], last_name=data["last_name"])
+                invitation = invitation_send(dealer=self.dealer, email=data["email"], role=data["role"], by=request.user,
+                                             site_url=self.site_url(), first_name=data["first_name"],
+                                             last_name=data["last_name"])
             except ValidationError as error:
                 form.add_error(None, error.messages)
             else:
-                if membership.user.has_usable_password():
-                    messages.success(request, _("%(name)s is on the team.") % {"name": membership.user.display_name})
-                else:
-                    messages.success(request, _("%(name)s is on the team and gets an e-mail to choose a password.")
-                                     % {"name": membership.user.display_name})
+                # One answer whether or not the address has an account somewhere: it says nothing about it.
+                messages.success(request, _("An invitation to join the team went to %(email)s.") % {"email": invitation.email})
                 return redirect("settings:team")
         return self.render_to_response(self.get_context_data(add_form=form))
+
+
+class InvitationResendView(SettingsMixin, View):
+    section = "team"
+
+    def get_scoped_queryset(self):
+        return Invitation.objects.for_access(self.access).filter(accepted_at__isnull=True)
+
+    def post(self, request, pk):
+        invitation = get_object_or_404(self.get_queryset(), pk=pk)
+        try:
+            invitation_send(dealer=self.dealer, email=invitation.email, role=invitation.role, by=request.user,
+                            site_url=self.site_url(), first_name=invitation.first_name, last_name=invitation.last_name)
+        except ValidationError as error:
+            self.error_messages(error)
+        else:
+            messages.success(request, _("An invitation to join the team went to %(email)s.") % {"email": invitation.email})
+        return redirect("settings:team")
 
 
 class MemberUpdateView(TeamMixin, View):

@@ -21,9 +21,14 @@ from dealers.access import MANAGING_ROLES
 from dealers.api import TeamAPIView
 from dealers.models import FollowUpPolicy, Membership, Role
 from dealers.services import policy_get, policy_update
-from leads.models import Lead, Notification
+from leads.models import Lead, Notification, PushSubscription
 from leads.selectors import leads_workable
-from leads.services import notification_mark_read
+from leads.services import (
+    PushSubscriptionRefused,
+    notification_mark_read,
+    push_subscription_delete,
+    push_subscription_save,
+)
 from routing.services import bdc_claim_next, bdc_handover
 
 from .selectors import lead_detail_queryset, lead_list
@@ -41,6 +46,8 @@ from .serializers import (
     NotificationsReadInSerializer,
     NotificationsReadOutSerializer,
     PolicySerializer,
+    PushSubscriptionInSerializer,
+    PushSubscriptionSerializer,
     ScoreInSerializer,
 )
 from .services import (
@@ -312,3 +319,53 @@ class NotificationReadView(TeamAPIView):
         marked = notification_mark_read(dealer=self.access.dealer, recipient=request.user, ids=data.validated_data.get("ids"))
         unread = self.get_queryset().filter(read_at__isnull=True).count()
         return Response(NotificationsReadOutSerializer({"marked": marked, "unread": unread}).data)
+
+
+class _MyDevicesMixin:
+    """Push subscriptions belong to the person, not to a dealer: the scope is the user (who must work for a dealer)."""
+
+    def scope_filters(self):
+        return {"user": self.request.user}
+
+    def get_scoped_queryset(self):
+        return PushSubscription.objects.all()
+
+
+class PushSubscriptionListView(_MyDevicesMixin, TeamAPIView):
+    serializer_class = PushSubscriptionSerializer
+    queryset = PushSubscription.objects.none()  # for the schema generator only
+    pagination_class = None
+
+    @extend_schema(operation_id="team_push_subscriptions_list", summary="My devices that receive push alerts", tags=TAGS,
+                   parameters=[DEALER_PARAM], responses={200: PushSubscriptionSerializer(many=True), 401: PROBLEM})
+    def get(self, request):
+        devices = self.get_queryset().order_by("-created_at")
+        return Response(PushSubscriptionSerializer(devices, many=True, context={"dealer": self.access.dealer}).data)
+
+    @extend_schema(operation_id="team_push_subscriptions_create", summary="Receive push alerts on this device", tags=TAGS,
+                   parameters=[DEALER_PARAM], request=PushSubscriptionInSerializer,
+                   responses={201: PushSubscriptionSerializer, 400: PROBLEM, 401: PROBLEM})
+    def post(self, request):
+        data = PushSubscriptionInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            subscription, _created = push_subscription_save(
+                user=request.user, endpoint=data.validated_data["endpoint"], p256dh=data.validated_data["keys"]["p256dh"],
+                auth=data.validated_data["keys"]["auth"], user_agent=request.headers.get("User-Agent", ""))
+        except PushSubscriptionRefused as exc:
+            raise exceptions.ValidationError({"endpoint": [_("This push service is not accepted: %(reason)s.") % {
+                "reason": exc}]}) from exc
+        return Response(PushSubscriptionSerializer(subscription, context={"dealer": self.access.dealer}).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class PushSubscriptionDetailView(_MyDevicesMixin, TeamAPIView):
+    serializer_class = PushSubscriptionSerializer
+    queryset = PushSubscription.objects.none()  # for the schema generator only
+
+    @extend_schema(operation_id="team_push_subscriptions_delete", summary="Stop push alerts on a device", tags=TAGS,
+                   parameters=[DEALER_PARAM], responses={204: None, 401: PROBLEM, 404: PROBLEM})
+    def delete(self, request, pk: int):
+        if pk >= 2**63 or not push_subscription_delete(user=request.user, subscription_id=pk):
+            raise exceptions.NotFound()
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -18,4 +18,6 @@ urlpatterns = [
     path("policy/", api.PolicyView.as_view(), name="team-policy"),
     path("notifications/", api.NotificationListView.as_view(), name="team-notifications"),
     path("notifications/read/", api.NotificationReadView.as_view(), name="team-notifications-read"),
+    path("push-subscriptions/", api.PushSubscriptionListView.as_view(), name="team-push-subscriptions"),
+    path("push-subscriptions/<int:pk>/", api.PushSubscriptionDetailView.as_view(), name="team-push-subscription"),
 ]

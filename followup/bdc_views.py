@@ -15,6 +15,7 @@ from django.views.generic import TemplateView
 from dealers.errors import DomainError
 from dealers.models import Membership, Role, User
 from leads.models import Lead, Reason
+from leads.services import notification_mark_read
 from routing.models import CallScript
 from routing.scripts import default_script
 from routing.services import bdc_claim_next, bdc_handover, bdc_queue
@@ -22,7 +23,6 @@ from routing.services import bdc_claim_next, bdc_handover, bdc_queue
 from .contact import vehicle_label
 from .dates import date_text
 from .forms import HandoverForm
-from .messaging import notifications_mark_read
 from .presenters import countdown_text
 from .selectors import lead_detail_queryset, lead_list
 from .views import WorkPage, lead_page_context
@@ -130,7 +130,7 @@ class BdcLeadView(WorkPage, TemplateView):
 
     def get_context_data(self, **kwargs):
         lead = get_object_or_404(self.get_queryset(), pk=kwargs["pk"])
-        notifications_mark_read(user=self.access.user, dealer=self.access.dealer, lead=lead)
+        notification_mark_read(recipient=self.access.user, dealer=self.access.dealer, lead=lead)
         script = CallScript.objects.for_dealer(self.access.dealer).filter(reason=lead.reason).first() if lead.reason else None
         on_duty = set(Membership.objects.filter(dealer=self.access.dealer, role=Role.SALESPERSON, is_active=True,
                                                 on_duty=True).values_list("user_id", flat=True))

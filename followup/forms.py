@@ -6,6 +6,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from leads.dates import instant_in_range
 from leads.models import CLOSE_OUTCOMES
 
 from .models import AppointmentKind, AttemptChannel, AttemptOutcome
@@ -24,6 +25,8 @@ class LocalDateTimeField(forms.DateTimeField):
 def _not_in_the_past(value: dt.datetime) -> dt.datetime:
     if value < timezone.now() - APPOINTMENT_PAST_SLACK:
         raise forms.ValidationError(_("That time has already passed; pick a time in the future."))
+    if not instant_in_range(value):
+        raise forms.ValidationError(_("That time is too far ahead; pick a time within a year."))
     return value
 
 
@@ -36,7 +39,7 @@ class AttemptForm(forms.Form):
 class AppointmentForm(forms.Form):
     """Either a quick-pick slot (one tap) or a time of one's own choosing, plus the kind of appointment."""
 
-    slot = forms.CharField(required=False)
+    slot = forms.CharField(required=False, max_length=40)
     scheduled_at = LocalDateTimeField(label=_("Other date and time"), required=False)
     kind = forms.ChoiceField(label=_("Kind"), choices=AppointmentKind.choices, initial=AppointmentKind.SHOWROOM)
 

@@ -64,4 +64,7 @@ def healthz(request):
     # The web node can serve requests without beat or a dealer's mail server: reported as degraded, not a 503.
     healthy = checks["database"]["ok"] and checks["redis"]["ok"]
     status = "ok" if healthy and checks["beat"]["ok"] and checks["mailboxes"]["ok"] else ("degraded" if healthy else "unhealthy")
+    if not (request.user.is_authenticated and request.user.is_staff):
+        # Error texts name hosts, ports and versions: staff only. Anyone else gets each check's verdict and counts.
+        checks = {name: {k: v for k, v in check.items() if k not in ("error", "detail")} for name, check in checks.items()}
     return JsonResponse({"status": status, "checks": checks}, status=200 if healthy else 503)

@@ -223,7 +223,7 @@ def _row(*, number: int, record: list[str], index: dict[str, int], header_len: i
                             % {"value": values["due_date"][:40]})
     year = None
     if values["year"]:
-        year = int(values["year"]) if values["year"].isdigit() else None
+        year = int(values["year"]) if re.fullmatch(r"[0-9]{1,4}", values["year"]) else None
         if year is None or not 1886 <= year <= 2100:
             messages.append(_("year “%(value)s” is not a year") % {"value": values["year"][:40]})
     if messages:

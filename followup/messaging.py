@@ -1,4 +1,4 @@
-"""Messages to customers sent through the product, and the in-app notices a user has read.
+"""Messages to customers sent through the product.
 
 A mail the product sent itself is proof that the attempt happened, so it is logged as a *verified* attempt;
 only a mail the backend accepted counts. Mail is slow I/O: it goes out after the surrounding transaction commits.
@@ -12,11 +12,12 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.core.mail.message import make_msgid
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from dealers.errors import FollowUpRuleError, LeadClosed
-from leads.models import Lead, Notification
+from leads.models import Lead
+from leads.quality import header_text
 from leads.selectors import mailbox_reply_address
 
 from .contact import customer_email_address, vehicle_label
@@ -121,7 +122,8 @@ def customer_email_send(*, lead: Lead, by, subject: str, body: str) -> EmailDeli
     # Answers go to the dealer's mailbox that Opvolger reads (they come back onto this lead), else to the sender.
     reply_address = mailbox_reply_address(dealer=lead.dealer_id) or getattr(by, "email", "")
     reply_to = [reply_address] if reply_address else None
-    message = EmailMessage(subject=subject, body=body, to=[address], reply_to=reply_to, headers={"Message-ID": message_id})
+    message = EmailMessage(subject=header_text(subject), body=body, to=[address], reply_to=reply_to,
+                           headers={"Message-ID": message_id})
 
     def deliver():
         try:
@@ -136,13 +138,3 @@ def customer_email_send(*, lead: Lead, by, subject: str, body: str) -> EmailDeli
 
     transaction.on_commit(deliver, robust=False)
     return delivery
-
-
-def notifications_mark_read(*, user, dealer, lead: Lead | None = None, notification_id: int | None = None) -> int:
-    """Mark the user's unread in-app notices in this dealer as read: all, one, or those about one lead."""
-    notices = Notification.objects.for_dealer(dealer).filter(recipient=user, read_at__isnull=True)
-    if lead is not None:
-        notices = notices.filter(lead=lead)
-    if notification_id is not None:
-        notices = notices.filter(pk=notification_id)
-    return notices.update(read_at=timezone.now())

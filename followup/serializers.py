@@ -11,7 +11,8 @@ from rest_framework import serializers
 
 from dealers.models import FollowUpPolicy
 from dealers.policy import POLICY_FIELDS, attempts_owed, policy_problems
-from leads.models import CLOSE_OUTCOMES, Notification
+from leads.dates import instant_in_range
+from leads.models import CLOSE_OUTCOMES, Notification, PushSubscription
 from leads.quality import flag_hint
 
 from .models import AppointmentKind, AttemptChannel, AttemptOutcome
@@ -230,6 +231,11 @@ class AppointmentInSerializer(serializers.Serializer):
     scheduled_at = serializers.DateTimeField()
     kind = serializers.ChoiceField(choices=AppointmentKind.choices, default=AppointmentKind.SHOWROOM)
 
+    def validate_scheduled_at(self, value):
+        if not instant_in_range(value):  # year 1 or 9999 would be stored but could not be read back
+            raise serializers.ValidationError(_("Pick a time between the year 2000 and a year from now."))
+        return value
+
 
 class AppointmentOutcomeInSerializer(serializers.Serializer):
     showed = serializers.BooleanField()
@@ -331,3 +337,31 @@ class NotificationsReadInSerializer(serializers.Serializer):
 class NotificationsReadOutSerializer(serializers.Serializer):
     marked = serializers.IntegerField()
     unread = serializers.IntegerField()
+
+
+class PushKeysSerializer(serializers.Serializer):
+    p256dh = serializers.CharField(max_length=120)
+    auth = serializers.CharField(max_length=60)
+
+
+class PushSubscriptionInSerializer(serializers.Serializer):
+    """A browser's `PushSubscription.toJSON()`; `expirationTime` is accepted and ignored."""
+
+    endpoint = serializers.CharField(max_length=1000)
+    keys = PushKeysSerializer()
+    expirationTime = serializers.IntegerField(required=False, allow_null=True)  # noqa: N815 (the browser's name)
+
+
+class PushSubscriptionSerializer(serializers.ModelSerializer):
+    created_at = serializers.SerializerMethodField()
+    last_success_at = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PushSubscription
+        fields = ["id", "endpoint", "user_agent", "created_at", "last_success_at"]
+
+    def get_created_at(self, subscription) -> str:
+        return _local(subscription.created_at, self.context)
+
+    def get_last_success_at(self, subscription) -> str | None:
+        return _local(subscription.last_success_at, self.context)

@@ -26,7 +26,7 @@ from leads.services import (
     lead_lock,
     notification_new,
     notification_queue,
-    notification_send_many,
+    notification_save_many,
     outbox_batch,
 )
 from routing.services import first_response_deadline, lead_route, lead_route_new, lead_sales_reassign
@@ -596,7 +596,7 @@ def _escalate_batch(leads: list[Lead], sweep: _Pass) -> list[SweepAction]:
             if cursor.rowcount != len(rows):  # we hold the rows' locks, so only a bug gets here: roll the batch back
                 raise RuntimeError(f"sweep updated {cursor.rowcount} of {len(rows)} claimed leads")
     LeadEvent.objects.bulk_create(events)
-    notification_send_many(notices)
+    notification_save_many(notices)
     return actions
 
 

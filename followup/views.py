@@ -5,16 +5,17 @@ shows about a lead is built by followup/presenters.py; which leads a person may 
 """
 
 import datetime as dt
+import re
+import uuid
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import BooleanField, ExpressionWrapper, Q
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
@@ -27,13 +28,16 @@ from dealers.models import Role
 from dealers.policy import attempts_owed
 from dealers.services import policy_get
 from dealers.views import DealerPage
+from leads.dates import instant_from_outside
 from leads.matching import names_contradict
 from leads.models import CLOSE_OUTCOMES, ContactKind, EventType, Lead, Notification, Status
+from leads.push import vapid_public_key
 from leads.selectors import leads_workable, notices_unread
-from leads.services import lead_event_add
+from leads.services import lead_event_add, notification_mark_read
 
 from . import forms
-from .messaging import customer_email_address, customer_email_send, customer_template, notifications_mark_read
+from .contact import customer_email_address
+from .messaging import customer_email_send, customer_template
 from .models import REAL_CONTACT_OUTCOMES, AppointmentKind, AttemptChannel, AttemptOutcome
 from .presenters import (
     CALL_OUTCOMES,
@@ -63,6 +67,7 @@ INBOX_ROLES = frozenset({Role.SALESPERSON, Role.MANAGER, Role.GROUP_ADMIN})
 INBOX_PAGE_SIZE = 20  # a phone shows a handful; the rest is one "more" tap away, and the page stays fast at 500 leads
 FEED_OVERLAP = dt.timedelta(minutes=2)  # a notice committed late still shows up; the page drops ones it already has
 FEED_MAX_LOOKBACK = dt.timedelta(hours=1)
+NOTIFICATION_ID = re.compile(r"[0-9]{1,18}")
 FEED_MAX_LEADS = 20
 # The lead page's sections that show their own confirmations (templates/partials/section_messages.html).
 LEAD_PAGE_SECTIONS = ("summary", "log", "appointment", "email", "score", "close", "timeline", "handover")
@@ -197,11 +202,13 @@ class InboxView(WorkPage, TemplateView):
         cards = [lead_card(lead, now=self.now, texts=texts) for lead in page]
         return {**super().get_context_data(**kwargs), **self.notice_context(),
                 "page_obj": page, "cards": cards, "open_count": page.paginator.count, "now": self.now, **card_context(),
-                "placed_messages": [f"at-lead-{card.lead.pk}" for card in cards]}
+                "placed_messages": [f"at-lead-{card.lead.pk}" for card in cards], "vapid_public_key": vapid_public_key()}
 
 
 class InboxFeedView(WorkPage, View):
-    """A small JSON answer for the inbox's polling: leads that were assigned or handed to me since `since`."""
+    """A small JSON answer for the inbox's polling (every 2 s while it is open): leads assigned or handed to me since
+    `since`, and my unread count for the bell and the tab title. `have` lists leads the page already got from this
+    feed, so a notice seen again in the overlap is not rendered again; with nothing new it is two indexed queries."""
 
     allowed_roles = INBOX_ROLES
 
@@ -210,29 +217,35 @@ class InboxFeedView(WorkPage, View):
 
     def get(self, request):
         self.now = timezone.now()
-        try:
-            since = parse_datetime(request.GET.get("since") or "") or self.now
-        except ValueError:  # a well-formed but impossible date: treat as "nothing seen yet"
-            since = self.now
-        if timezone.is_naive(since):
-            since = timezone.make_aware(since, dt.UTC)
+        # An unreadable or impossible date (year 1, February 30th) is "nothing seen yet".
+        since = instant_from_outside(request.GET.get("since") or "", now=self.now)[0] or self.now
         since = max(since - FEED_OVERLAP, self.now - FEED_MAX_LOOKBACK)  # a stale tab reloads; it doesn't fetch a day of cards
+        have = set()
+        for value in (request.GET.get("have") or "").split(",")[:FEED_MAX_LEADS * 3]:
+            try:
+                have.add(uuid.UUID(value))
+            except ValueError:
+                continue
         notices = list(Notification.objects.for_access(self.access).filter(
             recipient=self.access.user, lead__isnull=False, created_at__gt=since)
-            .order_by("-created_at").values("pk", "lead_id", "subject", "body", "kind")[:FEED_MAX_LEADS])
-        policy = policy_get(dealer=self.access.dealer)
-        leads = {lead.pk: lead for lead in self.get_queryset().filter(pk__in={n["lead_id"] for n in notices})}
-        context = card_context()
+            .exclude(lead_id__in=have).order_by("-created_at")
+            .values("pk", "lead_id", "subject", "body", "kind")[:FEED_MAX_LEADS])
         new = []
-        texts = CardTexts(sender=self.access.user, min_attempts=policy.min_attempts)
-        for lead in leads.values():
-            card = lead_card(lead, now=self.now, texts=texts)
-            new.append({"id": str(lead.pk), "url": reverse("lead_detail", args=[lead.pk]),
-                        "html": render_to_string("followup/_lead_card.html", {**context, "card": card}, request=request)})
+        leads = {}
+        if notices:
+            policy = policy_get(dealer=self.access.dealer)
+            leads = {lead.pk: lead for lead in self.get_queryset().filter(pk__in={n["lead_id"] for n in notices})}
+            context = card_context()
+            texts = CardTexts(sender=self.access.user, min_attempts=policy.min_attempts)
+            for lead in leads.values():
+                card = lead_card(lead, now=self.now, texts=texts)
+                new.append({"id": str(lead.pk), "url": reverse("lead_detail", args=[lead.pk]),
+                            "html": render_to_string("followup/_lead_card.html", {**context, "card": card}, request=request)})
         unread = Notification.objects.for_access(self.access).filter(recipient=self.access.user, read_at__isnull=True).count()
         return JsonResponse({
             "now": self.now.isoformat(),
             "unread": unread,
+            "unread_label": ngettext("%(counter)s unread notice", "%(counter)s unread notices", unread) % {"counter": unread},
             "leads": new,
             "notices": [{"id": n["pk"], "lead": str(n["lead_id"]), "title": n["subject"], "body": n["body"][:300],
                          "url": reverse("lead_detail", args=[n["lead_id"]])} for n in notices if n["lead_id"] in leads],
@@ -274,7 +287,7 @@ class LeadDetailView(WorkPage, TemplateView):
 
     def get_context_data(self, **kwargs):
         lead = get_object_or_404(self.get_queryset(), pk=kwargs["pk"])
-        notifications_mark_read(user=self.access.user, dealer=self.access.dealer, lead=lead)  # opening it is reading it
+        notification_mark_read(recipient=self.access.user, dealer=self.access.dealer, lead=lead)  # opening it is reading it
         return {**super().get_context_data(**kwargs), **self.notice_context(),
                 **lead_page_context(request=self.request, access=self.access, lead=lead)}
 
@@ -454,7 +467,8 @@ class NoticesReadView(WorkPage, View):
 
     def post(self, request):
         raw = request.POST.get("notification") or ""
-        notifications_mark_read(user=self.access.user, dealer=self.access.dealer,
-                                notification_id=int(raw) if raw.isdigit() else None)
+        if raw and not NOTIFICATION_ID.fullmatch(raw):  # "²" passes str.isdigit; a huge number overflows bigint
+            return HttpResponseBadRequest(_("That notice does not exist."))
+        notification_mark_read(recipient=self.access.user, dealer=self.access.dealer, ids=[int(raw)] if raw else None)
         return HttpResponseRedirect(self.safe_next() or reverse("inbox"))
 

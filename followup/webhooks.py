@@ -59,7 +59,7 @@ class CallEventSerializer(serializers.Serializer):
     answered = serializers.BooleanField(required=False, allow_null=True, default=None,
                                         help_text="`ended`: whether the call was answered (default: duration_seconds > 0).")
     recording_url = HttpUrlField(required=False, allow_blank=True, max_length=2000)
-    agent_email = serializers.EmailField(required=False, allow_blank=True,
+    agent_email = serializers.EmailField(required=False, allow_blank=True, max_length=254,
                                          help_text="The dealer employee on the call, if the provider knows.")
 
     def validate(self, attrs):

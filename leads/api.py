@@ -3,12 +3,14 @@
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http.request import RawPostDataException
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.response import Response
 
 from dealers.api import PayloadTooLarge, PortalAPIView, flatten_errors, problem_response
+from dealers.parsers import BoundedJSONParser
 from followup.services import mail_receive
 from routing.services import lead_route_new
 
@@ -53,11 +55,15 @@ def _lead_body(result: IntakeResult) -> dict:
 
 
 def _idempotency_key(request) -> str | None:
-    return (request.headers.get("Idempotency-Key") or "").strip()[:255] or None
+    key = (request.headers.get("Idempotency-Key") or "").strip()
+    if len(key) > settings.IDEMPOTENCY_KEY_MAX_LENGTH:  # cut short, two different keys could become one
+        raise exceptions.ValidationError({"Idempotency-Key": [
+            _("At most %(max)d characters.") % {"max": settings.IDEMPOTENCY_KEY_MAX_LENGTH}]})
+    return key or None
 
 
 class LeadCreateView(PortalAPIView):
-    parser_classes = [parsers.JSONParser]
+    parser_classes = [BoundedJSONParser]
 
     @extend_schema(
         operation_id="leads_create", summary="Post a lead (JSON)", tags=["portal"],
@@ -73,11 +79,12 @@ class LeadCreateView(PortalAPIView):
     )
     def post(self, request):
         _check_size(request)
+        key = _idempotency_key(request)
         body = storable(request.data)  # a stray NUL or lone surrogate is dropped, not a reason to refuse the lead
         serializer = LeadInSerializer(data=body)
         serializer.is_valid(raise_exception=True)
         result = lead_intake(dealer=self.api_key.dealer, source=self.api_key.source, data=serializer.validated_data,
-                             idempotency_key=_idempotency_key(request), payload=body, route=lead_route_new)
+                             idempotency_key=key, payload=body, route=lead_route_new)
         return Response(_lead_body(result), status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
@@ -109,6 +116,7 @@ class AdfLeadCreateView(PortalAPIView):
         _check_size(request)
         if request.content_type.split(";")[0].strip().lower() not in ("application/xml", "text/xml"):
             raise exceptions.UnsupportedMediaType(request.content_type)
+        key = _idempotency_key(request)
         body = _read_body(request)
         try:
             prospects = adf.parse_adf(body)
@@ -134,7 +142,6 @@ class AdfLeadCreateView(PortalAPIView):
                                     problem_type="adf-no-valid-prospect")
         dealer, source = self.api_key.dealer, self.api_key.source
         document = document_store(dealer=dealer, source=source, content_type=request.content_type, body=body)
-        key = _idempotency_key(request)
         leads = []
         for prospect, data in valid:
             prospect_key = f"{key}#{prospect.index}" if key else None

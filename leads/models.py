@@ -439,6 +439,15 @@ class DeliveryStatus(models.TextChoices):
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
     SKIPPED = "skipped", _("Skipped (no e-mail address)")
+    PUSHED = "pushed", _("Not needed (pushed to a device)")
+
+
+class PushStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")  # not yet fanned out to the recipient's devices
+    SENDING = "sending", _("Sending")  # deliveries exist; none accepted yet
+    SENT = "sent", _("Sent")  # a push service accepted it for at least one device
+    FAILED = "failed", _("Failed")  # every device refused or gave up: the e-mail is the fallback
+    SKIPPED = "skipped", _("Skipped")  # not a pushed kind, or no device subscribed
 
 
 class Notification(models.Model):
@@ -458,6 +467,8 @@ class Notification(models.Model):
     email_sent_at = models.DateTimeField(null=True, blank=True)
     email_error = models.TextField(blank=True)
     digest_date = models.DateField(null=True, blank=True, help_text="For daily digests: the day it covers (one per person).")
+    # Web Push: pending until the worker fanned it out to the recipient's devices; the e-mail waits for the outcome.
+    push_status = models.CharField(max_length=8, choices=PushStatus.choices, default=PushStatus.SKIPPED)
 
     objects = TenantManager()
 
@@ -472,6 +483,7 @@ class Notification(models.Model):
             # The outbox: e-mails owed (pending) or in flight (sending, taken back if stuck); a small index at any size.
             models.Index(fields=["created_at"], name="notification_owed",
                          condition=models.Q(email_status__in=["pending", "sending"])),
+            models.Index(fields=["created_at"], name="notification_push_owed", condition=models.Q(push_status="pending")),
         ]
 
     def __str__(self):
@@ -538,3 +550,66 @@ class Mailbox(models.Model):
     @property
     def is_failing(self) -> bool:
         return self.is_active and self.consecutive_failures > 0
+
+
+class PushSubscription(models.Model):
+    """One browser on one device that agreed to receive Web Push for a user (RFC 8030). Not dealer data: a person's
+    phone gets alerts about each dealer's leads they work for; the message names the dealer's lead."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions")
+    endpoint = models.CharField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=120)
+    auth = models.CharField(max_length=60)
+    user_agent = models.CharField(_("device"), max_length=120, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("push subscription")
+        verbose_name_plural = _("push subscriptions")
+        indexes = [models.Index(fields=["user", "-created_at"], name="push_subscription_user")]
+
+    def __str__(self):
+        return self.user_agent or self.endpoint[:60]
+
+
+class PushDeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    GONE = "gone", _("Subscription gone")
+
+
+class PushDelivery(models.Model):
+    """One notice to one device: claimed like an e-mail (pending → sending with the claim's time → sent), retried with
+    backoff, so a crash re-sends only what was not recorded and two workers never send the same one."""
+
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="+",
+                               db_index=False)  # served by this model's indexes that start with the dealer
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="push_deliveries")
+    # Kept as a record when the push service says the subscription is gone (404/410) and it is deleted.
+    subscription = models.ForeignKey(PushSubscription, null=True, on_delete=models.SET_NULL, related_name="deliveries")
+    status = models.CharField(max_length=8, choices=PushDeliveryStatus.choices, default=PushDeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    due_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "subscription"], name="push_delivery_once_per_device"),
+        ]
+        indexes = [
+            models.Index(fields=["dealer", "notification"], name="push_delivery_dealer_notice"),
+            # The push outbox: owed or in flight, a small index at any size.
+            models.Index(fields=["due_at"], name="push_delivery_owed", condition=models.Q(status__in=["pending", "sending"])),
+        ]
+
+    def __str__(self):
+        return f"{self.notification_id} → {self.subscription_id}: {self.status}"

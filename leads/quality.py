@@ -57,10 +57,12 @@ __all__ = [
     "PHONE_INVALID",
     "PHONE_PLACEHOLDER",
     "PLACEHOLDER_EMAIL_LOCAL_PARTS",
+    "RECEIVED_AT_OUT_OF_RANGE",
     "THROWAWAY_EMAIL_DOMAINS",
     "NormalisedContact",
     "assess_contact",
     "flag_hint",
+    "header_text",
     "is_placeholder_phone",
     "normalise_email",
     "normalise_phone",
@@ -74,6 +76,7 @@ EMAIL_INVALID = "email_invalid"
 EMAIL_THROWAWAY = "email_throwaway"
 NO_EMAIL = "no_email"
 NO_NAME = "no_name"
+RECEIVED_AT_OUT_OF_RANGE = "received_at_out_of_range"  # not a contact flag: set by the intake (leads/dates.py)
 
 ALL_FLAGS: tuple[str, ...] = tuple(
     sorted(
@@ -85,6 +88,7 @@ ALL_FLAGS: tuple[str, ...] = tuple(
             EMAIL_THROWAWAY,
             NO_EMAIL,
             NO_NAME,
+            RECEIVED_AT_OUT_OF_RANGE,
         )
     )
 )
@@ -329,6 +333,7 @@ _HINTS = {
     ),
     NO_EMAIL: _("No e-mail address — call, text or WhatsApp the customer."),
     NO_NAME: _("No name given — greet neutrally and ask in your first reply."),
+    RECEIVED_AT_OUT_OF_RANGE: _("The portal sent an impossible date; the lead counts from its arrival."),
 }
 
 _WARNINGS = {
@@ -339,6 +344,7 @@ _WARNINGS = {
     EMAIL_THROWAWAY: "e-mail looks like a throwaway address; follow up by phone as well",
     NO_EMAIL: "no e-mail address; follow up by phone",
     NO_NAME: "no customer name given",
+    RECEIVED_AT_OUT_OF_RANGE: "received_at is out of range; it was kept as received and the arrival time used",
 }
 
 
@@ -370,3 +376,13 @@ def storable(value):
     if isinstance(value, list | tuple):
         return [storable(v) for v in value]
     return value
+
+
+_HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+def header_text(value: str, limit: int | None = None) -> str:
+    """One line fit for a mail header: a customer's name with CR/LF (or any control character) in it would make every
+    mail carrying it fail (BadHeaderError) for good; they become one space."""
+    text = _HEADER_BREAKS.sub(" ", value or "").strip()
+    return text[:limit] if limit is not None else text

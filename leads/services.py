@@ -3,6 +3,7 @@
 import contextlib
 import contextvars
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,14 +12,18 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
+from django.utils.http import urlencode
+from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext as _
 
 from dealers.models import Dealer
 from dealers.services import audit_record
 
+from . import push
+from .dates import instant_from_outside
 from .matching import Candidate, customer_match
 from .models import (
     ContactKind,
@@ -31,8 +36,21 @@ from .models import (
     Lead,
     LeadEvent,
     Notification,
+    NotificationKind,
+    PushDelivery,
+    PushDeliveryStatus,
+    PushStatus,
+    PushSubscription,
 )
-from .quality import EMAIL_INVALID, EMAIL_THROWAWAY, assess_contact, storable, warnings_for
+from .quality import (
+    EMAIL_INVALID,
+    EMAIL_THROWAWAY,
+    RECEIVED_AT_OUT_OF_RANGE,
+    assess_contact,
+    header_text,
+    storable,
+    warnings_for,
+)
 from .scoring import score_lead
 
 logger = logging.getLogger(__name__)
@@ -71,19 +89,16 @@ class IntakeResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def _received(value) -> tuple[dt.datetime | None, str, bool]:
+    """(parsed aware datetime or None, the raw text, whether the date was out of range)."""
+    parsed, out_of_range = instant_from_outside(value)
+    raw = value.isoformat() if isinstance(value, dt.datetime) else (value or "").strip() if isinstance(value, str) else ""
+    return parsed, raw, out_of_range
+
+
 def parse_received_at(value) -> tuple[dt.datetime | None, str]:
-    """(parsed aware datetime or None, the raw text). Dates that are not ISO 8601 are kept raw only."""
-    if isinstance(value, dt.datetime):
-        return (value if timezone.is_aware(value) else timezone.make_aware(value)), value.isoformat()
-    raw = (value or "").strip() if isinstance(value, str) else ""
-    if not raw:
-        return None, ""
-    try:
-        parsed = parse_datetime(raw)
-    except ValueError:
-        parsed = None
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed)
+    """(parsed aware datetime or None, the raw text). Dates that are not ISO 8601, or out of range, are kept raw only."""
+    parsed, raw, _out_of_range = _received(value)
     return parsed, raw
 
 
@@ -195,7 +210,10 @@ def _lead_new(*, dealer, source, data, document, payload) -> tuple[Lead, LeadEve
     contact = assess_contact(email=customer_data.get("email"), phone=customer_data.get("phone"),
                              first_name=customer_data.get("first_name"), last_name=customer_data.get("last_name"),
                              region=dealer.country)
-    received_at, received_raw = parse_received_at(data.get("received_at"))
+    received_at, received_raw, out_of_range = _received(data.get("received_at"))
+    flags = list(contact.flags)
+    if out_of_range:
+        flags.append(RECEIVED_AT_OUT_OF_RANGE)  # kept raw; the lead counts from its arrival
     score = score_lead(data)
     link = _customer_for(dealer=dealer, contact=contact, data=customer_data)
     known = link.known
@@ -204,7 +222,7 @@ def _lead_new(*, dealer, source, data, document, payload) -> tuple[Lead, LeadEve
         channel=data.get("channel") or "web_form", reason=data.get("reason") or "",
         received_at=received_at or timezone.now(), received_at_raw=received_raw[:100],
         vehicle=data.get("vehicle") or {}, trade_in=data.get("trade_in") or {}, message=data.get("message") or "",
-        consent_marketing=(data.get("consent") or {}).get("marketing"), data_flags=list(contact.flags),
+        consent_marketing=(data.get("consent") or {}).get("marketing"), data_flags=flags,
         bant_budget=score.budget, bant_authority=score.authority, bant_need=score.need,
         bant_timeline=score.timeline, score=score.total, returning_customer=known,
         needs_review=bool(data.get("needs_review")),
@@ -217,7 +235,7 @@ def _lead_new(*, dealer, source, data, document, payload) -> tuple[Lead, LeadEve
         contact_language=(customer_data.get("language") or "")[:8],
     )
     received = lead_event_new(lead=lead, type=EventType.RECEIVED, text=source,
-                              data={"flags": list(contact.flags), "returning_customer": known})
+                              data={"flags": flags, "returning_customer": known})
     return lead, received, link
 
 
@@ -266,7 +284,7 @@ def lead_intake(*, dealer: Dealer, source: str, data: dict, idempotency_key: str
                 if idempotency_key:
                     IdempotencyKey.objects.create(dealer=dealer, source=source, key=idempotency_key, lead=lead)
                 if routed.notice is not None:
-                    notification_send(routed.notice)
+                    notification_save(routed.notice)
                 LeadEvent.objects.bulk_create([received, *routed.events])  # the timeline's first entries at once
             return IntakeResult(lead=lead, created=True, warnings=warnings_for(lead.data_flags))
         except IntegrityError:
@@ -371,72 +389,112 @@ def document_store(*, dealer: Dealer, source: str, content_type: str, body: byte
 
 _outbox_batch: contextvars.ContextVar[list | None] = contextvars.ContextVar("outbox_batch", default=None)
 
+# What reaches a phone: a lead that is now yours, your reminders, a manager's escalations (not the daily digest).
+PUSHED_KINDS = frozenset({NotificationKind.ASSIGNED, NotificationKind.REASSIGNED, NotificationKind.HANDOVER,
+                          NotificationKind.REMINDER, NotificationKind.MANAGER_ALERT})
+
 
 def notification_new(*, dealer_id: int, recipient, kind: str, subject: str, body: str,
                      lead: Lead | None = None, digest_date=None) -> Notification:
-    """A notice, not yet saved: `notification_send` saves it."""
-    return Notification(dealer_id=dealer_id, recipient=recipient, lead=lead, kind=kind, subject=subject[:200], body=body,
+    """A notice, not yet saved: `notification_save` saves it."""
+    return Notification(dealer_id=dealer_id, recipient=recipient, lead=lead, kind=kind, subject=header_text(subject, 200),
+                        body=body,
                         digest_date=digest_date,
-                        email_status=DeliveryStatus.PENDING if recipient.email else DeliveryStatus.SKIPPED)
+                        email_status=DeliveryStatus.PENDING if recipient.email else DeliveryStatus.SKIPPED,
+                        push_status=PushStatus.PENDING if kind in PUSHED_KINDS and lead is not None else PushStatus.SKIPPED)
 
 
-def notification_send(notification: Notification) -> Notification:
-    """Save an in-app notice; its e-mail goes out after commit. If the broker is down, the periodic flush sends it."""
+def notification_save(notification: Notification) -> Notification:
+    """Save an in-app notice; its push and e-mail go out after commit. If the broker is down, the periodic flush does."""
     notification.save(force_insert=True)
-    if notification.email_status == DeliveryStatus.PENDING:
+    if notification.email_status == DeliveryStatus.PENDING or notification.push_status == PushStatus.PENDING:
         batch = _outbox_batch.get()
         if batch is not None:
             batch.append(notification.pk)
         else:
-            transaction.on_commit(outbox_wake)
+            transaction.on_commit(functools.partial(outbox_wake, push=notification.push_status == PushStatus.PENDING))
     return notification
 
 
-def notification_send_many(notifications: list[Notification]) -> list[Notification]:
-    """`notification_send` for many notices in one INSERT (the sweep's batches); their e-mails go out after commit."""
+def notification_save_many(notifications: list[Notification]) -> list[Notification]:
+    """`notification_save` for many notices in one INSERT (the sweep's batches); pushes and e-mails go out after commit."""
     Notification.objects.bulk_create(notifications)
-    pending = [n.pk for n in notifications if n.email_status == DeliveryStatus.PENDING]
+    pending = [n.pk for n in notifications
+               if n.email_status == DeliveryStatus.PENDING or n.push_status == PushStatus.PENDING]
     if pending:
         batch = _outbox_batch.get()
         if batch is not None:
             batch.extend(pending)
         else:
-            transaction.on_commit(outbox_wake)
+            pushes = any(n.push_status == PushStatus.PENDING for n in notifications)
+            transaction.on_commit(functools.partial(outbox_wake, push=pushes))
     return notifications
 
 
 def notification_queue(*, dealer_id: int, recipient, kind: str, subject: str, body: str,
                        lead: Lead | None = None, digest_date=None) -> Notification:
-    """An in-app notice now; its e-mail goes out after commit."""
-    return notification_send(notification_new(dealer_id=dealer_id, recipient=recipient, kind=kind, subject=subject,
+    """An in-app notice now; its push and e-mail go out after commit."""
+    return notification_save(notification_new(dealer_id=dealer_id, recipient=recipient, kind=kind, subject=subject,
                                                body=body, lead=lead, digest_date=digest_date))
 
 
-def assignee_notice(*, lead: Lead, user, kind: str, note: str = "") -> Notification:
-    """The notice, not yet saved, that a lead is now this person's to follow up."""
+def assignee_notice(*, lead: Lead, user, kind: str, note: str = "", appointment: str = "") -> Notification:
+    """The notice, not yet saved, that a lead is now this person's to follow up. How much time is left is said when the
+    e-mail goes out (`notice_email_body`), not here: a delayed e-mail must not ask for a reply before a time now past."""
     customer = lead.contact_label  # the person of this lead, as they named themselves
-    subject = _("New lead: %(name)s") % {"name": customer}
+    subject = (_("Hand-over: %(name)s") if kind == NotificationKind.HANDOVER else _("New lead: %(name)s")) % {"name": customer}
     vehicle = " ".join(str(lead.vehicle.get(k, "")) for k in ("make", "model")).strip()
     body = "\n".join(filter(None, [
         _("%(name)s is waiting for your call.") % {"name": customer},
-        vehicle, note, lead.message[:500],
-        _("Respond before %(due)s.") % {"due": timezone.localtime(lead.first_response_due_at).strftime("%d-%m-%Y %H:%M")}
-        if lead.first_response_due_at else "",
+        vehicle,
+        _("Appointment: %(when)s") % {"when": appointment} if appointment else "",
+        _("Note from the BDC: %(note)s") % {"note": note} if note and kind == NotificationKind.HANDOVER else note,
+        lead.message[:500],
     ]))
     return notification_new(dealer_id=lead.dealer_id, recipient=user, lead=lead, kind=kind, subject=subject, body=body)
 
 
-def notify_assignee(*, lead: Lead, user, kind: str, note: str = "") -> Notification:
-    """The in-app notice (and its e-mail, through the outbox) that a lead is now this person's to follow up."""
-    return notification_send(assignee_notice(lead=lead, user=user, kind=kind, note=note))
+def notify_assignee(*, lead: Lead, user, kind: str, note: str = "", appointment: str = "") -> Notification:
+    """The in-app notice (and its push and e-mail, through the outbox) that a lead is now this person's to follow up."""
+    return notification_save(assignee_notice(lead=lead, user=user, kind=kind, note=note, appointment=appointment))
 
 
-def notification_mark_read(*, dealer, recipient, ids: list[int] | None = None) -> int:
-    """Mark a person's notices in one dealer read (all of them, or the given ones); returns how many changed."""
+def notification_mark_read(*, dealer, recipient, ids: list[int] | None = None, lead: Lead | None = None) -> int:
+    """Mark a person's notices in one dealer read (all of them, the given ones, or those about one lead); returns how
+    many changed. The one write for it: the team API, the notice menu and opening a lead all call this."""
     unread = Notification.objects.for_dealer(dealer).filter(recipient=recipient, read_at__isnull=True)
     if ids is not None:
         unread = unread.filter(pk__in=ids)
+    if lead is not None:
+        unread = unread.filter(lead=lead)
     return unread.update(read_at=timezone.now())
+
+
+# ---------------------------------------------------------------------------------------------- push subscriptions
+
+class PushSubscriptionRefused(ValueError):
+    pass
+
+
+def push_subscription_save(*, user, endpoint: str, p256dh: str, auth: str, user_agent: str = "") -> tuple[PushSubscription, bool]:
+    """Store a browser's subscription for this user; returns it and whether it is new.
+
+    An endpoint is one browser profile on one device: subscribing it again (new keys, or another person logged in on
+    the same phone) moves it to this user instead of failing, so the phone alerts whoever uses it now."""
+    try:
+        push.endpoint_check(endpoint, resolve=False)  # the host is resolved (and refused if private) at every send
+        push.keys_check(p256dh=p256dh, auth=auth)
+    except ValueError as exc:
+        raise PushSubscriptionRefused(str(exc)) from exc
+    subscription, created = PushSubscription.objects.update_or_create(
+        endpoint=endpoint, defaults={"user": user, "p256dh": p256dh, "auth": auth,
+                                     "user_agent": push.user_agent_label(user_agent), "last_error": ""})
+    return subscription, created
+
+
+def push_subscription_delete(*, user, subscription_id: int) -> bool:
+    deleted, _by_model = PushSubscription.objects.filter(user=user, pk=subscription_id).delete()
+    return bool(deleted)
 
 
 @contextlib.contextmanager
@@ -472,15 +530,19 @@ OUTBOX_WAKE_TTL = 10  # seconds: if a wake-up is lost, the next notice after thi
 # worker ran one flush (a task, a claim, a connection) per one or two notices and took a sixth of the machine's CPU
 # during a portal's backlog. Half a second is nothing next to a five-minute response deadline.
 OUTBOX_GATHER_SECONDS = 0.5
-# A claimed batch is sent within minutes (EMAIL_TIMEOUT per message, a few dozen messages); an e-mail still "sending"
-# after this was lost with a crashed worker and is sent again (at least once, never lost).
-SENDING_STALE_AFTER = dt.timedelta(minutes=30)
+# A notice that buzzes a phone gathers for less: the push is the speed-to-lead alert (target: on the phone within 1 s).
+PUSH_GATHER_SECONDS = 0.15
+# A flush sends from a claimed batch for at most SENDING_BATCH_MAX (plus one EMAIL_TIMEOUT) and hands the rest back, so
+# an e-mail still "sending" after SENDING_STALE_AFTER was lost with a killed worker and is sent again (at least once,
+# never lost): a new-lead alert waits two minutes for a crashed worker, not half an hour.
+SENDING_STALE_AFTER = dt.timedelta(minutes=2)
+SENDING_BATCH_MAX = dt.timedelta(seconds=90)
 OUTBOX_BATCH = 50
 MAX_EMAIL_ATTEMPTS = 5
 
 
-def outbox_wake() -> None:
-    """Ask the worker for an outbox flush: one task per burst of notices, not one per notice.
+def outbox_wake(*, push: bool = False) -> None:
+    """Ask the worker for an outbox flush: one task per burst of notices, not one per notice (`push`: sooner).
 
     The flag stays up from the first notice until the flush starts reading (OUTBOX_GATHER_SECONDS later), so notices
     committed meanwhile are read by that flush; one committed after it started reading finds the flag gone and asks
@@ -491,7 +553,7 @@ def outbox_wake() -> None:
         try:
             if not cache.add(OUTBOX_WAKE_KEY, 1, timeout=OUTBOX_WAKE_TTL):
                 return
-            countdown = OUTBOX_GATHER_SECONDS
+            countdown = PUSH_GATHER_SECONDS if push else OUTBOX_GATHER_SECONDS
         except Exception as exc:  # the cache is down: ask anyway, at once
             logger.warning("Outbox wake-up flag unavailable (%s)", exc)
     task_enqueue("leads.tasks.outbox_flush", countdown=countdown)
@@ -507,11 +569,17 @@ def _outbox_wake_clear() -> None:
 
 def _outbox_claim(*, limit: int) -> tuple[list[Notification], dt.datetime]:
     """Take up to `limit` owed e-mails for this worker: rows another worker is claiming are skipped, not waited for.
-    The claim's time marks them as this flush's: results are recorded only on rows still carrying it."""
+    The claim's time marks them as this flush's: results are recorded only on rows still carrying it.
+
+    A pushed notice's e-mail waits until its push is settled (no device accepted it: the fallback), or at most
+    PUSH_EMAIL_FALLBACK_AFTER, so a phone that stays silent never costs the salesperson the lead."""
     claimed_at = timezone.now()
+    push_settled = ~Q(push_status__in=[PushStatus.PENDING, PushStatus.SENDING])
     with transaction.atomic():
-        batch = list(Notification.objects.unscoped().filter(email_status=DeliveryStatus.PENDING).order_by("created_at")
-                     .select_for_update(skip_locked=True, of=("self",)).select_related("recipient")[:limit])
+        batch = list(Notification.objects.unscoped().filter(email_status=DeliveryStatus.PENDING)
+                     .filter(push_settled | Q(created_at__lt=claimed_at - PUSH_EMAIL_FALLBACK_AFTER))
+                     .order_by("created_at")
+                     .select_for_update(skip_locked=True, of=("self",)).select_related("recipient", "lead", "dealer")[:limit])
         Notification.objects.unscoped().filter(pk__in=[n.pk for n in batch]).update(
             email_status=DeliveryStatus.SENDING, email_attempts=F("email_attempts") + 1, email_sent_at=claimed_at)
     return batch, claimed_at
@@ -527,6 +595,31 @@ def _outbox_record(n: Notification, claimed_at: dt.datetime, error: Exception | 
         pk=n.pk, email_status=DeliveryStatus.SENDING, email_sent_at=claimed_at).update(**changes)
 
 
+def lead_link(lead: Lead, dealer: Dealer) -> str:
+    """The lead's page, in its dealer (for someone who works for several), as a path."""
+    return f"{reverse('lead_detail', args=[lead.pk])}?{urlencode({'dealer': dealer.slug})}"
+
+
+def notice_email_body(n: Notification, *, now: dt.datetime) -> str:
+    """The notice as an e-mail, written when it goes out: a link straight to the lead, and how much time is left for the
+    first response or how late it is (never "reply before" a time already past)."""
+    lines = [n.body]
+    lead = n.lead
+    if lead is not None:
+        due = lead.first_response_due_at
+        if (n.kind in PUSHED_KINDS and due and lead.first_contact_at is None and lead.closed_at is None
+                and n.kind != NotificationKind.MANAGER_ALERT):
+            local_due = timezone.localtime(due, n.dealer.tz)
+            if due > now:
+                lines.append(_("Respond before %(due)s (%(left)s left).") % {
+                    "due": f"{local_due:%H:%M}", "left": timeuntil(due, now, depth=1)})
+            else:
+                lines.append(_("The first response was due at %(due)s: it is %(late)s late.") % {
+                    "due": f"{local_due:%d-%m %H:%M}", "late": timesince(due, now, depth=1)})
+        lines.append(_("Open the lead: %(url)s") % {"url": settings.SITE_URL + lead_link(lead, n.dealer)})
+    return "\n\n".join(filter(None, lines))
+
+
 def _outbox_send(batch: list[Notification], claimed_at: dt.datetime) -> None:
     """Send outside any transaction, over one mail connection, recording each e-mail as soon as it went out (so a
     crash mid-batch sends again only what was not recorded)."""
@@ -538,9 +631,15 @@ def _outbox_send(batch: list[Notification], claimed_at: dt.datetime) -> None:
             _outbox_record(n, claimed_at, exc)
         return
     try:
-        for n in batch:
+        for i, n in enumerate(batch):
+            if timezone.now() - claimed_at > SENDING_BATCH_MAX:  # a slow mail server: the rest go to the next claim
+                Notification.objects.unscoped().filter(pk__in=[m.pk for m in batch[i:]], email_status=DeliveryStatus.SENDING,
+                                            email_sent_at=claimed_at).update(
+                    email_status=DeliveryStatus.PENDING, email_attempts=F("email_attempts") - 1)
+                break
             try:
-                EmailMessage(n.subject, n.body, None, [n.recipient.email], connection=mail_connection).send()
+                body = notice_email_body(n, now=timezone.now())
+                EmailMessage(n.subject, body, None, [n.recipient.email], connection=mail_connection).send()
             except Exception as exc:
                 _outbox_record(n, claimed_at, exc)
             else:
@@ -549,8 +648,137 @@ def _outbox_send(batch: list[Notification], claimed_at: dt.datetime) -> None:
         mail_connection.close()
 
 
+# ---------------------------------------------------------------------------------------------- the push outbox
+
+PUSH_BATCH = 20  # a batch is sent within PUSH_BATCH x WEB_PUSH_TIMEOUT, well inside PUSH_SENDING_STALE_AFTER
+# A delivery still "sending" after this was lost with a crashed worker and is sent again.
+PUSH_SENDING_STALE_AFTER = dt.timedelta(minutes=5)
+PUSH_RETRY_DELAYS = (dt.timedelta(seconds=10), dt.timedelta(minutes=1), dt.timedelta(minutes=5), dt.timedelta(minutes=30))
+# The e-mail of a pushed notice goes out anyway when no device accepted the push within this.
+PUSH_EMAIL_FALLBACK_AFTER = dt.timedelta(minutes=2)
+
+
+def push_payload(n: Notification) -> dict:
+    """The contract's message: what kind of alert, which lead, title, body and the lead's page (in the notice's dealer)."""
+    if n.kind == NotificationKind.REASSIGNED:
+        kind = "new_lead" if n.lead.assignee_id == n.recipient_id else "escalation"
+    else:
+        kind = {NotificationKind.ASSIGNED: "new_lead", NotificationKind.HANDOVER: "handover",
+                NotificationKind.REMINDER: "reminder", NotificationKind.MANAGER_ALERT: "escalation"}[n.kind]
+    return {"kind": kind, "lead": str(n.lead_id), "title": n.subject, "body": n.body[:300],
+            "url": lead_link(n.lead, n.dealer)}
+
+
+def _push_fan_out(*, limit: int) -> int:
+    """Turn owed pushes into one delivery row per device of the recipient; a recipient without a device settles the
+    notice at once (its e-mail is the fallback). Idempotent: a delivery exists once per (notice, device)."""
+    with transaction.atomic():
+        notices = list(Notification.objects.unscoped().filter(push_status=PushStatus.PENDING).order_by("created_at")
+                       .select_for_update(skip_locked=True, of=("self",)).only("pk", "dealer_id", "recipient_id")[:limit])
+        if not notices:
+            return 0
+        devices: dict[int, list[int]] = {}
+        recipients = {n.recipient_id for n in notices}
+        for user_id, pk in PushSubscription.objects.filter(user_id__in=recipients).values_list("user_id", "pk"):
+            devices.setdefault(user_id, []).append(pk)
+        now = timezone.now()
+        PushDelivery.objects.bulk_create([
+            PushDelivery(dealer_id=n.dealer_id, notification_id=n.pk, subscription_id=device, due_at=now)
+            for n in notices for device in devices.get(n.recipient_id, [])], ignore_conflicts=True)
+        with_device = [n.pk for n in notices if n.recipient_id in devices]
+        Notification.objects.unscoped().filter(pk__in=with_device).update(push_status=PushStatus.SENDING)
+        Notification.objects.unscoped().filter(pk__in=[n.pk for n in notices if n.recipient_id not in devices]).update(
+            push_status=PushStatus.SKIPPED)
+    return len(notices)
+
+
+def _push_claim(*, limit: int) -> tuple[list[PushDelivery], dt.datetime]:
+    claimed_at = timezone.now()
+    with transaction.atomic():
+        batch = list(PushDelivery.objects.unscoped().filter(status=PushDeliveryStatus.PENDING, due_at__lte=claimed_at)
+                     .order_by("due_at").select_for_update(skip_locked=True, of=("self",))
+                     .select_related("subscription", "notification__lead", "notification__dealer")[:limit])
+        PushDelivery.objects.unscoped().filter(pk__in=[d.pk for d in batch]).update(
+            status=PushDeliveryStatus.SENDING, attempts=F("attempts") + 1, claimed_at=claimed_at)
+    return batch, claimed_at
+
+
+def _push_record(d: PushDelivery, claimed_at: dt.datetime, result: push.PushResult) -> dt.timedelta | None:
+    """Record one delivery's outcome on the row still carrying this claim; returns the retry delay, if any."""
+    now = timezone.now()
+    mine = PushDelivery.objects.for_dealer(d.dealer_id).filter(pk=d.pk, status=PushDeliveryStatus.SENDING, claimed_at=claimed_at)
+    if result.accepted:
+        mine.update(status=PushDeliveryStatus.SENT, sent_at=now, error="")
+        PushSubscription.objects.filter(pk=d.subscription_id).update(last_success_at=now, last_error="")
+        return None
+    if result.gone:  # the browser unsubscribed or the user revoked permission: never call this endpoint again
+        mine.update(status=PushDeliveryStatus.GONE, error=result.error[:300])
+        PushSubscription.objects.filter(pk=d.subscription_id).delete()
+        return None
+    PushSubscription.objects.filter(pk=d.subscription_id).update(last_failure_at=now, last_error=result.error[:300])
+    attempt = d.attempts + 1  # d.attempts is the count before this claim
+    if result.permanent or attempt > len(PUSH_RETRY_DELAYS):
+        mine.update(status=PushDeliveryStatus.FAILED, error=result.error[:300])
+        return None
+    delay = PUSH_RETRY_DELAYS[attempt - 1]
+    mine.update(status=PushDeliveryStatus.PENDING, due_at=now + delay, error=result.error[:300])
+    return delay
+
+
+def _push_send(batch: list[PushDelivery], claimed_at: dt.datetime) -> list[dt.timedelta]:
+    """Send outside any transaction, recording each delivery as soon as its push service answered."""
+    vapid = push.vapid_key()
+    retries = []
+    for d in batch:
+        if d.subscription is None:  # deleted since it was fanned out
+            result = push.PushResult(accepted=False, gone=True, error="subscription deleted")
+        else:
+            n = d.notification
+            result = push.push_send(endpoint=d.subscription.endpoint, p256dh=d.subscription.p256dh, auth=d.subscription.auth,
+                                    payload=push_payload(n), topic=f"notice-{n.pk}", vapid=vapid)
+        delay = _push_record(d, claimed_at, result)
+        if delay is not None:
+            retries.append(delay)
+    return retries
+
+
+def _push_settle(notification_ids: set[int]) -> None:
+    """A notice a device accepted needs no e-mail; one no device will take (all failed or gone) falls back to e-mail."""
+    deliveries = PushDelivery.objects.unscoped().filter(notification_id=OuterRef("pk"))
+    sending = Notification.objects.unscoped().filter(pk__in=notification_ids, push_status=PushStatus.SENDING)
+    sending.filter(Exists(deliveries.filter(status=PushDeliveryStatus.SENT))).update(
+        push_status=PushStatus.SENT,
+        email_status=Case(When(email_status=DeliveryStatus.PENDING, then=Value(DeliveryStatus.PUSHED)),
+                          default=F("email_status")))
+    sending.exclude(Exists(deliveries.filter(status__in=[PushDeliveryStatus.PENDING, PushDeliveryStatus.SENDING]))).update(
+        push_status=PushStatus.FAILED)
+
+
+def push_flush(*, batch_size: int = PUSH_BATCH) -> int:
+    """Send every push owed now; returns how many deliveries were tried. Takes back deliveries stuck in "sending"
+    after a crash (sent again; the device shows one notification per notice, replaced by its tag)."""
+    stale = timezone.now() - PUSH_SENDING_STALE_AFTER
+    PushDelivery.objects.unscoped().filter(status=PushDeliveryStatus.SENDING, claimed_at__lt=stale).update(
+        status=PushDeliveryStatus.PENDING)
+    while _push_fan_out(limit=OUTBOX_BATCH) == OUTBOX_BATCH:
+        pass
+    tried, retries = 0, []
+    while True:
+        batch, claimed_at = _push_claim(limit=batch_size)
+        if batch:
+            retries += _push_send(batch, claimed_at)
+            _push_settle({d.notification_id for d in batch})
+        tried += len(batch)
+        if len(batch) < batch_size:
+            break
+    if retries:  # beat would retry within 30 s anyway; this keeps the first retry close to its delay
+        task_enqueue("leads.tasks.outbox_flush", countdown=min(retries).total_seconds())
+    return tried
+
+
 def outbox_flush(*, batch_size: int = OUTBOX_BATCH) -> int:
-    """Send every e-mail still owed, in batches; returns how many were tried.
+    """Send every push and e-mail still owed, pushes first (the e-mail may wait on their outcome); returns how many
+    e-mails were tried.
 
     Also takes back e-mails stuck in "sending" after a crash mid-send (sent again: at least once, never lost).
     """
@@ -560,6 +788,7 @@ def outbox_flush(*, batch_size: int = OUTBOX_BATCH) -> int:
     tried = 0
     while True:
         _outbox_wake_clear()  # before reading: whatever commits from here on wakes another flush
+        push_flush()
         batch, claimed_at = _outbox_claim(limit=batch_size)
         if batch:
             _outbox_send(batch, claimed_at)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from dealers.errors import LeadClosed, NotOnTheTeam
@@ -19,7 +20,7 @@ from leads.services import (
     lead_event_add,
     lead_event_new,
     lead_lock,
-    notification_send,
+    notification_save,
     notify_assignee,
 )
 
@@ -115,7 +116,8 @@ def _assigned_event(lead: Lead, user, *, by=None, text: str) -> LeadEvent:
                           data={"assignee_id": user.pk if user else None})
 
 
-def assign_to_sales(*, lead: Lead, exclude_user_id=None, by=None, reason: str = "") -> None:
+def assign_to_sales(*, lead: Lead, exclude_user_id=None, by=None, reason: str = "",
+                    notice_kind: str = NotificationKind.ASSIGNED, note: str = "", appointment: str = "") -> None:
     """Pick a salesperson for the lead (or the manager when nobody is on duty) and record it."""
     user, text = _sales_assignee(lead=lead, exclude_user_id=exclude_user_id, reason=reason)
     lead.queue = Queue.SALES
@@ -123,7 +125,7 @@ def assign_to_sales(*, lead: Lead, exclude_user_id=None, by=None, reason: str = 
     lead.save(update_fields=["queue", "assignee"])
     _assigned_event(lead, user, by=by, text=text).save()
     if user is not None:
-        notify_assignee(lead=lead, user=user, kind=NotificationKind.ASSIGNED)
+        notify_assignee(lead=lead, user=user, kind=notice_kind, note=note, appointment=appointment)
 
 
 def lead_sales_reassign(*, lead: Lead, reason: str) -> Routed:
@@ -181,7 +183,7 @@ def lead_route(*, lead: Lead) -> Lead:
             lead.save(update_fields=ROUTING_FIELDS)
             LeadEvent.objects.bulk_create(routed.events)
             if routed.notice is not None:
-                notification_send(routed.notice)
+                notification_save(routed.notice)
     return lead
 
 
@@ -209,6 +211,16 @@ def bdc_claim_next(*, dealer: Dealer, agent, passive_only: bool = False) -> Lead
     return lead
 
 
+def _next_appointment_text(lead: Lead) -> str:
+    """The appointment the BDC made, for the hand-over notice ("Showroom visit, woensdag 3 december, 14:30"). Read
+    through the lead's relation: routing sits below followup, which owns appointments."""
+    appointment = lead.appointments.filter(showed__isnull=True).order_by("scheduled_at").first()
+    if appointment is None:
+        return ""
+    when = date_format(timezone.localtime(appointment.scheduled_at, lead.dealer.tz), "l j F, H:i")
+    return f"{appointment.get_kind_display()}, {when}"
+
+
 def bdc_handover(*, lead: Lead, agent, salesperson=None, note: str = "") -> Lead:
     """The BDC made the appointment: the lead moves to a salesperson's inbox with the agent's note."""
     with transaction.atomic():
@@ -218,12 +230,14 @@ def bdc_handover(*, lead: Lead, agent, salesperson=None, note: str = "") -> Lead
         if salesperson is not None and not Membership.objects.filter(
                 dealer=lead.dealer, user=salesperson, role=Role.SALESPERSON, is_active=True).exists():
             raise NotOnTheTeam(_("Choose a salesperson of this dealer."))
+        appointment = _next_appointment_text(lead)
         if salesperson is None:
-            assign_to_sales(lead=lead, by=agent, reason="hand-over from the BDC")
+            assign_to_sales(lead=lead, by=agent, reason="hand-over from the BDC", notice_kind=NotificationKind.HANDOVER,
+                            note=note, appointment=appointment)
         else:
             lead.queue, lead.assignee = Queue.SALES, salesperson
             lead.save(update_fields=["queue", "assignee"])
-            notify_assignee(lead=lead, user=salesperson, kind=NotificationKind.HANDOVER, note=note)
+            notify_assignee(lead=lead, user=salesperson, kind=NotificationKind.HANDOVER, note=note, appointment=appointment)
         lead_event_add(lead=lead, type=EventType.HANDED_OVER, actor=agent, text=note,
                        data={"to_user_id": lead.assignee_id})
     return lead

@@ -11,8 +11,8 @@ ensure_venv() {
   local stamp=".venv/.installed-$(cat requirements.txt "$requirements" | sha256sum | cut -c1-16)"
   if [ ! -f "$stamp" ]; then
     echo "==> Installing $requirements"
-    python -m pip install --quiet --upgrade pip
-    python -m pip install --quiet -r "$requirements"
+    # Every package pinned with its hashes (scripts/lock.sh): a changed or substituted file fails the install.
+    python -m pip install --quiet --require-hashes -r "$requirements"
     touch "$stamp"
   fi
 }

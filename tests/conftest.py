@@ -66,7 +66,7 @@ def pass_second_factor(client, user) -> TOTPDevice:
 @pytest.fixture(autouse=True)
 def _force_login_passes_the_second_step(request, monkeypatch):
     """`client.force_login(manager)` stands for a full sign-in: password and second step. The middleware stays on:
-    tests of the second step itself sign in with `client.login()` (the password alone) or mark `password_only`."""
+    tests of the second step itself sign in on the login page (the password alone) or mark `password_only`."""
     if request.node.get_closest_marker("password_only"):
         return
     original = Client.force_login

@@ -12,9 +12,9 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from dealers.models import BdcCompany, ClosingDay, Role
+from dealers.models import BdcCompany, ClosingDay, Invitation, Role
 from followup.models import Appointment, LeadImport
-from leads.models import InboundMail, Mailbox
+from leads.models import InboundMail, Mailbox, PushSubscription
 from tests.factories import DealerFactory, LeadFactory, MembershipFactory, UserFactory, api_key_for, make_group_admin
 
 pytestmark = pytest.mark.django_db
@@ -37,6 +37,8 @@ TENANT_ROUTES = {
     "team-policy": ("get", "/api/v1/team/policy/?dealer=dealer-a", "team"),
     "team-notifications": ("get", "/api/v1/team/notifications/?dealer=dealer-a", "team"),
     "team-notifications-read": ("post", "/api/v1/team/notifications/read/?dealer=dealer-a", "team"),
+    "team-push-subscriptions": ("get", "/api/v1/team/push-subscriptions/?dealer=dealer-a", "team"),
+    "team-push-subscription": ("delete", "/api/v1/team/push-subscriptions/{push_subscription}/", "team"),
     "api_report_summary": ("get", "/api/v1/team/reports/summary/?dealer=dealer-a", "team"),
     "settings:overview": ("get", "/settings/?dealer=dealer-a", "page"),
     "settings:policy": ("get", "/settings/policy/?dealer=dealer-a", "page"),
@@ -48,6 +50,7 @@ TENANT_ROUTES = {
     "settings:team_add": ("post", "/settings/team/add/?dealer=dealer-a", "page"),
     "settings:member_update": ("post", "/settings/team/{membership}/", "page"),
     "settings:member_invite": ("post", "/settings/team/{membership}/invite/", "page"),
+    "settings:invitation_resend": ("post", "/settings/team/invitations/{invitation}/resend/", "page"),
     "settings:keys": ("get", "/settings/keys/?dealer=dealer-a", "page"),
     "settings:key_created": ("get", "/settings/keys/new/?dealer=dealer-a", "page"),
     "settings:key_revoke": ("post", "/settings/keys/{api_key}/revoke/", "page"),
@@ -90,6 +93,7 @@ TENANT_ROUTES = {
 NOT_TENANT_ROUTES = {
     "set_language": "language cookie",
     "healthz": "node health, no dealer data",
+    "service_worker": "the app's service worker script, the same for everyone",
     "api-schema": "the public OpenAPI schema",
     "api-docs": "the public API docs",
     "api-leads-create": "a portal key files under its own dealer; the body cannot name another",
@@ -105,6 +109,7 @@ NOT_TENANT_ROUTES = {
     "password_reset_done": "sign-in",
     "password_reset_confirm": "sign-in",
     "password_reset_complete": "sign-in",
+    "invitation_accept": "a signed one-time link names its invitation (tests/dealers/test_team_invitations.py)",
     "two_factor": "the person's own second factor and tokens",
     "two_factor_setup": "sign-in (second step)",
     "two_factor_verify": "sign-in (second step)",
@@ -147,8 +152,11 @@ def world_a(cast):
     return {"lead": lead.pk, "appointment": appointment.pk, "lead_import": lead_import.pk, "api_key": api_key.pk,
             "membership": cast.sales_a1.memberships.get().pk, "inbound_mail": inbound_mail.pk,
             "closing_day": closing_day.pk,
+            "invitation": Invitation.objects.create(dealer=cast.dealer_a, email="nieuw@a.test", role=Role.SALESPERSON).pk,
             "mailbox": Mailbox.objects.create(dealer=cast.dealer_a, host="imap.a.test", port=993, username="verkoop@a.test",
-                                              password_encrypted="x").pk}
+                                              password_encrypted="x").pk,
+            "push_subscription": PushSubscription.objects.create(
+                user=cast.sales_a1, endpoint="https://fcm.googleapis.com/fcm/send/a1", p256dh="x", auth="y").pk}
 
 
 @pytest.fixture

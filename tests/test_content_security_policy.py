@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from dealers.models import ApiKey, ClosingDay, Membership
+from dealers.models import ApiKey, ClosingDay, Invitation, Membership
 from followup.models import Appointment, ImportStatus, LeadImport
 from leads.models import InboundMail, Mailbox, Reason
 from tests.factories import LeadFactory, api_key_for
@@ -95,6 +95,8 @@ def world(cast):
         "settings:key_revoke": ApiKey.objects.for_dealer(cast.dealer_a).get().pk,
         "lead_import_detail": lead_import.pk,
         "settings:closing_day_remove": ClosingDay.objects.create(dealer=cast.dealer_a, date=dt.date(2030, 1, 2)).pk,
+        "settings:invitation_resend": Invitation.objects.create(dealer=cast.dealer_a, email="nieuw@a.test",
+                                                                role="salesperson").pk,
         "inbound_mail_promote": InboundMail.objects.create(
             dealer=cast.dealer_a, message_identity="<csp@a>", sha256="0" * 64, raw=b"x", channel="api",
             ignored="auto-reply").pk,

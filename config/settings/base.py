@@ -1,6 +1,6 @@
 """Settings shared by every environment; environments differ only in configuration."""
 
-from datetime import timedelta
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "csp",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "dealers",
     "leads",
     "routing",
@@ -44,15 +45,18 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.ChunkedBodyMiddleware",  # before anything reads the body
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.NoStoreMiddleware",  # wraps everything below, the second-factor redirects included
     "django_otp.middleware.OTPMiddleware",
     "dealers.middleware.SecondFactorRequiredMiddleware",  # managers: no page or session API call before the 2nd factor
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the 429 page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -79,6 +83,7 @@ TEMPLATES = [
 # Embedded default: SQLite when no DATABASE_URL is set (the Quick start); production requires one.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # a connection PostgreSQL dropped (restart) is replaced, not a 500
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the embedded database: wait for locks instead of failing, and let readers in.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -94,6 +99,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Sign-in limits (dealers/lockout.py): an account is locked for one client after 10 failures in 15 minutes; a client
+# is stopped after LOGIN_FAILURES_PER_CLIENT failures over any accounts. 429 with the lockout page.
+AXES_HANDLER = "dealers.lockout.AccountAndClientHandler"
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=10)
+LOGIN_FAILURES_PER_CLIENT = env.int("LOGIN_FAILURES_PER_CLIENT", default=50)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "dealers.lockout.login_username"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "dealers.lockout.lockout_response"
+AXES_VERBOSE = False
+# Which request header holds the client's address; only name a header your own proxy sets (else it is forged).
+AXES_IPWARE_META_PRECEDENCE_ORDER = env.list("CLIENT_IP_HEADERS", default=["REMOTE_ADDR"])
+PASSWORD_RESETS_PER_HOUR = 5
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -133,6 +153,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "polling_interval": 0.2,  # how often the worker looks for new task files (default 1 s: a burst crawls)
     }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0}  # a publish whose broker is down fails at once (see below)
+# With the broker down, an enqueue inside a request failed only after ~0.64 s of retries (6 s without max_retries):
+# every caller keeps its work in rows that a periodic task picks up, so one immediate retry (a pooled connection the
+# broker dropped) is enough: ~13 ms with the broker down.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=1.0)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # One outbox flush per burst of notices needs a flag that web and worker both see: Redis. Without it, one per notice.
 OUTBOX_COALESCE_WAKEUPS = "redis" in CACHES["default"]["BACKEND"].lower()
@@ -179,6 +206,24 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Opvolger <noreply@opvolger.local>")
 
+# Links in notice e-mails are absolute: the address users open the app at.
+SITE_URL = env("SITE_URL", default="http://localhost:8000").rstrip("/")
+
+# Web Push (RFC 8030/8291/8292). The VAPID pair signs every push; `python manage.py webpush_keys` prints a new one.
+# Local and test settings fall back to this committed development pair; production requires its own.
+DEV_WEB_PUSH_VAPID_PRIVATE_KEY = "-J21HQuHlWPgS56gQbTfaYF9GP5hMwqwT5qDmVObov8"  # development only: it is public
+WEB_PUSH_VAPID_PRIVATE_KEY = env("WEB_PUSH_VAPID_PRIVATE_KEY", default="") or DEV_WEB_PUSH_VAPID_PRIVATE_KEY
+WEB_PUSH_VAPID_SUBJECT = env("WEB_PUSH_VAPID_SUBJECT", default="mailto:dev@opvolger.local")
+# The server only ever calls these hosts (a subscription's endpoint is untrusted input); `*.` matches subdomains.
+WEB_PUSH_ALLOWED_HOSTS = env.list("WEB_PUSH_ALLOWED_HOSTS", default=[
+    "fcm.googleapis.com", "android.googleapis.com",  # Chrome, Edge on Android, Samsung Internet, Opera
+    "updates.push.services.mozilla.com",  # Firefox
+    "*.push.apple.com",  # Safari (macOS, iOS home-screen apps)
+    "*.notify.windows.com",  # Edge on Windows (WNS)
+])
+WEB_PUSH_TIMEOUT = env.float("WEB_PUSH_TIMEOUT", default=5.0)  # seconds; a hung push service must not hold the outbox
+WEB_PUSH_TTL = env.int("WEB_PUSH_TTL", default=4 * 3600)  # how long a push service keeps a message for an offline phone
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "knox.auth.TokenAuthentication",
@@ -186,7 +231,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["dealers.parsers.BoundedJSONParser"],
+    "DEFAULT_METADATA_CLASS": "dealers.parsers.ActionlessMetadata",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -212,7 +258,7 @@ KNOX_TOKEN_MODEL = "dealers.TeamToken"
 # knox's own AuthToken is swapped for ours: its migrations would only create an unused table that blocks TRUNCATE.
 MIGRATION_MODULES = {"knox": None}
 REST_KNOX = {
-    "TOKEN_TTL": timedelta(hours=TEAM_TOKEN_TTL_HOURS),
+    "TOKEN_TTL": dt.timedelta(hours=TEAM_TOKEN_TTL_HOURS),
     "AUTH_HEADER_PREFIX": "Token",  # the contract's `Authorization: Token <token>`
     "TOKEN_MODEL": KNOX_TOKEN_MODEL,
 }
@@ -247,6 +293,10 @@ PERMISSIONS_POLICY = {
 # Requests that a portal sends are bounded; 1 MiB is the contract's limit for a lead document.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024 + 1024
 LEAD_BODY_MAX_BYTES = 1024 * 1024
+# A chunked body (no Content-Length) is read up to this, then refused with 413: the largest body any endpoint takes
+# (a raw e-mail, 10 MiB) with room for its envelope.
+CHUNKED_BODY_MAX_BYTES = 10 * 1024 * 1024 + 64 * 1024
+IDEMPOTENCY_KEY_MAX_LENGTH = 200  # the ADF intake stores "<key>#<prospect index>" in a 255-character column
 MAIL_BODY_MAX_BYTES = 10 * 1024 * 1024  # POST /api/v1/leads/mail/: a raw e-mail with its attachments (the contract's limit)
 DEFAULT_API_KEY_RATE_PER_MINUTE = env.int("DEFAULT_API_KEY_RATE_PER_MINUTE", default=1200)
 

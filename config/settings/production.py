@@ -10,6 +10,9 @@ try:
     DATABASES = {"default": env.db("DATABASE_URL")}
     REDIS_URL = env("REDIS_URL")
     MAILBOX_ENCRYPTION_KEY = env.list("MAILBOX_ENCRYPTION_KEY")
+    SITE_URL = env("SITE_URL").rstrip("/")
+    WEB_PUSH_VAPID_PRIVATE_KEY = env("WEB_PUSH_VAPID_PRIVATE_KEY")
+    WEB_PUSH_VAPID_SUBJECT = env("WEB_PUSH_VAPID_SUBJECT")
 except ImproperlyConfigured as exc:
     raise ImproperlyConfigured(f"Production settings: {exc}. See .env.example.") from exc
 if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("insecure"):
@@ -17,12 +20,17 @@ if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("insecure"):
 if not MAILBOX_ENCRYPTION_KEY:
     raise ImproperlyConfigured("Production settings: MAILBOX_ENCRYPTION_KEY must hold at least one Fernet key.")
 
+if WEB_PUSH_VAPID_PRIVATE_KEY in ("", DEV_WEB_PUSH_VAPID_PRIVATE_KEY):  # noqa: F405
+    raise ImproperlyConfigured("Production settings: WEB_PUSH_VAPID_PRIVATE_KEY is empty or the public development key; "
+                               "run `python manage.py webpush_keys`.")
+
 DEBUG = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # after a PostgreSQL restart: a new connection, not one 500 per worker
 CACHES = {"default": {"BACKEND": "config.cache.ReusedClientRedisCache", "LOCATION": REDIS_URL}}
 OUTBOX_COALESCE_WAKEUPS = True
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
-CELERY_BROKER_TRANSPORT_OPTIONS = {}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0}  # an enqueue with the broker down fails at once (base.py)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

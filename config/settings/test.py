@@ -14,7 +14,7 @@ REDIS_URL = f"{_redis_base}/{int(_redis_db) - int(_worker) % 4}"
 CACHES = {"default": {"BACKEND": "config.cache.ReusedClientRedisCache", "LOCATION": REDIS_URL}}
 OUTBOX_COALESCE_WAKEUPS = True
 CELERY_BROKER_URL = REDIS_URL
-CELERY_BROKER_TRANSPORT_OPTIONS = {}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0}  # as base.py gives a Redis broker
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never in production
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES = {
@@ -24,3 +24,7 @@ STORAGES = {
 LANGUAGE_CODE = "en"
 MAILBOX_ALLOW_PRIVATE_HOSTS = True  # the tests' Dovecot listens on 127.0.0.1
 MAILBOX_INGEST_THREADS = 1  # tests in a transaction see their rows only in their own thread; threaded tests set 4
+SITE_URL = "http://testserver"
+# The tests' own push service listens on 127.0.0.1; only the test settings name it (see leads/push.py).
+WEB_PUSH_ALLOWED_HOSTS = ["127.0.0.1", *WEB_PUSH_ALLOWED_HOSTS]  # noqa: F405
+WEB_PUSH_TIMEOUT = 2.0

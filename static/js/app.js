@@ -123,6 +123,19 @@
       }
     });
     restore();
+
+    /* ---- the installable app: the service worker (push alerts, offline inbox); logged out, forget the kept inbox ---- */
+    if ("serviceWorker" in navigator) {
+      if (body.hasAttribute("data-anonymous")) {
+        if (window.caches) {
+          caches.keys().then(function (names) {
+            names.forEach(function (name) { if (name.indexOf("opvolger-pages-") === 0) { caches.delete(name); } });
+          });
+        }
+      } else {
+        navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () { /* the site works without it */ });
+      }
+    }
   });
 
   window.Opvolger = { countdownText: countdownText, prepareCardOutcome: prepareCardOutcome, showOutcomes: showOutcomes };

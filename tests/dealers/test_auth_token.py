@@ -90,7 +90,7 @@ def test_a_bad_token_and_no_credentials_are_401(cast):
 def test_session_login_works_for_the_same_endpoints(cast):
     own = LeadFactory(dealer=cast.dealer_a, assignee=cast.sales_a1)
     client = APIClient()
-    assert client.login(email="sales1@a.test", password=PASSWORD)
+    assert client.post(reverse("login"), {"username": "sales1@a.test", "password": PASSWORD}).status_code == 302
 
     response = client.get(LEADS_URL)
 
@@ -101,7 +101,7 @@ def test_session_login_works_for_the_same_endpoints(cast):
 def test_a_session_write_needs_the_csrf_token(cast):
     lead = LeadFactory(dealer=cast.dealer_a, assignee=cast.sales_a1)
     client = APIClient(enforce_csrf_checks=True)
-    client.login(email="sales1@a.test", password=PASSWORD)
+    client.force_login(cast.sales_a1)
 
     response = client.post(f"/api/v1/team/leads/{lead.pk}/attempts/", {"channel": "call", "outcome": "no_answer"},
                            format="json")
@@ -111,8 +111,9 @@ def test_a_session_write_needs_the_csrf_token(cast):
 
 
 def test_repeated_failures_for_one_address_are_throttled_even_with_the_right_password(cast):
-    for _ in range(LoginAttemptThrottle.failures_allowed):
+    for _ in range(LoginAttemptThrottle.failures_allowed - 1):
         assert sign_in("sales1@a.test", "raden-1234").status_code == 400
+    assert sign_in("sales1@a.test", "raden-1234").status_code == 429  # the last failure allowed locks
 
     blocked = sign_in("sales1@a.test", PASSWORD)
 
@@ -120,8 +121,9 @@ def test_repeated_failures_for_one_address_are_throttled_even_with_the_right_pas
     assert blocked["Content-Type"] == "application/problem+json"
     assert 0 < int(blocked["Retry-After"]) <= LoginAttemptThrottle.window_seconds
     assert not TeamToken.objects.filter(user=cast.sales_a1).exists()
-    # Another address is not affected.
+    # Another address is not affected, and neither is the real user on their own device (issue 16, defect 3).
     assert sign_in("sales2@a.test", PASSWORD).status_code == 200
+    assert sign_in("sales1@a.test", PASSWORD, client=APIClient(REMOTE_ADDR="10.1.2.3")).status_code == 200
 
 
 def test_a_successful_sign_in_clears_the_failure_count(cast):
@@ -129,7 +131,7 @@ def test_a_successful_sign_in_clears_the_failure_count(cast):
         sign_in("sales1@a.test", "typfout")
     assert sign_in("sales1@a.test", PASSWORD).status_code == 200
 
-    for _ in range(LoginAttemptThrottle.failures_allowed):
+    for _ in range(LoginAttemptThrottle.failures_allowed - 1):
         assert sign_in("sales1@a.test", "typfout").status_code == 400
     assert sign_in("sales1@a.test", "typfout").status_code == 429
 

@@ -32,3 +32,15 @@ def test_a_stale_beat_is_reported_but_the_node_still_serves(client):
     assert response.status_code == 200
     assert response.json()["status"] == "degraded"
     assert response.json()["checks"]["beat"]["ok"] is False
+
+
+def test_error_texts_are_for_staff_only(client, cast):
+    with override_settings(REDIS_URL="redis://127.0.0.1:1/0"):
+        anonymous = client.get("/healthz").json()
+        client.force_login(cast.sales_a1)
+        colleague = client.get("/healthz").json()
+        client.force_login(cast.manager_a)  # staff in the cast
+        staff = client.get("/healthz").json()
+    assert anonymous["checks"]["redis"] == {"ok": False} and anonymous["status"] == "unhealthy"
+    assert "127.0.0.1" not in str(anonymous) and colleague["checks"]["redis"] == {"ok": False}
+    assert "error" in staff["checks"]["redis"]

@@ -21,6 +21,9 @@ PRODUCTION_ENV = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "ALLOWED_HOSTS": "opvolger.example.nl",
     "MAILBOX_ENCRYPTION_KEY": "p2mS3mH1b9n7wE7QxkN0v3Zf0qk9q3p2J8tKc1d4yXo=",
+    "SITE_URL": "https://opvolger.example.nl",
+    "WEB_PUSH_VAPID_PRIVATE_KEY": "0BLXAX5Ngt_SiXo9RXTXlXLY0YLB0nK-LNuNk8bvBdM",
+    "WEB_PUSH_VAPID_SUBJECT": "mailto:beheer@opvolger.example.nl",
 }
 
 

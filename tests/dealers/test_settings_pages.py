@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from dealers.models import ApiKey, AuditEntry, FollowUpPolicy, Membership, OpeningHours, Role, RoutingModel, User
+from dealers.models import ApiKey, AuditEntry, FollowUpPolicy, Invitation, Membership, OpeningHours, Role, RoutingModel, User
 from dealers.services import audit_record, policy_get
 from routing.models import CallScript
 from tests.factories import DealerFactory, MembershipFactory, UserFactory, api_key_for, make_group_admin
@@ -319,39 +319,56 @@ def test_only_a_group_admin_removes_a_group_admin(cast, client):
     assert AuditEntry.objects.unscoped().get(dealer=cast.dealer_a).actor == admin
 
 
-def test_adding_an_existing_user_by_email(cast, client):
+def invitation_link(message) -> str:
+    return re.search(r"http://testserver(/accounts/invitation/\S+)", message.body).group(1)
+
+
+def test_adding_an_existing_user_by_email_invites_them(cast, client, django_capture_on_commit_callbacks):
     existing = UserFactory(email="pieter.jansen@example.nl", first_name="Pieter", last_name="Jansen")
-    response = login(client, cast.manager_a).post(
-        reverse("settings:team_add"), {"email": "Pieter.Jansen@example.nl", "role": Role.SALESPERSON})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login(client, cast.manager_a).post(
+            reverse("settings:team_add"), {"email": "Pieter.Jansen@example.nl", "role": Role.SALESPERSON})
     assert response.status_code == 302
+    assert not Membership.objects.filter(user=existing, dealer=cast.dealer_a).exists()  # not before accepting
+    entry = AuditEntry.objects.unscoped().get(dealer=cast.dealer_a)
+    assert (entry.action, entry.target) == ("membership.invited", "pieter.jansen@example.nl")
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["pieter.jansen@example.nl"]
+    link = invitation_link(mail.outbox[0])
+    client.logout()
+    assert client.get(link)["Location"].startswith(reverse("login"))  # an account accepts signed in
+    client.force_login(existing)
+    assert client.post(link).status_code == 302
     membership = membership_of(existing, cast.dealer_a)
     assert (membership.role, membership.is_active) == (Role.SALESPERSON, True)
-    entry = AuditEntry.objects.unscoped().get(dealer=cast.dealer_a)
-    assert (entry.action, entry.target) == ("membership.added", "pieter.jansen@example.nl")
-    assert entry.changes == {"role": [None, "salesperson"]}
-    assert mail.outbox == []
-    assert "Pieter Jansen is on the team" in client.get(reverse("settings:team")).content.decode()
+    assert client.post(link).status_code == 404  # once
+    assert audit_actions(cast.dealer_a) == ["membership.invited", "membership.added"]
 
 
-def test_adding_a_new_person_sends_a_working_set_password_link(cast, client, django_capture_on_commit_callbacks):
+def test_adding_a_new_person_sends_a_working_invitation(cast, client, django_capture_on_commit_callbacks):
     login(client, cast.manager_a)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("settings:team_add"), {"email": "sanne.bakker@example.nl", "first_name": "Sanne",
                                                               "last_name": "Bakker", "role": Role.BDC_AGENT})
     assert response.status_code == 302
-    user = User.objects.get(email="sanne.bakker@example.nl")
-    assert not user.has_usable_password() and user.get_full_name() == "Sanne Bakker"
-    assert membership_of(user, cast.dealer_a).role == Role.BDC_AGENT
-    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["sanne.bakker@example.nl"]
-    link = re.search(r"http://testserver(/accounts/reset/\S+)", mail.outbox[0].body).group(1)
+    assert not User.objects.filter(email="sanne.bakker@example.nl").exists()  # the account comes with acceptance
+    assert "Sanne Bakker" in client.get(reverse("settings:team")).content.decode()  # listed as invited
+    # The manager can send it again while it is not accepted.
+    invitation = Invitation.objects.unscoped().get()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("settings:invitation_resend", args=[invitation.pk]))
+    assert len(mail.outbox) == 2 and mail.outbox[0].to == ["sanne.bakker@example.nl"]
+    link = invitation_link(mail.outbox[1])
     client.logout()
-    set_password_page = client.get(link, follow=True)
-    assert set_password_page.status_code == 200 and set_password_page.context["validlink"]
-    assert "has not chosen a password yet" in login(client, cast.manager_a).get(reverse("settings:team")).content.decode()
-    # The manager can send it again as long as no password was chosen.
-    client.post(reverse("settings:member_invite", args=[membership_of(user, cast.dealer_a).pk]))
-    assert len(mail.outbox) == 2
-    assert audit_actions(cast.dealer_a) == ["membership.added", "membership.invited"]
+    page = client.get(link)
+    assert page.status_code == 200 and 'name="new_password1"' in page.content.decode()
+    answer = client.post(link, {"first_name": "Sanne", "last_name": "Bakker", "new_password1": "Lease-einde-2027",
+                                "new_password2": "Lease-einde-2027"})
+    assert answer.status_code == 302
+    user = User.objects.get(email="sanne.bakker@example.nl")
+    assert user.check_password("Lease-einde-2027") and user.get_full_name() == "Sanne Bakker"
+    assert membership_of(user, cast.dealer_a).role == Role.BDC_AGENT
+    assert client.get(reverse("home")).status_code == 302  # signed in
+    assert audit_actions(cast.dealer_a) == ["membership.invited", "membership.invited", "membership.added"]
 
 
 def test_adding_someone_already_on_the_team_is_refused(cast, client):

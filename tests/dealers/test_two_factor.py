@@ -34,7 +34,8 @@ def authenticator(user) -> TOTPDevice:
 
 
 def password_login(client, email):
-    assert client.login(email=email, password=PASSWORD)
+    # Through the login page: django-axes guards authenticate() and needs the request (client.login() has none).
+    assert client.post("/accounts/login/", {"username": email, "password": PASSWORD}).status_code == 302
     return client
 
 

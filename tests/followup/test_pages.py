@@ -404,6 +404,40 @@ def test_the_feed_returns_leads_assigned_to_me_since_the_last_poll(sales_client,
     assert later["leads"] == []
 
 
+def test_the_feed_skips_leads_the_page_has_and_costs_little_when_nothing_is_new(sales_client, cast,
+                                                                                django_assert_max_num_queries):
+    since = timezone.now()
+    first, second = (lead_for(cast.sales_a1, cast.dealer_a, first_name=name) for name in ("Eerste", "Tweede"))
+    for lead in (first, second):
+        Notification.objects.create(dealer=cast.dealer_a, recipient=cast.sales_a1, lead=lead, kind=NotificationKind.ASSIGNED,
+                                    subject=f"New lead: {lead.customer}", body="")
+    data = sales_client.get(reverse("inbox_feed"), {"since": since.isoformat(), "have": f"{first.pk},not-a-uuid,"}).json()
+    assert [lead["id"] for lead in data["leads"]] == [str(second.pk)]  # the first is on the page already
+    assert (data["unread"], data["unread_label"]) == (2, "2 unread notices")
+    with django_assert_max_num_queries(7):  # five resolve who is asking (session, user, access); then notices and unread
+        quiet = sales_client.get(reverse("inbox_feed"), {"since": data["now"], "have": f"{first.pk},{second.pk}"}).json()
+    assert quiet["leads"] == [] and quiet["unread"] == 2
+
+
+def test_the_title_and_the_bell_carry_the_unread_count(sales_client, cast):
+    html = sales_client.get(reverse("inbox")).content.decode()
+    assert "<title>My leads" in html and 'id="notice-bell"' in html and "hidden>" in html.split('id="notice-bell"')[1][:300]
+    Notification.objects.create(dealer=cast.dealer_a, recipient=cast.sales_a1, kind=NotificationKind.DIGEST,
+                                subject="Your day", body="")
+    html = sales_client.get(reverse("inbox")).content.decode()
+    assert "<title>(1) My leads" in html
+
+
+def test_the_service_worker_is_served_at_the_root_with_versioned_caches(client):
+    response = client.get("/sw.js")
+    assert response.status_code == 200 and response["Content-Type"].startswith("application/javascript")
+    assert response["Service-Worker-Allowed"] == "/"
+    body = response.content.decode()
+    assert "__VERSION__" not in body and 'var VERSION = "' in body
+    assert '"/static/css/app.css"' in body and "showNotification" in body and "notificationclick" in body
+    assert client.post("/sw.js").status_code == 405
+
+
 def test_unread_notices_show_and_are_marked_read(sales_client, cast):
     lead = lead_for(cast.sales_a1, cast.dealer_a, first_name="Melding")
     Notification.objects.create(dealer=cast.dealer_a, recipient=cast.sales_a1, lead=lead, kind=NotificationKind.ASSIGNED,
@@ -450,3 +484,12 @@ def test_the_whatsapp_text_greets_by_first_name_as_a_message_does(cast):
     with translation.override("nl"):
         short = customer_template(lead=lead, sender=cast.sales_a1).short
     assert short.startswith("Hallo Sanne, hier is ") and "Bakker" not in short and "u spreekt met" not in short
+
+
+def test_a_notice_id_that_is_no_number_is_refused_not_a_500(sales_client, cast):
+    from leads.models import Notification
+
+    Notification.objects.create(dealer=cast.dealer_a, recipient=cast.sales_a1, kind="assigned", subject="s", body="b")
+    for raw in ("²", "9" * 40, "1e3"):
+        assert sales_client.post(reverse("notices_read"), {"notification": raw}).status_code == 400, raw
+    assert Notification.objects.unscoped().get().read_at is None  # a bad id never means "all of them"

@@ -92,7 +92,7 @@ def test_sweep_command_prints_what_it_escalated(lead, capsys, time_machine):
 
 @pytest.mark.django_db
 def test_a_crash_after_claiming_retries_the_step_once(lead, monkeypatch):
-    real_send = followup_services.notification_send_many
+    real_send = followup_services.notification_save_many
     calls = {"n": 0}
 
     def crash_once(notices):
@@ -101,7 +101,7 @@ def test_a_crash_after_claiming_retries_the_step_once(lead, monkeypatch):
             raise RuntimeError("worker killed mid-batch")  # after the claim and the escalation rows
         return real_send(notices)
 
-    monkeypatch.setattr(followup_services, "notification_send_many", crash_once)
+    monkeypatch.setattr(followup_services, "notification_save_many", crash_once)
     [remind] = followup_sweep(now=at(0))  # the batch rolled back; the lead was retried on its own in the same pass
     assert remind.action == "remind" and calls["n"] == 2
     assert lead.escalations.count() == 1 and lead.notifications.count() == 1
@@ -114,7 +114,7 @@ def test_a_step_that_keeps_crashing_is_pushed_back_with_its_error_and_later_done
     def crash(notices):
         raise RuntimeError("mail table unavailable")
 
-    monkeypatch.setattr(followup_services, "notification_send_many", crash)
+    monkeypatch.setattr(followup_services, "notification_save_many", crash)
     assert followup_sweep(now=at(0)) == []
     lead.refresh_from_db()
     assert not Escalation.objects.unscoped().exists() and not Notification.objects.unscoped().exists()  # nothing half-done
@@ -239,7 +239,7 @@ def test_the_manager_sees_what_the_sweep_could_not_do(cast, client, lead, monkey
     def crash(notices):
         raise RuntimeError("mail table unavailable")
 
-    monkeypatch.setattr(followup_services, "notification_send_many", crash)
+    monkeypatch.setattr(followup_services, "notification_save_many", crash)
     followup_sweep(now=at(0))
     client.force_login(cast.manager_a)
     page = client.get(f"/leads/{lead.pk}/").content.decode()

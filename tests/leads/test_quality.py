@@ -392,6 +392,7 @@ def test_all_flags_codes_are_stable():
         "no_phone",
         "phone_invalid",
         "phone_placeholder",
+        "received_at_out_of_range",
     )
 
 

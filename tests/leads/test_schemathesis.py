@@ -1,15 +1,22 @@
-"""schemathesis over the served OpenAPI schema with a valid portal key: whatever it sends, never a 5xx."""
+"""schemathesis over every operation of the served OpenAPI schema (portal and team API), authenticated as a portal key
+or a manager's token: whatever it sends, never a 5xx."""
+
+import datetime as dt
 
 import pytest
 import schemathesis
 from django.conf import settings as django_settings
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
-from tests.factories import api_key_for, open_all_week
+from dealers.services import team_token_create
+from followup.models import Appointment
+from tests.factories import LeadFactory, api_key_for, open_all_week
 
-PORTAL_PATHS = r"^/api/v1/leads/"
+PORTAL_EXAMPLES = 60
+TEAM_EXAMPLES = 25  # ~20 operations: the whole run stays near a minute on one core
 MAIL_FIXTURES = sorted((django_settings.BASE_DIR.parent / "shared" / "fixtures" / "mail").glob("*.eml")) + sorted(
     (django_settings.BASE_DIR / "tests" / "fixtures" / "mail").glob("*.eml"))
 # Raw mails for POST /api/v1/leads/mail/: random bytes, every fixture mail, and fixture mails cut or spliced at random.
@@ -24,7 +31,7 @@ schemathesis.openapi.media_type("message/rfc822", st.one_of(
 def served_schema():
     from config.wsgi import application
 
-    return schemathesis.openapi.from_wsgi("/api/v1/schema/", application).include(path_regex=PORTAL_PATHS)
+    return schemathesis.openapi.from_wsgi("/api/v1/schema/", application)
 
 
 @pytest.fixture
@@ -41,27 +48,65 @@ def in_process_requests(db):
 
 
 @pytest.fixture
-def portal_key(cast, in_process_requests):
+def credentials(cast, in_process_requests):
+    """A portal key and a manager's token of dealer A, and a lead with an appointment for the paths that name one."""
     open_all_week(cast.dealer_a)
-    return api_key_for(cast.dealer_a, rate_per_minute=100_000)
+    lead = LeadFactory(dealer=cast.dealer_a, assignee=cast.sales_a1, source="website")
+    appointment = Appointment.objects.create(lead=lead, dealer=cast.dealer_a, created_by=cast.sales_a1,
+                                             scheduled_at=timezone.now() + dt.timedelta(days=1))
+    return {
+        "portal": {"Authorization": f"Api-Key {api_key_for(cast.dealer_a, rate_per_minute=100_000)}"},
+        "team": {"Authorization": f"Token {team_token_create(user=cast.manager_a, device_name='schemathesis')[1]}"},
+        "path": {"id": str(lead.pk), "appointment_id": appointment.pk},
+    }
 
 
-OPERATIONS = [("POST", "/api/v1/leads/"), ("POST", "/api/v1/leads/adf/"), ("POST", "/api/v1/leads/mail/"),
-              ("GET", "/api/v1/leads/{id}/")]
+def operations():
+    return sorted((op.method.upper(), op.path) for op in (r.ok() for r in served_schema().get_all_operations()))
 
 
-def test_the_schema_lists_exactly_the_portal_operations(in_process_requests):
-    operations = {(op.method.upper(), op.path) for op in (r.ok() for r in served_schema().get_all_operations())}
-    assert operations == set(OPERATIONS)
+PORTAL_OPERATIONS = [("POST", "/api/v1/leads/"), ("POST", "/api/v1/leads/adf/"), ("POST", "/api/v1/leads/mail/"),
+                     ("GET", "/api/v1/leads/{id}/")]
 
 
-@pytest.mark.parametrize("method, path", OPERATIONS)
-def test_no_input_yields_a_server_error(method, path, portal_key):
+def test_the_schema_lists_the_portal_and_the_team_api(in_process_requests):
+    listed = operations()
+    assert set(PORTAL_OPERATIONS) <= set(listed)
+    assert ("POST", "/api/v1/auth/token/") in listed and ("GET", "/api/v1/team/leads/") in listed
+    assert len(listed) >= 15
+
+
+def _headers_for(path: str, credentials: dict) -> dict:
+    if path.startswith("/api/v1/leads/"):
+        return credentials["portal"]
+    if path.startswith("/api/v1/team/"):
+        return credentials["team"]
+    return {}  # the token endpoint and the telephony webhook authenticate by what they are sent
+
+
+def pytest_generate_tests(metafunc):
+    """One test per operation the project serves, read from its schema: an endpoint added later is fuzzed too."""
+    if "operation_key" in metafunc.fixturenames:
+        metafunc.parametrize("operation_key", [f"{m} {p}" for m, p in operations()])
+
+
+def test_no_input_yields_a_server_error(operation_key, credentials):
+    method, path = operation_key.split(" ", 1)
     operation = served_schema()[path][method]
+    headers = _headers_for(path, credentials)
+    real_ids = not path.startswith("/api/v1/leads/")  # the portal reads back only its own key's leads: random ids
 
-    @given(case=operation.as_strategy())
-    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    def check(case):
-        case.call_and_validate(headers={"Authorization": f"Api-Key {portal_key}"}, checks=[not_a_server_error])
+    @given(case=operation.as_strategy(), on_a_real_lead=st.booleans())
+    @settings(max_examples=PORTAL_EXAMPLES if path.startswith("/api/v1/leads/") else TEAM_EXAMPLES, deadline=None,
+              suppress_health_check=list(HealthCheck), database=None)
+    def check(case, on_a_real_lead):
+        if real_ids and case.path_parameters and on_a_real_lead:  # so bodies are read, not only 404s
+            case.path_parameters = {**case.path_parameters,
+                                    **{k: v for k, v in credentials["path"].items() if k in case.path_parameters}}
+        response = case.call_and_validate(headers=headers, checks=[not_a_server_error])
+        statuses.append(response.status_code)
 
+    statuses: list[int] = []
     check()
+    if headers:  # the credentials work: the fuzzing got past authentication, not just 401s
+        assert any(code not in (401, 403) for code in statuses), statuses

@@ -86,3 +86,36 @@ def percentile(values: list[float], p: float) -> float:
     k = (len(ordered) - 1) * p / 100
     lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def wait_until_up(port: int, timeout: float = 30) -> None:
+    """Wait for the benchmark's own server to answer /healthz on 127.0.0.1:`port`."""
+    import http.client
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("gunicorn did not come up")
+
+
+def port_free_or_exit(port: int) -> None:
+    """Refuse to start when something already listens on the benchmark's port: its answers would be counted."""
+    import socket
+
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise SystemExit(f"REFUSED: port {port} is already in use; stop what listens there and run again")
+
+
+def statuses_or_exit(name: str, statuses: dict, expected: set[int]) -> None:
+    """Refuse to report figures made of answers that are not the expected ones (a 401 is no lead)."""
+    wrong = {code: n for code, n in statuses.items() if code not in expected}
+    if wrong:
+        raise SystemExit(f"REFUSED: {name} answered {wrong} besides the expected {sorted(expected)}; no figures")

@@ -21,7 +21,16 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.benchdb import ROOT, bench_database, bench_env, percentile, setup_django  # noqa: E402
+from bench.benchdb import (  # noqa: E402
+    ROOT,
+    bench_database,
+    bench_env,
+    percentile,
+    port_free_or_exit,
+    setup_django,
+    statuses_or_exit,
+    wait_until_up,
+)
 
 DB = "opvolger_bench_intake"
 PORT = 8765
@@ -127,19 +136,6 @@ def cpu_seconds() -> dict[str, float]:
 WEB_PID: list[int] = []
 
 
-def wait_until_up(timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
-            conn.request("GET", "/healthz")
-            conn.getresponse().read()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit("gunicorn did not come up")
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20)
@@ -155,13 +151,14 @@ def main():
         import redis
 
         redis.Redis.from_url("redis://127.0.0.1:6379/8").flushdb()
+        port_free_or_exit(PORT)
         web = subprocess.Popen([sys.executable, "-m", "gunicorn", "bench.settings_wsgi:application",
                                 "--bind", f"127.0.0.1:{PORT}",
                                 "--workers", str(args.workers), "--log-level", "warning"], cwd=ROOT, env=env)
         worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING",
                                    "--concurrency=1", "--without-gossip", "--without-mingle"], cwd=ROOT, env=env)
         try:
-            wait_until_up()
+            wait_until_up(PORT)
             WEB_PID[:] = [web.pid, worker.pid]
             load("/bench/bare/", {}, 2, args.concurrency)  # warm-up
             load("/api/v1/leads/", {"Authorization": f"Api-Key {raw_key}"}, 2, args.concurrency)
@@ -178,6 +175,8 @@ def main():
             for process in (web, worker):
                 process.wait(timeout=30)
 
+    statuses_or_exit("POST /api/v1/leads/", leads["statuses"], {201})
+    statuses_or_exit("the bare endpoint", bare["statuses"], {201})
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"gunicorn workers: {args.workers}, concurrency: {args.concurrency}, {args.seconds:.0f} s per target")
     for name, r in (("POST /api/v1/leads/", leads), ("bare DRF one-row insert", bare)):

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.benchdb import ROOT, bench_database, bench_env, percentile, setup_django  # noqa: E402
+from bench.benchdb import ROOT, bench_database, bench_env, percentile, port_free_or_exit, setup_django, wait_until_up  # noqa: E402
 
 DB = "opvolger_bench_mail"
 PORT = 8767
@@ -103,19 +103,6 @@ def load(raw_key: str, plan: list[tuple[str, bytes, int]], concurrency: int) -> 
             "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000}
 
 
-def wait_until_up(timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
-            conn.request("GET", "/healthz")
-            conn.getresponse().read()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit("gunicorn did not come up")
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--mails", type=int, default=600)
@@ -131,11 +118,12 @@ def main():
         setup_django(DB)
         raw_key = mail_fixture()
         env = bench_env(DB, DJANGO_SETTINGS_MODULE="bench.settings", CELERY_BROKER_URL="redis://127.0.0.1:6379/8")
+        port_free_or_exit(PORT)
         web = subprocess.Popen([sys.executable, "-m", "gunicorn", "bench.settings_wsgi:application",
                                 "--bind", f"127.0.0.1:{PORT}", "--workers", str(args.workers), "--log-level", "warning"],
                                cwd=ROOT, env=env)
         try:
-            wait_until_up()
+            wait_until_up(PORT)
             load(raw_key, fixtures, args.concurrency)  # warm-up: every fixture once
             result = load(raw_key, plan, args.concurrency)
         finally:

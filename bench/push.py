@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.benchdb import ROOT, bench_database, bench_env, percentile, setup_django  # noqa: E402
+from bench.benchdb import ROOT, bench_database, bench_env, percentile, port_free_or_exit, setup_django, wait_until_up  # noqa: E402
 
 DB = "opvolger_bench_push"
 PORT = 8767
@@ -50,19 +50,6 @@ def fixture(service) -> str:
     raw_key = api_key_create(dealer=dealer, source="website", rate_per_minute=10**7)[1]
     connection.close()
     return raw_key
-
-
-def wait_until_up(timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
-            conn.request("GET", "/healthz")
-            conn.getresponse().read()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit("gunicorn did not come up")
 
 
 def post_leads(raw_key: str, count: int, rate: float) -> dict[str, float]:
@@ -126,12 +113,13 @@ def main():
         import redis
 
         redis.Redis.from_url(BROKER).flushdb()
+        port_free_or_exit(PORT)
         web = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{PORT}",
                                 "--workers", str(args.workers), "--log-level", "warning"], cwd=ROOT, env=env)
         worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING",
                                    "--concurrency=1", "--without-gossip", "--without-mingle"], cwd=ROOT, env=env)
         try:
-            wait_until_up()
+            wait_until_up(PORT)
             time.sleep(3)  # the worker connects to the broker
             load_before = os.getloadavg()[0]
             sent = post_leads(raw_key, args.leads, args.rate)

@@ -20,12 +20,14 @@ urlpatterns = [
     path("api/v1/", include("dealers.api_urls")),  # auth token
     path("api/v1/team/", include("followup.api_urls")),  # team API: leads, attempts, appointments, policy
     path("api/v1/team/reports/", include("reporting.api_urls")),
+    path("api/v1/team/", include("privacy.api_urls")),  # customers' personal data, retention settings
     path("api/v1/telephony/", include("followup.webhook_urls")),
     path("", include("dealers.urls")),  # home, login, dealer switch
     path("settings/", include("dealers.settings_urls")),  # manager's settings pages
     path("settings/", include("followup.import_urls")),  # lead import, telephony secret
     path("settings/", include("leads.page_urls")),  # inbound mail set aside
     path("settings/", include("leads.mailbox_urls")),  # the dealer's own mailbox (IMAP)
+    path("settings/", include("privacy.urls")),  # customers' data, retention
     path("", include("followup.urls")),  # /inbox/, lead pages
     path("", include("followup.bdc_urls")),  # /bdc/
     path("", include("reporting.urls")),  # /dashboard/

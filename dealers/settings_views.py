@@ -90,6 +90,10 @@ ACTION_LABELS = {
     "call_script.removed": gettext_lazy("Call script removed"),
     "customer.merged": gettext_lazy("Customer records merged"),
     "customer.split": gettext_lazy("Lead split off into a customer record of its own"),
+    "customer.exported": gettext_lazy("Customer's data exported"),
+    "customer.erased": gettext_lazy("Customer's data erased"),
+    "privacy.settings_updated": gettext_lazy("Retention periods changed"),
+    "privacy.retention": gettext_lazy("Retention run: old data removed"),
 }
 
 
@@ -475,6 +479,12 @@ def _field_labels() -> dict:
     labels.update({f.name: f.verbose_name for f in Membership._meta.get_fields() if hasattr(f, "verbose_name")})
     labels["routing_model"] = _("routing model")
     labels["body"] = _("script")
+    # Retention settings and runs (the privacy app's audit entries; dealers imports no app above it).
+    labels["raw_retention_days"] = _("keep raw submissions (days)")
+    labels["inactive_lead_months"] = _("anonymise leads without activity after (months)")
+    labels["raw_removed"] = _("raw submissions removed")
+    labels["leads_anonymised"] = _("leads anonymised")
+    labels["customers_erased"] = _("customers erased")
     weekdays = OpeningHours._meta.get_field("weekday").choices
     labels.update({key: label for key, (_n, label) in zip(WEEKDAY_KEYS, weekdays, strict=True)})
     return labels

@@ -33,7 +33,8 @@ class PersonSerializer(serializers.Serializer):
 class TeamCustomerSerializer(serializers.Serializer):
     """The contact as given in this lead (`source="*"`: read from the lead), with the customer record's id."""
 
-    id = serializers.IntegerField(source="customer_id", help_text="The customer record this lead was matched to.")
+    id = serializers.IntegerField(source="customer_id", help_text="The customer record this lead was matched to "
+                                       "(/api/v1/team/customers/{id}/export/ and /erase/).")
     name = serializers.CharField(source="contact_name")
     phone = serializers.CharField(source="contact_phone",
                                   help_text="E.164; empty when the number given is unusable (see data_flags)")

@@ -30,7 +30,7 @@ from dealers.services import policy_get
 from dealers.views import DealerPage
 from leads.dates import instant_from_outside
 from leads.matching import names_contradict
-from leads.models import CLOSE_OUTCOMES, ContactKind, EventType, Lead, Notification, Status
+from leads.models import CLOSE_OUTCOMES, ConsentRecord, ContactKind, EventType, Lead, Notification, Status
 from leads.push import vapid_public_key
 from leads.selectors import leads_workable, notices_unread
 from leads.services import lead_event_add, notification_mark_read
@@ -157,6 +157,8 @@ def lead_page_context(*, request, access: DealerAccess, lead: Lead, next_url: st
         "appointment_kinds": AppointmentKind.choices,
         "timeline": timeline,
         **customer,
+        "consents": list(ConsentRecord.objects.for_dealer(access.dealer).filter(customer_id=lead.customer_id)
+                         .order_by("-given_at", "-pk")[:10]),
         "policy": policy,
         "attempts_owed": owed,
         # The manager still checks a "not interested" below the minimum, reached or not (followup.services.lead_close).

@@ -75,6 +75,8 @@ class Customer(models.Model):
     preferred_contact = models.CharField(_("preferred contact"), max_length=16, blank=True)
     language = models.CharField(_("language"), max_length=8, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    erased_at = models.DateTimeField(_("erased"), null=True, blank=True,
+                                     help_text=_("When the person's data was erased (AVG/GDPR); the row stays, anonymous."))
 
     objects = TenantManager()
 
@@ -228,6 +230,8 @@ class Lead(models.Model):
     document = models.ForeignKey(InboundDocument, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
     origin_lead = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_up_leads",
                                     help_text=_("The lead this one follows up (e.g. a lost sale)."))
+    anonymised_at = models.DateTimeField(_("anonymised"), null=True, blank=True,
+                                         help_text=_("When what identifies the person was removed; the figures stay."))
 
     objects = TenantManager.from_queryset(LeadQuerySet)()
 
@@ -613,3 +617,36 @@ class PushDelivery(models.Model):
 
     def __str__(self):
         return f"{self.notification_id} → {self.subscription_id}: {self.status}"
+
+
+class ConsentPurpose(models.TextChoices):
+    MARKETING = "marketing", _("Marketing")
+
+
+class ConsentRecord(models.Model):
+    """A consent (or refusal) as it was given: when, how (source and channel) and the text the person was shown."""
+
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="+",
+                               db_index=False)  # served by this model's index that starts with the dealer
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consents")
+    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="consents")
+    purpose = models.CharField(_("purpose"), max_length=16, choices=ConsentPurpose.choices, default=ConsentPurpose.MARKETING)
+    given = models.BooleanField(_("given"), help_text=_("False records a refusal."))
+    given_at = models.DateTimeField(_("given at"))
+    source = models.CharField(_("source"), max_length=64, help_text=_("The portal or form it came through."))
+    channel = models.CharField(_("channel"), max_length=16, blank=True)
+    text = models.TextField(_("text shown"), blank=True)
+    recorded_at = models.DateTimeField(_("recorded"), default=timezone.now)
+
+    objects = TenantManager()
+
+    class Meta:
+        verbose_name = _("consent record")
+        verbose_name_plural = _("consent records")
+        ordering = ["given_at", "pk"]
+        indexes = [models.Index(fields=["dealer", "customer"], name="consent_dealer_customer")]
+        constraints = [models.CheckConstraint(condition=models.Q(purpose__in=ConsentPurpose.values),
+                                              name="consent_purpose_valid")]
+
+    def __str__(self):
+        return f"{self.get_purpose_display()}: {self.given} ({self.given_at:%Y-%m-%d})"

@@ -54,6 +54,10 @@ class TradeInSerializer(serializers.Serializer):
 
 class ConsentSerializer(serializers.Serializer):
     marketing = serializers.BooleanField(required=False, allow_null=True)
+    text = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=5000,
+                                 help_text="The consent text the person was shown, as shown.")
+    given_at = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=100,
+                                     help_text="ISO 8601, when it was given; default the lead's arrival.")
 
 
 class LeadInSerializer(serializers.Serializer):

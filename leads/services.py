@@ -26,6 +26,7 @@ from . import push
 from .dates import instant_from_outside
 from .matching import Candidate, customer_match
 from .models import (
+    ConsentRecord,
     ContactKind,
     Customer,
     CustomerContact,
@@ -239,6 +240,25 @@ def _lead_new(*, dealer, source, data, document, payload) -> tuple[Lead, LeadEve
     return lead, received, link
 
 
+# A consent dated before this, or later than a day from now, is a mistake of the sender's: the arrival time is used.
+CONSENT_EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def _consent_new(*, lead: Lead, source: str, consent: dict | None) -> ConsentRecord | None:
+    """The consent record, not yet saved, when the lead says yes or no to marketing (nothing when it says neither)."""
+    given = (consent or {}).get("marketing")
+    if not isinstance(given, bool):
+        return None
+    given_at, _raw = parse_received_at(consent.get("given_at"))
+    try:
+        sane = given_at is not None and CONSENT_EARLIEST <= given_at <= timezone.now() + dt.timedelta(days=1)
+    except (OverflowError, ValueError):  # an offset that pushes the instant out of range
+        sane = False
+    return ConsentRecord(dealer_id=lead.dealer_id, customer_id=lead.customer_id, lead=lead, given=given,
+                         given_at=given_at if sane else lead.received_at, source=source[:64], channel=lead.channel,
+                         text=consent.get("text") or "")
+
+
 @dataclass
 class Routed:
     """What a router decided for a lead before it is inserted: its timeline entries and its assignee's notice, built
@@ -281,6 +301,9 @@ def lead_intake(*, dealer: Dealer, source: str, data: dict, idempotency_key: str
                 routed = _route_or_leave_for_the_sweep(lead, route) if route is not None else Routed()
                 lead.save(force_insert=True)
                 link.save(lead)  # nothing for a new customer or a known one with the same details
+                consent = _consent_new(lead=lead, source=source, consent=data.get("consent"))
+                if consent is not None:
+                    consent.save(force_insert=True)
                 if idempotency_key:
                     IdempotencyKey.objects.create(dealer=dealer, source=source, key=idempotency_key, lead=lead)
                 if routed.notice is not None:

@@ -87,6 +87,14 @@ TENANT_ROUTES = {
     "dashboard": ("get", "/dashboard/?dealer=dealer-a", "page"),
     "dashboard_export": ("get", "/dashboard/export/people.csv?dealer=dealer-a", "page"),
     "dashboard_reassign": ("post", f"/dashboard/leads/{LEAD}/reassign/", "page"),
+    "team-customer-export": ("get", "/api/v1/team/customers/{customer}/export/", "team"),
+    "team-customer-erase": ("post", "/api/v1/team/customers/{customer}/erase/", "team"),
+    "team-privacy": ("patch", "/api/v1/team/privacy/?dealer=dealer-a", "team"),
+    "privacy_settings": ("post", "/settings/privacy/?dealer=dealer-a", "page"),
+    "privacy_customers": ("get", "/settings/privacy/customers/?dealer=dealer-a&q=a", "page"),
+    "privacy_customer": ("get", "/settings/privacy/customers/{customer}/", "page"),
+    "privacy_customer_export": ("get", "/settings/privacy/customers/{customer}/export.json", "page"),
+    "privacy_customer_erase": ("post", "/settings/privacy/customers/{customer}/erase/", "page"),
 }
 
 # Routes that hold no dealer's data, or authenticate a machine and are covered by their own tests.
@@ -156,7 +164,8 @@ def world_a(cast):
             "mailbox": Mailbox.objects.create(dealer=cast.dealer_a, host="imap.a.test", port=993, username="verkoop@a.test",
                                               password_encrypted="x").pk,
             "push_subscription": PushSubscription.objects.create(
-                user=cast.sales_a1, endpoint="https://fcm.googleapis.com/fcm/send/a1", p256dh="x", auth="y").pk}
+                user=cast.sales_a1, endpoint="https://fcm.googleapis.com/fcm/send/a1", p256dh="x", auth="y").pk,
+            "customer": lead.customer_id}
 
 
 @pytest.fixture

@@ -102,6 +102,7 @@ def world(cast):
             ignored="auto-reply").pk,
         "mailbox_active": Mailbox.objects.create(dealer=cast.dealer_a, host="imap.a.test", port=993,
                                                  username="verkoop@a.test", password_encrypted="x").pk,
+        **{name: lead.customer_id for name in ("privacy_customer", "privacy_customer_export", "privacy_customer_erase")},
     }
 
 

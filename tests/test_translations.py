@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
-APPS = ("config", "dealers", "leads", "routing", "followup", "reporting")
+APPS = ("config", "dealers", "leads", "routing", "followup", "reporting", "privacy")
 GETTEXT_NAMES = {"_", "gettext", "gettext_lazy", "ngettext", "ngettext_lazy", "pgettext", "pgettext_lazy", "_lazy"}
 
 

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "routing",
     "followup",
     "reporting",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -177,6 +178,8 @@ CELERY_BEAT_SCHEDULE = {
     "manager-digest": {"task": "followup.tasks.manager_digest", "schedule": crontab(hour=7, minute=30)},
     "customer-messages": {"task": "followup.tasks.customer_messages_send", "schedule": 60.0},
     "appointment-reminders": {"task": "followup.tasks.appointment_reminders", "schedule": crontab(minute=0)},
+    # AVG/GDPR retention: old raw submissions purged, inactive leads anonymised; a quiet hour, once a day.
+    "privacy-retention": {"task": "privacy.tasks.privacy_retention", "schedule": crontab(hour=3, minute=40)},
 }
 # The sweep has a queue of its own: behind a Monday burst the outbox flush sends thousands of e-mails in one task, and a
 # sweep queued behind it would expire. Every worker command consumes it (`-Q celery,timers`); a busy site runs one

@@ -1,5 +1,7 @@
 """Pages of the BDC agent's desk: the passive-lead queue, "next lead" (an atomic claim), the call script and the hand-over."""
 
+import datetime as dt
+
 from django.contrib import messages
 from django.db.models import Count
 from django.http import HttpResponseRedirect
@@ -19,6 +21,7 @@ from routing.scripts import default_script
 from routing.services import bdc_claim_next, bdc_handover, bdc_queue
 
 from .contact import vehicle_label
+from .dates import date_text
 from .forms import HandoverForm
 from .presenters import countdown_text
 from .selectors import lead_detail_queryset, lead_list
@@ -27,11 +30,37 @@ from .views import WorkPage, lead_page_context
 BDC_ROLES = frozenset({Role.BDC_AGENT, Role.MANAGER, Role.GROUP_ADMIN})
 QUEUE_ROWS = 50  # the desk shows the head of the queue; "next lead" always takes the most urgent one anyway
 
+def file_date(lead: Lead) -> dt.date | None:
+    """The date the dealer's file gave this lead (the lease end, the service visit): the CSV import's `due_date`."""
+    raw = (lead.payload or {}).get("due_date") if isinstance(lead.payload, dict) else None
+    try:
+        return dt.date.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+
+
+def script_facts(lead: Lead) -> list[tuple[str, str]]:
+    """What the lead knows, above the script: the car, its plate, the file's date named for the reason, the note."""
+    vehicle = lead.vehicle or {}
+    facts = [(_("Customer"), lead.customer.full_name or str(lead.customer))]
+    if vehicle_label(vehicle):
+        facts.append((_("Car"), vehicle_label(vehicle)))
+    if vehicle.get("license_plate"):
+        facts.append((_("Licence plate"), str(vehicle["license_plate"])))
+    if when := file_date(lead):
+        label = {Reason.LEASE_END: _("Lease ends"), Reason.SERVICE: _("Service visit")}.get(lead.reason, _("Date from the file"))
+        facts.append((label, date_text(when, "date")))
+    return facts
+
+
 def script_text(*, lead: Lead, agent, script: CallScript | None) -> str:
-    """The dealer's script for this reason (or the default), with the lead's names filled in."""
+    """The dealer's script for this reason (or the default), with the lead's names and file date filled in."""
     text = script.body if script else default_script(lead.reason)
+    when = file_date(lead)
     names = {"{customer}": lead.contact_name or _("sir/madam"), "{agent}": agent.first_name or agent.display_name,
-             "{dealer}": lead.dealer.name, "{vehicle}": vehicle_label(lead.vehicle or {}) or _("car")}
+             "{dealer}": lead.dealer.name, "{vehicle}": vehicle_label(lead.vehicle or {}) or _("car"),
+             "{lease_end}": _("on %(date)s") % {"date": date_text(when, "date")} if when else _("in the coming months"),
+             "{service_visit}": " " + _("on %(date)s") % {"date": date_text(when, "date")} if when else ""}
     for placeholder, value in names.items():
         text = text.replace(placeholder, value)
     return text
@@ -110,6 +139,7 @@ class BdcLeadView(WorkPage, TemplateView):
             **lead_page_context(request=self.request, access=self.access, lead=lead),
             "script": script_text(lead=lead, agent=self.access.user, script=script),
             "script_is_default": script is None,
+            "script_facts": script_facts(lead),
             "salespeople": [(u, u.pk in on_duty) for u in _salespeople(self.access.dealer)],
         }
 

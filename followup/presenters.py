@@ -21,6 +21,7 @@ from leads.quality import PHONE_PLACEHOLDER, flag_hint
 
 from . import forms
 from .contact import customer_email_address, vehicle_label
+from .dates import date_text
 from .messaging import CustomerTemplate, ReplyTemplates, mailto_href
 from .models import Appointment, AppointmentKind, AttemptChannel, AttemptOutcome, EscalationAction
 
@@ -65,7 +66,7 @@ def arrival_text(received_at: dt.datetime, now: dt.datetime) -> str:
     """When a lead arrived, the way people say it: "3 min ago" within the hour, "14:05" today, "tue 14:05" this week,
     else "12 nov"; a follow-up scheduled for later says so ("planned for 2 jan 2027")."""
     if received_at > now:  # a follow-up the system scheduled (a lost sale to call again): it has not arrived yet
-        return _("planned for %(when)s") % {"when": formats.date_format(timezone.localtime(received_at), "j b Y")}
+        return _("planned for %(when)s") % {"when": date_text(received_at, "short_date")}
     minutes = int((now - received_at).total_seconds()) // 60
     if minutes < 60:
         return _("%(m)s min ago") % {"m": minutes}
@@ -74,7 +75,7 @@ def arrival_text(received_at: dt.datetime, now: dt.datetime) -> str:
         return local.strftime("%H:%M")
     if 0 < (today - local.date()).days < 7:
         return formats.date_format(local, "D H:i")
-    return formats.date_format(local, "j b")
+    return date_text(local, "day").split(" ", 1)[1]  # "12 nov" / "12 Nov"
 
 
 @dataclass
@@ -184,7 +185,7 @@ def lead_card(lead: Lead, *, now: dt.datetime, texts: CardTexts) -> LeadCard:
     if due_at:
         card.countdown, card.late = countdown_text(due_at, now, texts.countdown)
         card.deadline_is_first_response = lead.first_contact_at is None
-        card.due_text = formats.date_format(timezone.localtime(due_at), "D j M H:i")
+        card.due_text = date_text(due_at, "day_time")
         card.deadline_iso = due_at.isoformat()
     parts = []
     if card.due_text:
@@ -208,7 +209,7 @@ def local_text(value) -> str:
         value = parse_datetime(value)
     if value is None:
         return ""
-    return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+    return date_text(value, "long_day_time")
 
 
 def choice_label(choices, value) -> str:
@@ -300,7 +301,7 @@ def appointment_slots(*, schedule: OpeningSchedule, now: dt.datetime) -> list[tu
         elif at.date() == today + dt.timedelta(days=1):
             day_text = _("tomorrow")
         else:
-            day_text = formats.date_format(at, "D j M")
+            day_text = date_text(at, "day")
         slots.append((at.strftime(forms.LOCAL_DATETIME_FORMAT), f"{day_text} {at:%H:%M}"))
     return slots
 

@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from dealers.errors import AttemptsOwed, FollowUpRuleError, LeadClosed
 from dealers.hours import OpeningSchedule
@@ -260,8 +261,10 @@ def lead_close(*, lead: Lead, by, outcome: str, reason: str = "") -> Lead:
     owed = attempts_owed(counted_attempts=lead.counted_attempts, policy=policy)
     if outcome == Status.UNREACHABLE and owed:
         raise AttemptsOwed(
-            _("%(owed)s more contact attempt(s) needed before this lead may be closed as unreachable "
-              "(minimum %(min)s, attempts closer together than %(spacing)s minutes count as one).")
+            ngettext("%(owed)s more contact attempt is needed before this lead may be closed as unreachable "
+                     "(minimum %(min)s, attempts closer together than %(spacing)s minutes count as one).",
+                     "%(owed)s more contact attempts are needed before this lead may be closed as unreachable "
+                     "(minimum %(min)s, attempts closer together than %(spacing)s minutes count as one).", owed)
             % {"owed": owed, "min": policy.min_attempts, "spacing": policy.attempt_spacing_minutes},
             attempts_owed=owed, min_attempts=policy.min_attempts, counted_attempts=lead.counted_attempts)
     now = timezone.now()
@@ -679,7 +682,9 @@ def manager_digest_send(*, now: dt.datetime | None = None) -> int:
                      for lead in waiting[:50]]
             if len(waiting) > 50:
                 lines.append(_("… and more on the dashboard."))
-            subject = _("%(dealer)s: %(n)s lead(s) without contact") % {"dealer": dealer.name, "n": len(waiting[:50])}
+            n = len(waiting[:50])
+            subject = ngettext("%(dealer)s: %(n)s lead without contact", "%(dealer)s: %(n)s leads without contact",
+                               n) % {"dealer": dealer.name, "n": n}
             for membership in memberships:
                 try:
                     with transaction.atomic():

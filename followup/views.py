@@ -69,6 +69,8 @@ FEED_OVERLAP = dt.timedelta(minutes=2)  # a notice committed late still shows up
 FEED_MAX_LOOKBACK = dt.timedelta(hours=1)
 NOTIFICATION_ID = re.compile(r"[0-9]{1,18}")
 FEED_MAX_LEADS = 20
+# The lead page's sections that show their own confirmations (templates/partials/section_messages.html).
+LEAD_PAGE_SECTIONS = ("summary", "log", "appointment", "email", "score", "close", "timeline", "handover")
 
 
 class WorkPage(DealerPage):
@@ -134,13 +136,19 @@ def lead_page_context(*, request, access: DealerAccess, lead: Lead, next_url: st
     """Everything the lead page (and the BDC desk's lead page) shows."""
     now = timezone.now()
     policy = policy_get(dealer=access.dealer)
+    events = list(lead.events.all())
+    # The hand-over note and the open appointment head the page (the card reads them as the inbox prefetches them).
+    lead.handovers = [e for e in reversed(events) if e.type == EventType.HANDED_OVER]
+    open_appointments = sorted((a for a in lead.appointments.all() if a.showed is None), key=lambda a: a.scheduled_at)
+    lead.open_appointments = open_appointments
     card = lead_card(lead, now=now, texts=CardTexts(sender=access.user, min_attempts=policy.min_attempts))
-    owed = attempts_owed(counted_attempts=lead.counted_attempts, policy=policy)
+    reached = lead.first_connected_at is not None
+    # Attempts are owed only while nobody has been reached; a customer who answered is not "unreachable".
+    owed = 0 if reached else attempts_owed(counted_attempts=lead.counted_attempts, policy=policy)
     customer = customer_context(request=request, access=access, lead=lead)
     timeline = [{"event": e, "summary": event_summary(e), "quote": e.text if e.type in FREE_TEXT_EVENTS else ""}
-                for e in reversed(list(lead.events.all()))]
+                for e in reversed(events)]
     template = customer_template(lead=lead, sender=access.user)
-    open_appointments = [a for a in lead.appointments.all() if a.showed is None]
     return {
         "lead": lead,
         "card": card,
@@ -153,7 +161,12 @@ def lead_page_context(*, request, access: DealerAccess, lead: Lead, next_url: st
                          .order_by("-given_at", "-pk")[:10]),
         "policy": policy,
         "attempts_owed": owed,
-        "close_outcomes": [(value, label, value == Status.UNREACHABLE and owed > 0) for value, label in CLOSE_OUTCOMES],
+        # The manager still checks a "not interested" below the minimum, reached or not (followup.services.lead_close).
+        "not_interested_flagged": attempts_owed(counted_attempts=lead.counted_attempts, policy=policy) > 0,
+        "reached": reached,
+        "uncounted_attempts": max(lead.attempt_count - lead.counted_attempts, 0),
+        "close_outcomes": [(value, label, value == Status.UNREACHABLE and owed > 0) for value, label in CLOSE_OUTCOMES
+                           if not (reached and value == Status.UNREACHABLE)],
         "appointment_slots": appointment_slots(schedule=OpeningSchedule.for_dealer(access.dealer), now=now),
         "appointment_form": forms.AppointmentForm(),
         "appointments": list(lead.appointments.all()),
@@ -167,6 +180,7 @@ def lead_page_context(*, request, access: DealerAccess, lead: Lead, next_url: st
         "email_form": forms.CustomerEmailForm(initial={"subject": template.subject, "body": template.body}),
         "note_form": forms.NoteForm(),
         "next_url": next_url or request.get_full_path(),
+        "placed_messages": [f"at-{section}" for section in LEAD_PAGE_SECTIONS],
         "is_open": lead.closed_at is None,
     }
 
@@ -190,7 +204,7 @@ class InboxView(WorkPage, TemplateView):
         cards = [lead_card(lead, now=self.now, texts=texts) for lead in page]
         return {**super().get_context_data(**kwargs), **self.notice_context(),
                 "page_obj": page, "cards": cards, "open_count": page.paginator.count, "now": self.now, **card_context(),
-                "vapid_public_key": vapid_public_key()}
+                "placed_messages": [f"at-lead-{card.lead.pk}" for card in cards], "vapid_public_key": vapid_public_key()}
 
 
 class InboxFeedView(WorkPage, View):
@@ -302,17 +316,25 @@ class LeadActionView(WorkPage, View):
             for name, errors in form.errors.items():
                 label = form.fields[name].label if name in form.fields else None
                 for error in errors:
-                    messages.error(request, f"{label}: {error}" if label else error)
+                    messages.error(request, f"{label}: {error}" if label else error, extra_tags=self.section_tag())
             return HttpResponseRedirect(self.failure_url())
         try:
             target = self.perform(form.cleaned_data)
         except DomainError as exc:
-            messages.error(request, exc.detail)
+            messages.error(request, exc.detail, extra_tags=self.section_tag())
             return HttpResponseRedirect(self.failure_url())
         return HttpResponseRedirect(target or self.success_url())
 
     def perform(self, data) -> str | None:
         raise NotImplementedError
+
+    def section_tag(self, anchor: str = "") -> str:
+        """A message's tag naming the lead-page section it belongs to: the page shows it there, where the redirect's
+        anchor puts the eye, not at the top of a page scrolled away from it (templates/partials/section_messages.html)."""
+        return f"at-{anchor or self.anchor}" if (anchor or self.anchor) else ""
+
+    def say(self, text: str, *, anchor: str = "") -> None:
+        messages.success(self.request, text, extra_tags=self.section_tag(anchor))
 
     def lead_url(self) -> str:
         return reverse("lead_detail", args=[self.lead.pk])
@@ -336,7 +358,7 @@ class AttemptLogView(LeadActionView):
         attempt_log(lead=self.lead, by=self.request.user, channel=data["channel"], outcome=data["outcome"], note=data["note"])
         outcome = choice_label(AttemptOutcome, data["outcome"])
         if data["outcome"] in REAL_CONTACT_OUTCOMES:
-            messages.success(self.request, _("Logged: %(outcome)s. Now set the appointment.") % {"outcome": outcome})
+            self.say(_("Logged: %(outcome)s. Now set the appointment.") % {"outcome": outcome}, anchor="appointment")
             # After a real conversation the next tap is the appointment: land on it.
             back = self.safe_next()
             if not back or back.startswith(reverse("inbox")):
@@ -345,12 +367,17 @@ class AttemptLogView(LeadActionView):
         policy = policy_get(dealer=self.access.dealer)
         counted = Lead.objects.for_access(self.access).values_list("counted_attempts", flat=True).get(pk=self.lead.pk)
         owed = attempts_owed(counted_attempts=counted, policy=policy)
-        if owed:
-            messages.success(self.request, _("Logged: %(outcome)s. %(owed)s more attempt(s) before you may close it as "
-                                             "unreachable.") % {"outcome": outcome, "owed": owed})
+        # On the inbox the confirmation shows in the card that was tapped; on the lead page in the log section.
+        anchor = f"lead-{self.lead.pk}" if self.safe_next().startswith(reverse("inbox")) else "log"
+        if self.lead.first_connected_at:  # reached before: no talk of "unreachable"
+            self.say(_("Logged: %(outcome)s.") % {"outcome": outcome}, anchor=anchor)
+        elif owed:
+            self.say(ngettext("Logged: %(outcome)s. %(owed)s more attempt before you may close it as unreachable.",
+                              "Logged: %(outcome)s. %(owed)s more attempts before you may close it as unreachable.",
+                              owed) % {"outcome": outcome, "owed": owed}, anchor=anchor)
         else:
-            messages.success(self.request, _("Logged: %(outcome)s. The minimum of %(min)s attempts is reached; you may "
-                                             "close it as unreachable.") % {"outcome": outcome, "min": policy.min_attempts})
+            self.say(_("Logged: %(outcome)s. The minimum of %(min)s attempts is reached; you may "
+                       "close it as unreachable.") % {"outcome": outcome, "min": policy.min_attempts}, anchor=anchor)
         return None
 
 
@@ -360,7 +387,7 @@ class AppointmentSetView(LeadActionView):
 
     def perform(self, data):
         appointment = appointment_set(lead=self.lead, by=self.request.user, scheduled_at=data["when"], kind=data["kind"])
-        messages.success(self.request, _("Appointment set: %(kind)s, %(when)s.") % {
+        self.say(_("Appointment set: %(kind)s, %(when)s.") % {
             "kind": appointment.get_kind_display(), "when": local_text(appointment.scheduled_at)})
         back = self.safe_next()
         return (back.split("#")[0] if back else self.lead_url()) + "#appointment"
@@ -373,7 +400,7 @@ class AppointmentMoveView(LeadActionView):
     def perform(self, data):
         appointment = get_object_or_404(self.lead.appointments, pk=self.kwargs["appointment_id"])
         appointment_move(appointment=appointment, by=self.request.user, scheduled_at=data["scheduled_at"])
-        messages.success(self.request, _("Appointment moved to %(when)s.") % {"when": local_text(data["scheduled_at"])})
+        self.say(_("Appointment moved to %(when)s.") % {"when": local_text(data["scheduled_at"])})
 
 
 class AppointmentOutcomeView(LeadActionView):
@@ -383,7 +410,7 @@ class AppointmentOutcomeView(LeadActionView):
     def perform(self, data):
         appointment = get_object_or_404(self.lead.appointments, pk=self.kwargs["appointment_id"])
         appointment_outcome_set(appointment=appointment, by=self.request.user, showed=data["showed"])
-        messages.success(self.request, _("Saved: %(outcome)s.") % {
+        self.say(_("Saved: %(outcome)s.") % {
             "outcome": _("Showed up") if data["showed"] else _("Did not show")})
 
 
@@ -405,7 +432,7 @@ class ScoreUpdateView(LeadActionView):
     def perform(self, data):
         lead = score_update(lead=self.lead, by=self.request.user, budget=data["budget"], authority=data["authority"],
                             need=data["need"], timeline=data["timeline"])
-        messages.success(self.request, _("BANT score saved: %(score)s.") % {"score": lead.score})
+        self.say(_("BANT score saved: %(score)s.") % {"score": lead.score})
 
 
 class NoteAddView(LeadActionView):
@@ -414,7 +441,7 @@ class NoteAddView(LeadActionView):
 
     def perform(self, data):
         lead_event_add(lead=self.lead, type=EventType.NOTE, actor=self.request.user, text=data["text"])
-        messages.success(self.request, _("Note saved."))
+        self.say(_("Note saved."))
 
 
 class CustomerEmailView(LeadActionView):
@@ -426,13 +453,13 @@ class CustomerEmailView(LeadActionView):
     def perform(self, data):
         delivery = customer_email_send(lead=self.lead, by=self.request.user, subject=data["subject"], body=data["body"])
         if delivery.sent:
-            messages.success(self.request, _("E-mail sent to %(to)s and logged as a verified attempt.") % {
+            self.say(_("E-mail sent to %(to)s and logged as a verified attempt.") % {
                 "to": customer_email_address(self.lead)})
         elif delivery.sent is False:
             messages.error(self.request, _("The e-mail could not be sent, so no attempt was logged. Try again, or use "
-                                           "your own mail app and log the attempt."))
+                                           "your own mail app and log the attempt."), extra_tags=self.section_tag())
         else:
-            messages.info(self.request, _("The e-mail will be sent in a moment."))
+            messages.info(self.request, _("The e-mail will be sent in a moment."), extra_tags=self.section_tag())
 
 
 class NoticesReadView(WorkPage, View):

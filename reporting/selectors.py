@@ -350,8 +350,9 @@ def _label(breakdown: str, values: dict, scope: ReportScope, names: dict | None 
     if breakdown == "dealer":
         return next((d.name for d in scope.dealers if d.pk == values["k_dealer"]), str(values["k_dealer"]))
     if breakdown == "assignee":
-        if values["k_assignee"] is None:
-            return _("Unassigned (waiting in a queue)")
+        if values["k_assignee"] is None:  # in a group, each rooftop's queue is its own row: say whose
+            label = _("Unassigned (waiting in a queue)")
+            return label if len(scope.dealers) == 1 else f"{label} · {_label('dealer', values, scope)}"
         name = (names or {}).get(values["k_assignee"]) or str(values["k_assignee"])
         return name if len(scope.dealers) == 1 else f"{name} · {_label('dealer', values, scope)}"
     if breakdown == "team":

@@ -117,6 +117,14 @@ TABLES: dict[str, dict] = {
         _c("label", _("Time to first attempt"), TEXT), _c("leads", _("Leads")), _c("share", _("Share"), RATE)]},
 }
 
+# Columns the dashboard leaves out of a table (the CSV export keeps them). The two steps of the 60% rule have one
+# target per rooftop, the same on every person's row: the note above the table says them once. Per rooftop, the
+# attempt bookkeeping stays in the CSV; the page keeps the one compliance figure that should be zero.
+PAGE_HIDDEN: dict[str, frozenset[str]] = {
+    "people": frozenset({"contact_target", "appointment_of_contacted_target"}),
+    "dealers": frozenset({"closed_unreachable", "attempts_to_contact", "attempts_verified", "attempts_self_reported"}),
+}
+
 
 def cell_value(row, column: Column):
     """A row's value for a column: an attribute of the row, or one of its targets."""

@@ -35,7 +35,7 @@ from .selectors import (
     team_members,
     untouched_leads,
 )
-from .tables import TABLES, cell_value, definitions
+from .tables import PAGE_HIDDEN, TABLES, cell_value, definitions
 
 EXPORT_PARTS = {"summary": ("summary", "dealers"), "funnel": ("summary", "dealers"), "dealers": ("summary", "dealers"),
                 "people": ("people",), "teams": ("teams",), "sources": ("sources",), "kinds": ("kinds",),
@@ -133,6 +133,8 @@ class DashboardView(ReportScopeMixin, View):
                    {"key": "weeks", "rows": report.weeks}, {"key": "speed", "rows": report.speed}]
         for table in tables:
             table.update(TABLES[table["key"]])
+            # The page may leave out columns the CSV keeps (PAGE_HIDDEN): every table fits its card at 1440 px.
+            table["columns"] = [c for c in table["columns"] if c.key not in PAGE_HIDDEN.get(table["key"], ())]
             table["body"] = _table_body(table["rows"], table["columns"])
         return tables
 
@@ -153,26 +155,29 @@ class DashboardView(ReportScopeMixin, View):
                              count(getattr(s, key)) + (f" · {percent(rate)} {of}" if rate is not None else ""))
                   for key, label, rate, of in steps])
         speed = charts.histogram(
-            chart_id="chart-speed", title=_("Speed to lead: time to the first attempt"), value_header=_("Leads"),
+            chart_id="chart-speed", width=charts.WIDE,
+            title=_("Speed to lead: time to the first attempt"), value_header=_("Leads"),
             description=_("Median %(median)s, 90th percentile %(p90)s; %(share)s of the leads had a first attempt within "
                           "the deadline.") % {"median": duration(s.first_attempt_median), "p90": duration(s.first_attempt_p90),
                                               "share": percent(s.within_deadline_rate)},
             bars=[charts.Bar(b.label, b.leads, count(b.leads), b.within_deadline) for b in report.speed])
         people = [p for p in report.people if p.leads]
         map_chart = charts.bar_chart(
-            chart_id="chart-map", title=_("Appointment rate per person against the MAP"), value_header=_("Appointment rate"),
+            chart_id="chart-map", width=charts.WIDE,
+            title=_("Appointment rate per person against the MAP"), value_header=_("Appointment rate"),
             description=_("Each person's appointments per lead; the dashed line is the MAP target."),
             bars=[charts.Bar(p.label, p.appointment_rate, percent(p.appointment_rate),
                              p.meets("appointment_rate", "map_target") is False) for p in people],
             maximum=1.0 if people else None, target=float(map_target) if map_target is not None else None,
             target_text=target_text)
         sources = charts.bar_chart(
-            chart_id="chart-sources", title=_("Which sources bring leads that buy"), value_header=_("Sale rate"),
+            chart_id="chart-sources", width=charts.WIDE,
+            title=_("Which sources bring leads that buy"), value_header=_("Sale rate"),
             description=_("Sold per lead, for each source."),
             bars=[charts.Bar(r.label, r.sale_rate, percent(r.sale_rate)) for r in report.sources])
         weeks = report.weeks
         trend = charts.trend_chart(
-            chart_id="chart-trend", title=_("Weekly trend"), labels=[w.key.strftime("%d-%m") for w in weeks],
+            chart_id="chart-trend", width=charts.WIDE, title=_("Weekly trend"), labels=[w.key.strftime("%d-%m") for w in weeks],
             description=_("Contact rate and appointment rate per week of arrival, against the MAP target."),
             series=[charts.Series(_("Contact rate"), [w.contact_rate for w in weeks], [percent(w.contact_rate) for w in weeks],
                                   charts.BLUE),

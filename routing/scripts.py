@@ -1,5 +1,7 @@
 """The call scripts a BDC agent reads when the dealer has not written its own for a reason (editable on the settings
-pages). {customer}, {agent}, {dealer} and {vehicle} are filled in when shown."""
+pages). {customer}, {agent}, {dealer} and {vehicle} are filled in when shown, and what the lead's file said:
+{lease_end} ("on 31 March 2027", else "in the coming months") and {service_visit} (" on 12 November 2026", else empty),
+from the date column of the CSV import (followup/imports.py stores it as the payload's `due_date`)."""
 
 from django.utils.translation import gettext_lazy
 
@@ -8,7 +10,7 @@ from leads.models import Reason
 DEFAULT_SCRIPTS = {
     Reason.LEASE_END: gettext_lazy(
         "Good morning/afternoon {customer}, this is {agent} of {dealer}.\n"
-        "I am calling because your lease contract for the {vehicle} ends in the coming months.\n"
+        "I am calling because the lease contract of your {vehicle} ends {lease_end}.\n"
         "1. Ask: how do you like the car? What would you change next time?\n"
         "2. Ask: how many kilometres do you drive a year now? Business or private?\n"
         "3. Offer: a visit or test drive to compare the options before the contract ends.\n"
@@ -28,10 +30,10 @@ DEFAULT_SCRIPTS = {
         "3. Set the appointment, or agree when to call again."),
     Reason.SERVICE: gettext_lazy(
         "Good morning/afternoon {customer}, this is {agent} of {dealer}.\n"
-        "Your {vehicle} was recently in our workshop. How did that go?\n"
-        "1. Ask about the service visit; note any complaint for the service manager.\n"
+        "I am calling about the service visit of your {vehicle}{service_visit}.\n"
+        "1. Ask how the visit went (or whether the date still suits); note any complaint for the service manager.\n"
         "2. Ask: have you thought about a newer car? We can value yours while you are here.\n"
-        "3. Set an appointment with a salesperson, ideally at the next service visit."),
+        "3. Set an appointment with a salesperson, ideally at the service visit."),
     Reason.CALLBACK: gettext_lazy(
         "Good morning/afternoon {customer}, this is {agent} of {dealer}; you asked us to call you back.\n"
         "1. Ask how we can help, and about the {vehicle}.\n"

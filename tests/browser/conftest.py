@@ -114,6 +114,10 @@ def small_tap_targets(page, minimum: int = 44) -> list[str]:
     return page.evaluate(
         """(minimum) => [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary')]
             .filter(el => { const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
+                            // the content of a closed <details> is laid out by Chromium but not shown: not a target
+                            const shut = el.closest('details:not([open])');
+                            const summary = el.closest('summary');
+                            if (shut && !(summary && summary.parentElement === shut)) { return false; }
                             return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && !el.closest('.skip-link'); })
             .filter(el => { const r = el.getBoundingClientRect(); return r.width < minimum || r.height < minimum; })
             .map(el => `${el.tagName.toLowerCase()} "${(el.innerText || el.value || el.name || '').trim().slice(0, 30)}" `

@@ -300,10 +300,10 @@ def test_the_command_previews_on_a_dry_run_and_then_imports(cast, tmp_path):
     assert not Lead.objects.unscoped().exists()
     out = io.StringIO()
     call_command("import_leads", "dealer-a", str(path_), stdout=out)
-    assert "Imported 4 new passive lead(s)" in out.getvalue()
+    assert "Imported 4 new passive leads" in out.getvalue()
     out = io.StringIO()
     call_command("import_leads", "dealer-a", str(path_), stdout=out)
-    assert "Imported 0 new passive lead(s)" in out.getvalue() and "4 row(s) were already imported" in out.getvalue()
+    assert "Imported 0 new passive leads" in out.getvalue() and "4 rows already imported before" in out.getvalue()
 
 
 def test_the_command_lists_the_errors_and_imports_nothing(cast, tmp_path):

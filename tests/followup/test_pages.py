@@ -199,7 +199,11 @@ def test_one_tap_logs_a_call_and_returns_to_the_card(sales_client, cast):
     attempt = ContactAttempt.objects.unscoped().get(lead=lead)
     assert (attempt.channel, attempt.outcome, attempt.user, attempt.verified) == ("call", "no_answer", cast.sales_a1, False)
     page = sales_client.get(back).content.decode()
-    assert "Logged: No answer. 3 more attempt(s) before you may close it as unreachable." in page
+    # The confirmation sits in the card that was tapped (where the anchor lands), with a real plural.
+    card = page[page.index(f'id="lead-{lead.pk}"'):]
+    card = card[:card.index("</li>")]
+    assert "Logged: No answer. 3 more attempts before you may close it as unreachable." in card
+    assert page.count("Logged: No answer.") == 1
 
 
 def test_a_connected_call_lands_on_the_appointment(sales_client, cast):
@@ -283,7 +287,7 @@ def test_closing_as_unreachable_shows_and_enforces_the_attempts_still_owed(sales
     assert re.search(r'value="unreachable" class="[^"]*" disabled', page)
 
     refused = sales_client.post(reverse("lead_close", args=[lead.pk]), {"outcome": "unreachable"}, follow=True)
-    assert "1 more contact attempt(s) needed" in refused.content.decode()
+    assert "1 more contact attempt is needed before this lead may be closed" in refused.content.decode()
     lead.refresh_from_db()
     assert lead.closed_at is None
 
@@ -328,7 +332,8 @@ def test_dutch_dates_in_amsterdam_time(sales_client, cast):
     lead = lead_for(cast.sales_a1, cast.dealer_a, received_at=received)
     html = sales_client.get(reverse("lead_detail", args=[lead.pk]), HTTP_ACCEPT_LANGUAGE="nl").content.decode()
     assert 'lang="nl"' in html
-    assert "3-6-2025 14:05" in html
+    assert "3 juni 2025 14:05" in html  # one Dutch style: the month in words, lower case
+    assert "Juni" not in html
 
 
 # ---------------------------------------------------------------------------------------------- e-mail through the product

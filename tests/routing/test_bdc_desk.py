@@ -21,7 +21,7 @@ def passive_lead(dealer, *, first_name="Karin", last_name="Mulder", reason="leas
     return LeadFactory(dealer=dealer, customer=CustomerFactory(dealer=dealer, first_name=first_name, last_name=last_name),
                        kind="passive", queue=Queue.BDC, channel="outbound", reason=reason, source="lease-portfolio",
                        assignee=kwargs.pop("assignee", None), deadline_at=due, next_action_at=due, first_response_due_at=due,
-                       vehicle={"make": "Volkswagen", "model": "ID.3", "year": 2022}, **kwargs)
+                       vehicle=kwargs.pop("vehicle", {"make": "Volkswagen", "model": "ID.3", "year": 2022}), **kwargs)
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ def test_the_call_script_fits_the_reason_default_or_the_dealers_own(agent_client
     CallScript.objects.create(dealer=cast.dealer_a, reason="lost_sale", body="Goedemiddag {customer}, met {agent} van {dealer}.")
 
     lease_page = agent_client.get(reverse("bdc_lead", args=[lease.pk])).content.decode()
-    assert "your lease contract for the Volkswagen ID.3 2022 ends" in lease_page
+    assert "the lease contract of your Volkswagen ID.3 2022 ends in the coming months" in lease_page
     assert "Lotte Mulder" in lease_page and "The standard script" in lease_page
 
     lost_page = agent_client.get(reverse("bdc_lead", args=[lost.pk])).content.decode()
@@ -193,3 +193,33 @@ def test_desk_query_count_is_the_same_for_10_and_200_leads(agent_client, cast, d
     with django_assert_num_queries(len(few.captured_queries)):
         response = agent_client.get(reverse("bdc"))
     assert response.context["queue_count"] == 200 and len(response.context["queue"]) == 50
+
+
+def test_the_call_script_names_what_the_imported_file_said(agent_client, cast):
+    """The CSV import stores the file's date as the payload's due_date: the lease end, or the service visit."""
+    lease = passive_lead(cast.dealer_a, first_name="Lotte", reason="lease_end", assignee=cast.bdc_a,
+                         payload={"due_date": "2027-03-31"},
+                         vehicle={"make": "Volkswagen", "model": "ID.3", "year": 2022, "license_plate": "AB-123-C"})
+    service = passive_lead(cast.dealer_a, first_name="Sem", reason="service", assignee=cast.bdc_a,
+                           payload={"due_date": "2026-11-12"})
+    nonsense = passive_lead(cast.dealer_a, first_name="Noor", reason="service", assignee=cast.bdc_a,
+                            payload={"due_date": "31-31-2026"})
+
+    lease_page = agent_client.get(reverse("bdc_lead", args=[lease.pk])).content.decode()
+    assert "Good morning/afternoon Lotte Mulder" in lease_page
+    assert "the lease contract of your Volkswagen ID.3 2022 ends on 31 March 2027" in lease_page
+    assert "<dt>Lease ends</dt><dd>31 March 2027</dd>" in lease_page and "AB-123-C" in lease_page
+    service_page = agent_client.get(reverse("bdc_lead", args=[service.pk])).content.decode()
+    assert "the service visit of your Volkswagen ID.3 2022 on 12 November 2026" in service_page
+    nl_page = agent_client.get(reverse("bdc_lead", args=[service.pk]), HTTP_ACCEPT_LANGUAGE="nl").content.decode()
+    assert "het werkplaatsbezoek van uw Volkswagen ID.3 2022 op 12 november 2026" in nl_page
+    odd = agent_client.get(reverse("bdc_lead", args=[nonsense.pk]))
+    assert odd.status_code == 200 and "the service visit of your Volkswagen ID.3 2022." in odd.content.decode()
+
+
+def test_queue_dates_carry_the_year_and_lower_case_months(agent_client, cast):
+    passive_lead(cast.dealer_a, first_name="Jaar", due_in=dt.timedelta(days=3))
+    html = agent_client.get(reverse("bdc"), HTTP_ACCEPT_LANGUAGE="nl").content.decode()
+    due = timezone.localtime(timezone.now() + dt.timedelta(days=3))
+    months = ["jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec"]
+    assert f"{due.day} {months[due.month - 1]} {due.year}" in html

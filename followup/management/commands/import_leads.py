@@ -9,6 +9,10 @@ from followup.imports import ImportInvalid, ImportPreview, import_preview, impor
 from leads.models import Reason
 
 
+def _count(n: int, noun: str) -> str:
+    """English operator output with a real plural ("1 row", "2 rows"), not "row(s)"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
 class Command(BaseCommand):
     help = ("Import passive leads (lease contracts ending, service customers, lost quotes) from a CSV file into the "
             "dealer's BDC queue. Every row is checked first; nothing is imported when any row has an error. "
@@ -44,8 +48,8 @@ class Command(BaseCommand):
             self._print_preview(exc.preview)
             raise CommandError("Nothing imported: fix the errors above and run the command again.")
         self.stdout.write(self.style.SUCCESS(
-            f"Imported {result.created_leads} new passive lead(s) into the BDC queue of {dealer.name}; "
-            f"{result.known_leads} row(s) were already imported."))
+            f"Imported {_count(result.created_leads, 'new passive lead')} into the BDC queue of {dealer.name}; "
+            f"{_count(result.known_leads, 'row')} already imported before."))
 
     def _print_preview(self, preview: ImportPreview) -> None:
         w = self.stdout.write
@@ -63,4 +67,4 @@ class Command(BaseCommand):
         for error in preview.errors:
             self.stderr.write(str(error))
         if preview.error_rows > len(preview.errors):
-            self.stderr.write(f"… and {preview.error_rows - len(preview.errors)} more row(s) with errors.")
+            self.stderr.write(f"… and {_count(preview.error_rows - len(preview.errors), 'more row')} with errors.")

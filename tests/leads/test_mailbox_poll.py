@@ -6,6 +6,7 @@ from email.policy import SMTP
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
@@ -19,7 +20,7 @@ from leads.tasks import mailbox_poll as mailbox_poll_task
 from tests.factories import open_all_week
 from tests.imap_server import portal_mail
 
-FIXTURES = Path("/work/shared/fixtures/mail")
+FIXTURES = Path(settings.BASE_DIR).parent / "shared" / "fixtures" / "mail"  # shared/ lies beside the checkout
 
 
 def mailbox_poll(mailbox_id):

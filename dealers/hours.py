@@ -17,9 +17,17 @@ from .models import ClosingDay, Dealer, OpeningHours
 
 # Raw SQL, scoped by the dealer it is given: the week's periods, then the dealer's own closing days.
 _SCHEDULE_SQL = f"""
-    SELECT weekday, opens, closes, NULL::date, NULL FROM {OpeningHours._meta.db_table} WHERE dealer_id = %(dealer_id)s
+    SELECT weekday, opens, closes, CAST(NULL AS DATE), NULL FROM {OpeningHours._meta.db_table} WHERE dealer_id = %(dealer_id)s
     UNION ALL
     SELECT NULL, NULL, NULL, date, label FROM {ClosingDay._meta.db_table} WHERE dealer_id = %(dealer_id)s"""
+
+def _time(value) -> dt.time:
+    return value if isinstance(value, dt.time) else dt.time.fromisoformat(value)  # SQLite's driver gives text
+
+
+def _date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
 
 # How far ahead an opening is looked for: a fortnight's Christmas closure plus a week still finds the next one.
 LOOKAHEAD_DAYS = 42
@@ -75,9 +83,9 @@ class OpeningSchedule:
             cursor.execute(_SCHEDULE_SQL, {"dealer_id": dealer.pk})
             for weekday, opens, closes, day, label in cursor.fetchall():
                 if day is None:
-                    periods.append(Period(weekday, opens, closes))
+                    periods.append(Period(weekday, _time(opens), _time(closes)))
                 else:
-                    closing[day] = label
+                    closing[_date(day)] = label
         return cls(periods, dealer.tz, country=dealer.country, closing_days=closing)
 
     @property

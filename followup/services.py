@@ -448,8 +448,19 @@ SWEEP_LEAD_FIELDS = ("id", "dealer_id", "customer_id", "assignee_id", "kind", "q
                      "contact_phone_raw")
 
 
+def _portable() -> bool:
+    """Off PostgreSQL (the quick start's embedded SQLite, one writer at a time): the sweep's statements in plain ORM,
+    slower and without row locks, instead of the set-wise SQL written for PostgreSQL."""
+    return connection.vendor != "postgresql"
+
+
 def _claim(*, now: dt.datetime, limit: int, pks=None) -> list:
     """Lock up to `limit` due leads' rows until commit (rows another sweeper holds are skipped, not waited for)."""
+    if _portable():
+        due = Lead.objects.unscoped().filter(closed_at__isnull=True, next_action_at__lte=now)
+        if pks is not None:
+            due = due.filter(pk__in=pks)
+        return list(due.order_by("next_action_at").values_list("pk", flat=True)[:limit])
     with connection.cursor() as cursor:
         cursor.execute(CLAIM_SQL, {"now": now, "limit": limit, "pks": [str(pk) for pk in pks] if pks is not None else None})
         return [row[0] for row in cursor.fetchall()]
@@ -508,6 +519,13 @@ def _escalate_one_by_one(pks: list, sweep: _Pass) -> list[SweepAction]:
 def _sweep_failure_record(*, pk, error: Exception, now: dt.datetime, move_next_action: bool) -> None:
     """Record why the sweep could not handle the lead and, for a due lead, move its next try later (backoff). Written
     in SQL from the row's own count, so it works on a row whose dates Python cannot read."""
+    if _portable():
+        failures = (Lead.objects.unscoped().filter(pk=pk).values_list("sweep_failures", flat=True).first() or 0) + 1
+        changes = {"sweep_failures": min(failures, 32767), "sweep_error": _error_text(error), "sweep_failed_at": now}
+        if move_next_action:
+            changes["next_action_at"] = now + sweep_backoff(failures)
+        Lead.objects.unscoped().filter(pk=pk).update(**changes)
+        return
     table = Lead._meta.db_table
     move = (", next_action_at = %(now)s + LEAST(%(base)s * power(2, LEAST(sweep_failures, 20)), %(max)s)"
             if move_next_action else "")
@@ -557,7 +575,13 @@ def _escalate_batch(leads: list[Lead], sweep: _Pass) -> list[SweepAction]:
                                 now + sweep_backoff(failures), failures, _error_text(exc), now)
     acting = [s for s in steps if s.action]
     inserted = set()
-    if acting:
+    if acting and _portable():
+        Escalation.objects.bulk_create([Escalation(dealer_id=st.lead.dealer_id, lead_id=st.lead.pk, level=st.level,
+                                                   action=st.action, due_at=st.due_at, at=now) for st in acting],
+                                       ignore_conflicts=True)
+        inserted = {str(pk) for pk in Escalation.objects.unscoped().filter(
+            lead_id__in=[st.lead.pk for st in acting], at=now).values_list("lead_id", flat=True)}
+    elif acting:
         with connection.cursor() as cursor:
             cursor.execute(_ESCALATIONS_INSERT, {
                 "now": now, "dealer_ids": [s.lead.dealer_id for s in acting], "lead_ids": [str(s.lead.pk) for s in acting],
@@ -586,7 +610,12 @@ def _escalate_batch(leads: list[Lead], sweep: _Pass) -> list[SweepAction]:
             updates[lead.pk] = (step.seen, lead.escalation_level, lead.deadline_at, lead.next_action_at, 0, "", None)
         else:
             updates[lead.pk] = (step.seen, step.level, lead.deadline_at, step.next_action_at, 0, "", None)
-    if updates:
+    if updates and _portable():
+        for pk, (seen, level, deadline, next_at, failures, error, failed_at) in updates.items():
+            Lead.objects.unscoped().filter(pk=pk, next_action_at=seen).update(
+                escalation_level=level, deadline_at=deadline, next_action_at=next_at, sweep_failures=failures,
+                sweep_error=error, sweep_failed_at=failed_at)
+    elif updates:
         rows = list(updates.items())
         with connection.cursor() as cursor:
             cursor.execute(_LEADS_UPDATE, {
@@ -638,6 +667,13 @@ def _step_notices(step: _Step, sweep: _Pass, events: list, notices: list) -> Non
 def _route_unrouted(now) -> None:
     """Leads stored unrouted because routing failed (the intake keeps the lead and leaves it to us): route them now.
     One that fails again waits out its backoff, so failures at the head of the queue never hide the leads behind."""
+    if _portable():
+        candidates = (Lead.objects.unscoped().filter(routed_at__isnull=True, closed_at__isnull=True,
+                                                     created_at__lte=now - UNROUTED_GRACE)
+                      .order_by("created_at").values_list("pk", "dealer_id", "sweep_failed_at", "sweep_failures")[:500])
+        unrouted = [(pk, dealer_id) for pk, dealer_id, failed_at, failures in candidates
+                    if failed_at is None or failed_at + sweep_backoff(failures) <= now]
+        return _route_each(unrouted, now)
     table = Lead._meta.db_table
     with connection.cursor() as cursor:  # the partial index lead_unrouted, in arrival order, skipping those backing off
         cursor.execute(
@@ -647,6 +683,10 @@ def _route_unrouted(now) -> None:
             f"ORDER BY created_at LIMIT 500",
             {"grace": now - UNROUTED_GRACE, "now": now, "base": SWEEP_BACKOFF, "max": SWEEP_BACKOFF_MAX})
         unrouted = cursor.fetchall()
+    _route_each(unrouted, now)
+
+
+def _route_each(unrouted, now) -> None:
     for pk, dealer_id in unrouted:
         try:
             lead_route(lead=Lead(pk=pk, dealer_id=dealer_id))

@@ -22,7 +22,7 @@ from leads.selectors import mailbox_reply_address
 
 from .contact import customer_email_address, vehicle_label
 from .models import AttemptChannel, AttemptOutcome, ContactAttempt
-from .services import attempt_log
+from .services import attempt_log, sent_mail_ref
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def customer_email_send(*, lead: Lead, by, subject: str, body: str) -> EmailDeli
             return
         delivery.sent = True
         delivery.attempt = attempt_log(lead=lead, by=by, channel=AttemptChannel.EMAIL, outcome=AttemptOutcome.SENT,
-                                       note=subject, verified=True, external_ref=f"mail:{message_id}"[:200])
+                                       note=subject, verified=True, external_ref=sent_mail_ref(message_id))
 
     transaction.on_commit(deliver, robust=False)
     return delivery

@@ -131,9 +131,10 @@ def mail_receive(*, dealer, raw: bytes, fallback_source: str, channel: str, api_
                        on_bounce=customer_mail_bounced)
 
 
-def _sent_mail_refs(message_ids: list[str]) -> list[str]:
-    """The external refs under which customer_email_send recorded the mails it sent (followup/messaging.py)."""
-    return [f"mail:{message_id}"[:200] for message_id in message_ids]
+def sent_mail_ref(message_id: str) -> str:
+    """The external ref a mail sent to the customer is recorded under (followup/messaging.py), so that a reply or a
+    bounce naming its Message-ID finds it again."""
+    return f"mail:{message_id}"[:200]
 
 
 @transaction.atomic
@@ -141,7 +142,7 @@ def customer_reply_log(*, dealer, message_ids: list[str], text: str, at: dt.date
     """A customer answered a mail sent from a lead: the answer lands on that lead's timeline as a verified reply (a
     real contact) and its holder is told. None when the mail answers nothing we sent. `ref` makes a second delivery of
     the same answer change nothing."""
-    sent = (ContactAttempt.objects.for_dealer(dealer).filter(external_ref__in=_sent_mail_refs(message_ids))
+    sent = (ContactAttempt.objects.for_dealer(dealer).filter(external_ref__in=[sent_mail_ref(m) for m in message_ids])
             .select_related("lead__customer", "lead__assignee").order_by("-at").first())
     if sent is None:
         return None
@@ -167,7 +168,7 @@ def customer_mail_bounced(*, dealer, message_ids: list[str]) -> int:
     """A mail sent from a lead came back undelivered: it proves no contact, so its attempt is no longer verified (it
     stays on the timeline, marked), and the lead's holder is told to use the phone. Returns how many were undone."""
     undone = 0
-    for attempt in (ContactAttempt.objects.for_dealer(dealer).filter(external_ref__in=_sent_mail_refs(message_ids),
+    for attempt in (ContactAttempt.objects.for_dealer(dealer).filter(external_ref__in=[sent_mail_ref(m) for m in message_ids],
                                                                      verified=True).select_related("lead__assignee")):
         lead = lead_lock(attempt.lead)
         ContactAttempt.objects.for_dealer(dealer).filter(pk=attempt.pk).update(

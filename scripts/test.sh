@@ -28,9 +28,13 @@ if [ "$#" -eq 0 ]; then
     python manage.py check --deploy --fail-level WARNING
   set -- -n 2
 fi
+# Each test has its own limit (pyproject.toml); this bounds the whole run, in case something outside a test hangs.
 set +e
-python -m pytest "$@"
+timeout --kill-after=30 "${TEST_SUITE_TIMEOUT:-2700}" python -m pytest "$@"
 status=$?
+if [ "$status" -eq 124 ]; then
+  echo "The test suite did not finish within ${TEST_SUITE_TIMEOUT:-2700} s: that is a failure." >&2
+fi
 set -e
 if [ "$status" -eq 5 ]; then
   echo "pytest collected no tests: that is a failure here." >&2

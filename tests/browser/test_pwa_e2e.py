@@ -31,7 +31,10 @@ def controlled(page, live_server):
     """Log in, wait for the worker to be active and in control of the inbox page."""
     page.context.grant_permissions(["notifications"], origin=live_server.url)
     page.goto(f"{live_server.url}/inbox/")
-    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    # `ready` never settles when the worker fails to install: bounded here, since evaluate() has no timeout of its own.
+    assert page.evaluate("""() => Promise.race([navigator.serviceWorker.ready.then(() => true),
+                                                new Promise(resolve => setTimeout(() => resolve(false), 30000))])"""), (
+        "the service worker did not become ready within 30 s")
     page.reload()  # now the worker controls the page and has kept this inbox
     for _ in range(100):  # polled from here: the page's CSP forbids the string evaluation wait_for_function uses
         if page.evaluate("navigator.serviceWorker.controller !== null"):

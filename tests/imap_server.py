@@ -101,6 +101,7 @@ class DovecotServer:
         self.ssl_port = free_port()
         self.cert_path = self.root / "tls" / "cert.pem"
         self.process = None
+        self._output = None
 
     def start(self) -> "DovecotServer":
         dovecot_user = pwd.getpwnam("dovecot")
@@ -115,12 +116,14 @@ class DovecotServer:
         config = self.root / "dovecot.conf"
         config.write_text(CONFIG.format(root=self.root, uid=dovecot_user.pw_uid, plain_port=self.plain_port,
                                         ssl_port=self.ssl_port))
-        self.process = subprocess.Popen([DOVECOT, "-F", "-c", str(config)], stdout=subprocess.PIPE,
+        # Its output goes to a file: a pipe nobody reads would stall Dovecot once it filled.
+        self._output = open(self.root / "stdout.log", "wb")  # closed in stop()
+        self.process = subprocess.Popen([DOVECOT, "-F", "-c", str(config)], stdout=self._output,
                                         stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 15
         while not (self._listening(self.plain_port) and self._listening(self.ssl_port)):
             if self.process.poll() is not None or time.monotonic() > deadline:
-                output = self.process.stdout.read().decode(errors="replace") if self.process.poll() is not None else ""
+                output = (self.root / "stdout.log").read_text(errors="replace")
                 self.stop()
                 raise RuntimeError(f"dovecot did not start: {output}{self.log()}")
             time.sleep(0.05)
@@ -142,6 +145,8 @@ class DovecotServer:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+        if self._output is not None:
+            self._output.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
     # --- users and mail ---------------------------------------------------------------------------------------------

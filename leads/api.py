@@ -18,7 +18,7 @@ from . import adf
 from .mail import NotAMail
 from .quality import storable
 from .selectors import lead_readback_queryset
-from .serializers import LeadInSerializer, LeadOutSerializer, LeadReadBackSerializer
+from .serializers import LeadInSerializer, LeadOutSerializer, LeadReadBackSerializer, lead_out_body
 from .services import IntakeResult, document_store, lead_intake
 
 MAX_PROSPECTS = 500  # a 1 MiB document could otherwise carry ~90,000 empty prospects
@@ -51,7 +51,7 @@ def _read_body(request) -> bytes:
 
 
 def _lead_body(result: IntakeResult) -> dict:
-    return LeadOutSerializer(result.lead, context={"duplicate": not result.created}).data
+    return lead_out_body(result.lead, duplicate=not result.created)
 
 
 def _idempotency_key(request) -> str | None:

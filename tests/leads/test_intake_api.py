@@ -314,3 +314,16 @@ def test_reading_a_lead_back_takes_a_fixed_number_of_statements(portal, open_dea
     post(portal, {**LEAD, "external_id": "second"})
     _response, second = _statements(portal, "get", f"/api/v1/leads/{created['id']}/")
     assert first == second <= 6
+
+
+def test_the_201_body_is_what_the_documented_serializer_renders(portal, open_dealer, cast):
+    """The body is built without the serializer (cheaper at intake); the serializer is the schema it must match."""
+    from leads.serializers import LeadOutSerializer
+
+    assigned = post(portal, LEAD).json()
+    again = post(portal, LEAD).json()
+    queued = post(portal, {"external_id": "passive", "reason": "lease_end", "customer": {"phone": "0000000000"}}).json()
+    for body, duplicate in ((assigned, False), (again, True), (queued, False)):
+        lead = Lead.objects.unscoped().get(pk=body["id"])
+        assert body == dict(LeadOutSerializer(lead, context={"duplicate": duplicate}).data)
+    assert queued["assigned_to"] is None and queued["warnings"] and again["duplicate"] is True

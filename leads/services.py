@@ -81,7 +81,7 @@ def rows_insert(objs: list) -> None:
     model = type(objs[0])
     if any(obj.pk is not None for obj in objs) and model._meta.auto_field is not None:
         return model._base_manager.bulk_create(objs) if len(objs) > 1 else objs[0].save(force_insert=True)
-    alias = router.db_for_write(model)
+    alias = router.db_for_write(model, instance=objs[0])  # the hint save() gives a router
     connection = connections[alias]
     sql, fields, auto_pk = _insert_sql(model, len(objs))
     params = []

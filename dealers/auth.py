@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions, permissions, throttling
 
 from .models import ApiKey, Dealer, FollowUpPolicy, hash_api_key
+from .rows import instance_from_row
 
 logger = logging.getLogger(__name__)
 
@@ -33,21 +34,16 @@ def api_key_active(*, key_hash: str) -> ApiKey | None:
     building that queryset cost ~3.9 M instructions on every portal request for a statement PostgreSQL answers at once.
     Opening hours are left to routing, the only reader: a prefetch here would cost every request, read-backs too."""
     alias = router.db_for_read(ApiKey)
-    connection = connections[alias]
-    with connection.cursor() as cursor:
+    with connections[alias].cursor() as cursor:
         cursor.execute(_api_key_sql(), [key_hash])
         row = cursor.fetchone()
     if row is None:
         return None
     instances, start = [], 0
     for model, _alias in _JOINED:
-        fields = model._meta.concrete_fields
-        values = list(row[start:start + len(fields)])
-        start += len(fields)
-        for i, field in enumerate(fields):
-            for converter in field.get_db_converters(connection):
-                values[i] = converter(values[i], field, connection)
-        instances.append(model.from_db(alias, [f.attname for f in fields], values) if values[0] is not None else None)
+        width = len(model._meta.concrete_fields)
+        values, start = row[start:start + width], start + width
+        instances.append(instance_from_row(model, alias, values) if values[0] is not None else None)
     api_key, dealer, policy = instances
     ApiKey._meta.get_field("dealer").set_cached_value(api_key, dealer)
     Dealer.followup_policy.related.set_cached_value(dealer, policy)  # None: none yet (policy_get creates it)

@@ -20,6 +20,7 @@ from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext as _
 
 from dealers.models import Dealer
+from dealers.rows import instance_from_row
 from dealers.services import audit_record
 
 from . import push
@@ -83,6 +84,8 @@ def rows_insert(objs: list) -> None:
         return model._base_manager.bulk_create(objs) if len(objs) > 1 else objs[0].save(force_insert=True)
     alias = router.db_for_write(model, instance=objs[0])  # the hint save() gives a router
     connection = connections[alias]
+    if model._meta.auto_field is not None and not connection.features.can_return_rows_from_bulk_insert:
+        return model._base_manager.bulk_create(objs) if len(objs) > 1 else objs[0].save(force_insert=True)
     sql, fields, auto_pk = _insert_sql(model, len(objs))
     params = []
     for obj in objs:
@@ -203,22 +206,14 @@ def customer_candidates(*, dealer_id: int, email: str, phone: str) -> list[Custo
     alias = router.db_for_read(Customer)
     with connections[alias].cursor() as cursor:
         cursor.execute(sql, [*email_params, *phone_params, *params, *email_params])
-        columns = {column.name: i for i, column in enumerate(cursor.description)}
+        columns = {column[0]: i for i, column in enumerate(cursor.description)}
         rows = cursor.fetchall()
-    return [_customer_from_row(alias, columns, row) for row in rows]
-
-
-def _customer_from_row(alias: str, columns: dict[str, int], row: tuple) -> Customer:
-    connection = connections[alias]
-    values = []
-    for model_field in Customer._meta.concrete_fields:
-        value = row[columns[model_field.column]]
-        for converter in model_field.get_db_converters(connection):
-            value = converter(value, model_field, connection)
-        values.append(value)
-    customer = Customer.from_db(alias, [f.attname for f in Customer._meta.concrete_fields], values)
-    customer.has_email, customer.has_phone = row[columns["has_email"]], row[columns["has_phone"]]
-    return customer
+    candidates = []
+    for row in rows:
+        customer = instance_from_row(Customer, alias, [row[columns[f.column]] for f in Customer._meta.concrete_fields])
+        customer.has_email, customer.has_phone = bool(row[columns["has_email"]]), bool(row[columns["has_phone"]])
+        candidates.append(customer)
+    return candidates
 
 
 def _customer_for(*, dealer: Dealer, contact, data: dict) -> CustomerLink:

@@ -64,12 +64,12 @@ def populate(total: int, due: int, steps: str) -> None:
                 attempt_count, counted_attempts, verified_attempts, deadline_at, next_action_at, escalation_level,
                 close_reason, manager_flag, sweep_failures, sweep_error,
                 vehicle, trade_in, message, data_flags, bant_budget, bant_authority, bant_need, bant_timeline, score,
-                returning_customer, payload)
+                returning_customer, needs_review, payload)
             SELECT gen_random_uuid(), (%(dealers)s)[1 + g %% %(n)s], (%(customers)s)[1 + g %% %(n)s], 'website', 'web_form', '',
                 'active', 'attempted', 'sales', now(), (%(sales)s)[1 + g %% %(n)s], now() - interval '1 day', '', now(),
                 now() - interval '1 day', now() - interval '1 day', 1, 1, 0, d.deadline, d.deadline,
                 CASE WHEN %(all_steps)s AND g <= %(due)s THEN g %% 3 ELSE 0 END, '', '', 0, '',
-                '{}', '{}', '', '[]', 0, 0, 0, 0, 0, false, '{}'
+                '{}', '{}', '', '[]', 0, 0, 0, 0, 0, false, false, '{}'
             FROM generate_series(1, %(total)s) AS g,
                  LATERAL (SELECT CASE WHEN g <= %(due)s THEN now() - interval '1 minute'
                                       ELSE now() + (g %% 7 + 1) * interval '1 day' END AS deadline) AS d

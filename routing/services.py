@@ -63,7 +63,7 @@ class Seat:
 
     user: User
     membership_id: int
-    open_leads: int
+    open_leads: int | None  # None: not counted, as no lead being assigned can go to them (they are its holder)
     last_assigned_at: dt.datetime | None
 
 
@@ -82,25 +82,33 @@ def round_robin_next(seats: list[Seat], *, exclude_user_id=None, preferred_user_
 
 @functools.lru_cache(maxsize=16)
 def _seats_sql(dealers: int) -> str:
-    """The on-duty salespeople of some dealers with their open leads counted, in one statement. Written out because it
-    runs for every active lead while the dealer's lock is held; as a queryset it took ~1.5 ms to build for a query
-    PostgreSQL answers in a tenth of that."""
+    """The on-duty salespeople of some dealers with their open leads counted, in one statement (plain SQL that SQLite
+    reads too; a VALUES list's columns are column1, column2 in both). Written out because it runs for every active lead
+    while the dealer's lock is held; as a queryset it took ~1.5 ms to build for a query PostgreSQL answers in a tenth of
+    that. The count is what costs (every open lead of the person); it is skipped for the dealer's `uncounted` one."""
     membership, user, lead = Membership._meta.db_table, User._meta.db_table, Lead._meta.db_table
     return f"""
         SELECT u.*, m.id AS rr_membership_id, m.dealer_id AS rr_dealer_id, m.last_assigned_at AS rr_last_assigned_at,
-               (SELECT COUNT(*) FROM {lead} l
-                WHERE l.dealer_id = m.dealer_id AND l.assignee_id = m.user_id AND l.closed_at IS NULL) AS rr_open_leads
-        FROM {membership} m JOIN {user} u ON u.id = m.user_id
-        WHERE m.dealer_id IN ({", ".join(["%s"] * dealers)}) AND m.role = %s AND m.is_active AND m.on_duty
+               CASE WHEN m.user_id = d.column2 THEN NULL ELSE
+                   (SELECT COUNT(*) FROM {lead} l
+                    WHERE l.dealer_id = m.dealer_id AND l.assignee_id = m.user_id AND l.closed_at IS NULL)
+               END AS rr_open_leads
+        FROM (VALUES {", ".join(["(%s, %s)"] * dealers)}) AS d
+             JOIN {membership} m ON m.dealer_id = d.column1 JOIN {user} u ON u.id = m.user_id
+        WHERE m.role = %s AND m.is_active AND m.on_duty
         ORDER BY m.id"""
 
 
-def round_robin_seats(*, dealer_ids) -> dict[int, list[Seat]]:
-    """Each dealer's seats, read once. The caller holds the dealers' row locks, so no other pick counts alongside."""
+def round_robin_seats(*, dealer_ids, uncounted: dict | None = None) -> dict[int, list[Seat]]:
+    """Each dealer's seats, read once. The caller holds the dealers' row locks, so no other pick counts alongside.
+
+    `uncounted`: per dealer, the one person none of the leads to assign can go to (the holder of every one of them, as
+    in a reassignment away from them), whose open leads need no counting."""
     dealer_ids = sorted(set(dealer_ids))
     seats: dict[int, list[Seat]] = {d: [] for d in dealer_ids}
     if dealer_ids:
-        for user in User.objects.raw(_seats_sql(len(dealer_ids)), [*dealer_ids, Role.SALESPERSON]):
+        params = [v for d in dealer_ids for v in (d, (uncounted or {}).get(d) or 0)]
+        for user in User.objects.raw(_seats_sql(len(dealer_ids)), [*params, Role.SALESPERSON]):
             seats[user.rr_dealer_id].append(Seat(user, user.rr_membership_id, user.rr_open_leads, user.rr_last_assigned_at))
     return seats
 
@@ -116,8 +124,8 @@ def salesperson_pick(*, dealer: Dealer, exclude_user_id=None, preferred_user_id=
 
     The caller holds the dealer's row lock, so two leads arriving at once never pick on stale counts.
     """
-    seat = round_robin_next(round_robin_seats(dealer_ids=[dealer.pk])[dealer.pk], exclude_user_id=exclude_user_id,
-                            preferred_user_id=preferred_user_id)
+    seats = round_robin_seats(dealer_ids=[dealer.pk], uncounted={dealer.pk: exclude_user_id})[dealer.pk]
+    seat = round_robin_next(seats, exclude_user_id=exclude_user_id, preferred_user_id=preferred_user_id)
     if seat is None:
         return None
     seat.user.membership_id = seat.membership_id
@@ -199,7 +207,13 @@ def leads_sales_reassign(*, leads: list[Lead], reason: str) -> dict:
         return {}
     dealer_ids = {lead.dealer_id for lead in leads}
     _dealers_lock(dealer_ids)
-    seats = round_robin_seats(dealer_ids=dealer_ids)
+    holders: dict = {}  # per dealer: the holders of its leads in the batch
+    for lead in leads:
+        holders.setdefault(lead.dealer_id, set()).add(lead.assignee_id)
+    # A dealer's leads that all leave the same person (one lead per dealer and batch, typically): they are never
+    # chosen, so their open leads are not counted.
+    seats = round_robin_seats(dealer_ids=dealer_ids,
+                              uncounted={d: next(iter(ids)) for d, ids in holders.items() if len(ids) == 1})
     preferred = _previous_salesperson_ids([lead for lead in leads if lead.returning_customer and not lead.assignee_id])
     start, picks = timezone.now(), 0
     stamps: dict[int, dt.datetime] = {}  # membership id -> its latest pick
@@ -208,7 +222,7 @@ def leads_sales_reassign(*, leads: list[Lead], reason: str) -> dict:
         previous = lead.assignee_id
         seat = round_robin_next(seats[lead.dealer_id], exclude_user_id=previous, preferred_user_id=preferred.get(lead.pk))
         for other in seats[lead.dealer_id]:
-            if other.user.pk == previous:
+            if other.user.pk == previous and other.open_leads is not None:
                 other.open_leads -= 1
         if seat is None:
             decided.append((lead, None, ""))

@@ -552,16 +552,24 @@ _ESCALATIONS_INSERT = f"""
     ON CONFLICT DO NOTHING
     RETURNING lead_id"""
 
-_LEADS_UPDATE = f"""
+
+
+def _leads_update_sql(*, owners: bool) -> str:
+    """The leads' one UPDATE; `owners` for a batch with reassignments: it writes their new assignee and queue too."""
+    return f"""
     UPDATE {Lead._meta.db_table} AS l
     SET escalation_level = v.level, deadline_at = v.deadline_at, next_action_at = v.next_action_at,
-        sweep_failures = v.failures, sweep_error = v.error, sweep_failed_at = v.failed_at, assignee_id = v.assignee_id,
-        queue = v.queue
+        sweep_failures = v.failures, sweep_error = v.error, sweep_failed_at = v.failed_at
+        {", assignee_id = v.assignee_id, queue = v.queue" if owners else ""}
     FROM unnest(%(ids)s::uuid[], %(seen)s::timestamptz[], %(levels)s::smallint[], %(deadlines)s::timestamptz[],
-                %(nexts)s::timestamptz[], %(failures)s::smallint[], %(errors)s::text[], %(failed_ats)s::timestamptz[],
-                %(assignees)s::bigint[], %(queues)s::text[])
-         AS v(id, seen, level, deadline_at, next_action_at, failures, error, failed_at, assignee_id, queue)
+                %(nexts)s::timestamptz[], %(failures)s::smallint[], %(errors)s::text[], %(failed_ats)s::timestamptz[]
+                {", %(assignees)s::bigint[], %(queues)s::text[]" if owners else ""})
+         AS v(id, seen, level, deadline_at, next_action_at, failures, error, failed_at
+              {", assignee_id, queue" if owners else ""})
     WHERE l.id = v.id AND l.next_action_at = v.seen"""
+
+
+_LEADS_UPDATE, _LEADS_UPDATE_OWNERS = _leads_update_sql(owners=False), _leads_update_sql(owners=True)
 
 
 def _escalate_batch(leads: list[Lead], sweep: _Pass) -> list[SweepAction]:
@@ -596,7 +604,8 @@ def _escalate_batch(leads: list[Lead], sweep: _Pass) -> list[SweepAction]:
                 "due_ats": [s.due_at for s in acting]})
             inserted = {str(row[0]) for row in cursor.fetchall()}
     sweep.people_load({s.lead.dealer_id for s in acting})
-    _reassign(steps=[s for s in acting if s.action == EscalationAction.REASSIGN and str(s.lead.pk) in inserted])
+    reassigning = [s for s in acting if s.action == EscalationAction.REASSIGN and str(s.lead.pk) in inserted]
+    _reassign(steps=reassigning)
     events: list[LeadEvent] = []
     notices: list = []
     actions: list[SweepAction] = []
@@ -628,11 +637,10 @@ def _escalate_batch(leads: list[Lead], sweep: _Pass) -> list[SweepAction]:
     elif updates:
         rows = list(updates.items())
         with connection.cursor() as cursor:
-            cursor.execute(_LEADS_UPDATE, {
-                "ids": [str(pk) for pk, _row in rows], **{
-                    name: [row[i] for _pk, row in rows]
-                    for i, name in enumerate(("seen", "levels", "deadlines", "nexts", "failures", "errors", "failed_ats",
-                                              "assignees", "queues"))}})
+            names = ("seen", "levels", "deadlines", "nexts", "failures", "errors", "failed_ats", "assignees", "queues")
+            cursor.execute(_LEADS_UPDATE_OWNERS if reassigning else _LEADS_UPDATE, {
+                "ids": [str(pk) for pk, _row in rows],
+                **{name: [row[i] for _pk, row in rows] for i, name in enumerate(names[:9 if reassigning else 7])}})
             if cursor.rowcount != len(rows):  # we hold the rows' locks, so only a bug gets here: roll the batch back
                 raise RuntimeError(f"sweep updated {cursor.rowcount} of {len(rows)} claimed leads")
     LeadEvent.objects.bulk_create(events)

@@ -4,7 +4,7 @@ import datetime as dt
 import functools
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -196,6 +196,21 @@ def _previous_salesperson_ids(leads: list[Lead]) -> dict:
     return {lead.pk: latest.get(lead.customer_id) for lead in leads}
 
 
+def _stamps_write(stamps: dict) -> None:
+    """The picks' stamps (membership id -> when) in one statement. On PostgreSQL from arrays: Django's bulk_update
+    builds a CASE branch per row, which took an eighth of a 10,000-lead sweep's time."""
+    if not stamps:
+        return
+    if connection.vendor != "postgresql":  # the quick start's SQLite
+        Membership.objects.bulk_update([Membership(pk=pk, last_assigned_at=at) for pk, at in stamps.items()],
+                                       ["last_assigned_at"])
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Membership._meta.db_table} AS m SET last_assigned_at = v.at "
+                       f"FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, at) WHERE m.id = v.id",
+                       [list(stamps), list(stamps.values())])
+
+
 def leads_sales_reassign(*, leads: list[Lead], reason: str) -> dict:
     """Stalled sales leads go to the next on-duty salesperson (never their current one) by the intake's rule
     (`round_robin_next`), a batch at a time: the dealers' locks in one statement, their seats read once, each lead
@@ -231,8 +246,7 @@ def leads_sales_reassign(*, leads: list[Lead], reason: str) -> dict:
         seat.open_leads += 1
         seat.last_assigned_at = stamps[seat.membership_id] = start + dt.timedelta(microseconds=picks)
         decided.append((lead, seat.user, reason or "round-robin"))
-    Membership.objects.bulk_update([Membership(pk=pk, last_assigned_at=at) for pk, at in stamps.items()],
-                                   ["last_assigned_at"])
+    _stamps_write(stamps)
     managers = _fallback_managers({lead.dealer_id for lead, user, _text in decided if user is None})
     routed = {}
     for lead, user, text in decided:

@@ -631,7 +631,8 @@ def _escalate_batch(leads: list[Lead], sweep: _Pass) -> list[SweepAction]:
     events: list[LeadEvent] = []
     notices: list = []
     actions: list[SweepAction] = []
-    for step in steps:
+    # In dealer order, as on main: the rows, timeline entries and notices reach the dealer-first indexes in order.
+    for step in sorted(steps, key=lambda s: s.lead.dealer_id):
         lead = step.lead
         if step.action is None or (str(lead.pk) not in inserted and step.action == EscalationAction.REASSIGN):
             # Nothing left to do (or, should a step already be on record, not a second reassignment).

@@ -119,6 +119,10 @@ def test_with_nobody_else_on_duty_the_manager_takes_it_and_without_a_manager_nob
     assert (lead_a.queue, lead_a.assignee) == ("sales", manager)
     assert (lead_b.queue, lead_b.assignee) == ("sales", None)
     assert lead_a.events.get(type="assigned").text == "nobody on duty: the manager"
+    assert lead_a.events.get(type="assigned").data == {"assignee_id": manager.pk}
+    escalation = lead_a.events.get(type="escalation")  # written from arrays: the same values bulk_create would store
+    assert (escalation.text, escalation.data, escalation.actor) == ("reassign", {"level": 3, "due_at": DUE.isoformat()}, None)
+    assert escalation.dealer_id == with_manager.pk and escalation.at == NOW
     assert lead_b.events.get(type="assigned").text == "nobody on duty and no manager"
     assert not Notification.objects.unscoped().filter(recipient=elsewhere).exists()
     assert list(Notification.objects.unscoped().filter(lead=lead_a).order_by("pk").values_list("kind", "recipient")) == [

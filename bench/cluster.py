@@ -161,6 +161,10 @@ defaults
     timeout connect 2s
     timeout client 60s
     timeout server 60s
+    # Requests wait here, not in a node's socket backlog: a node holds as many as it has workers (maxconn below), so
+    # its health check is answered within one request's time even under a backlog.
+    timeout queue 60s
+    timeout check 5s
     retries 3
     option redispatch 1
     # Retried by the proxy (on the other node) only when the request never reached a node; anything else the client
@@ -298,7 +302,7 @@ class Cluster:
         return {"web": self.start_web, "worker": self.start_worker, "beat": self.start_beat}[kind](n)
 
     def start_proxy(self) -> None:
-        servers = "\n".join(f"    server web{n} 127.0.0.1:{port} check inter 1s fall 2 rise 2"
+        servers = "\n".join(f"    server web{n} 127.0.0.1:{port} maxconn {self.web_workers} check inter 2s fall 3 rise 2"
                             for n, port in enumerate(WEB_PORTS, 1))
         (self.root / "haproxy.cfg").write_text(HAPROXY_CFG.format(port=PROXY_PORT, servers=servers))
         proxy = self._service("haproxy", "haproxy", ["/usr/sbin/haproxy", "-db", "-f", str(self.root / "haproxy.cfg")])

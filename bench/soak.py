@@ -6,8 +6,8 @@ service of its own (tests/push_service.py), then for --minutes:
 - an open-loop generator sends --rate leads per second through the proxy: 9 in 10 as the portal's JSON with an
   Idempotency-Key (a connection error or a 5xx is retried with the same key, as a portal does), 1 in 10 as a mail
   into the dealer's mailbox, which beat has the workers poll;
-- the dealer's policy has short timers (first response 2 min, remind at once, manager after 1 min, reassign after
-  3 min), so the sweep escalates throughout, and every salesperson's phone is subscribed to the push service;
+- the dealer's policy has short timers (first response 2 min, remind at once, manager after 2 min, reassign after
+  5 min), so the sweep escalates throughout, and every salesperson's phone is subscribed to the push service;
 - the manager polls the dashboard every 5 s (its figures come from the replica);
 - at 40% of the run one web node, one worker and one beat are killed with SIGKILL (the whole process group, as a
   machine dies) and started again 10 s later, as a supervisor would.
@@ -75,7 +75,7 @@ def fixture(cluster: Cluster, service) -> dict:
     dealer = Dealer.objects.create(group=group, name="Autobedrijf Soak", slug="soak")
     policy_get(dealer=dealer)
     FollowUpPolicy.objects.filter(dealer=dealer).update(first_response_minutes=2, remind_after_minutes=0,
-                                                        manager_alert_after_minutes=1, reassign_after_minutes=3)
+                                                        manager_alert_after_minutes=2, reassign_after_minutes=5)
     open_all_week(dealer)
     for n in range(SALESPEOPLE):
         user = User.objects.create(email=f"verkoper{n}@soak.test", first_name="Verkoper", last_name=str(n))
@@ -322,7 +322,7 @@ def drain(cluster: Cluster, generator: Generator, dealer_id: int) -> dict:
     return left
 
 
-def check(generator: Generator, service, dealer_id: int, left: dict) -> dict:
+def check(generator: Generator, poller: DashboardPoller, service, dealer_id: int, left: dict) -> dict:
     from django.db import connection
 
     from followup.models import Escalation
@@ -330,8 +330,6 @@ def check(generator: Generator, service, dealer_id: int, left: dict) -> dict:
     from leads.services import push_payload
 
     problems = []
-    statuses_or_exit("POST /api/v1/leads/ (final answer per lead)",
-                     collections.Counter(r["status"] for r in generator.json.values()), {200, 201})
     if generator.failed_mails:
         problems.append(f"{len(generator.failed_mails)} mail(s) could not be delivered to the mailbox")
     leads = Lead.objects.for_dealer(dealer_id)
@@ -400,6 +398,11 @@ def check(generator: Generator, service, dealer_id: int, left: dict) -> dict:
                         f"{len(refused)} refused by the push service, {unsent} deliveries not sent")
     if any(left.values()):
         problems.append(f"outbox not drained: {left}")
+    for problem in problems:
+        print("FAILED:", problem, file=sys.stderr)
+    statuses_or_exit("POST /api/v1/leads/ (final answer per lead)",
+                     collections.Counter(r["status"] for r in generator.json.values()), {200, 201})
+    statuses_or_exit("GET /dashboard/ (final answer per poll)", poller.final, {200})
     if problems:
         raise Refused("REFUSED: " + "; ".join(problems) + "; no figures")
     return {"escalations": escalations, "notices": notices, "pushes": len(service.received), "leads": total}
@@ -464,8 +467,7 @@ def main() -> None:
             sampler.stop.set()
             sampler.join()
             reads_after = replica_reads()
-            statuses_or_exit("GET /dashboard/ (final answer per poll)", poller.final, {200})
-            figures = check(generator, service, setup["dealer_id"], left)
+            figures = check(generator, poller, service, setup["dealer_id"], left)
         from django.db import connections
 
         connections.close_all()

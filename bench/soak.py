@@ -357,8 +357,8 @@ def check(generator: Generator, poller: DashboardPoller, service, dealer_id: int
         escalations_doubled = cur.fetchone()[0]
         cur.execute(f"SELECT action, count(*) FROM {escalation_table} GROUP BY action")
         escalations = dict(cur.fetchall())
-        # Per lead: each notice kind against the steps that owe it (one manager; a reassignment tells the new
-        # assignee and the manager).
+        # Per lead: each notice kind against the steps that owe it (one manager). The round-robin's pick gets an
+        # "assigned" notice, the first and each reassignment's; a reassignment also tells the manager.
         cur.execute(f"""
             WITH e AS (SELECT lead_id, count(*) FILTER (WHERE action = 'remind') AS remind,
                               count(*) FILTER (WHERE action = 'alert_manager') AS alert,
@@ -369,18 +369,19 @@ def check(generator: Generator, poller: DashboardPoller, service, dealer_id: int
                               count(*) FILTER (WHERE kind = 'manager_alert') AS alert,
                               count(*) FILTER (WHERE kind = 'reassigned') AS reassigned
                        FROM {notice_table} WHERE lead_id IS NOT NULL GROUP BY lead_id)
-            SELECT COALESCE(n.assigned, 0) - 1, COALESCE(n.reminder, 0) - COALESCE(e.remind, 0),
-                   COALESCE(n.alert, 0) - COALESCE(e.alert, 0), COALESCE(n.reassigned, 0) - 2 * COALESCE(e.reassign, 0)
+            SELECT COALESCE(n.assigned, 0) - 1 - COALESCE(e.reassign, 0), COALESCE(n.reminder, 0) - COALESCE(e.remind, 0),
+                   COALESCE(n.alert, 0) - COALESCE(e.alert, 0), COALESCE(n.reassigned, 0) - COALESCE(e.reassign, 0)
             FROM {lead_table} l LEFT JOIN e ON e.lead_id = l.id LEFT JOIN n ON n.lead_id = l.id
             WHERE l.dealer_id = %s""", [dealer_id])
         rows = cur.fetchall()
         cur.execute(f"SELECT kind, count(*) FROM {notice_table} GROUP BY kind")
         notices = dict(cur.fetchall())
-    notices_doubled = sum(1 for row in rows for d in row if d > 0)
-    notices_missing = sum(1 for row in rows for d in row if d < 0)
+    kinds = ("assigned", "reminder", "manager_alert", "reassigned")
+    notices_doubled = collections.Counter(kinds[i] for row in rows for i, d in enumerate(row) if d > 0)
+    notices_missing = collections.Counter(kinds[i] for row in rows for i, d in enumerate(row) if d < 0)
     if escalations_doubled or notices_doubled or notices_missing:
-        problems.append(f"{escalations_doubled} escalation step(s) twice for a lead and deadline; notices: "
-                        f"{notices_doubled} lead/kind pairs with more than their steps owe, {notices_missing} with fewer")
+        problems.append(f"{escalations_doubled} escalation step(s) twice for a lead and deadline; notices: leads with "
+                        f"more than their steps owe {dict(notices_doubled)}, with fewer {dict(notices_missing)}")
     # Pushes: what the push service decrypted against the deliveries the outbox recorded as sent, per phone and notice.
     expected_pushes = collections.Counter()
     for delivery in (PushDelivery.objects.unscoped().filter(status=PushDeliveryStatus.SENT)

@@ -5,9 +5,10 @@ it cheap; its plan and execution time are printed), and (3) lateness with Celery
 after its deadline a step fires. It refuses to print a figure when a step was missed or doubled.
 
 Run:  .venv/bin/python bench/sweep.py [--leads 1000000] [--due 10000] [--sweepers 1] [--steps remind|all]
-                                      [--lateness-seconds 100]
+                                      [--lateness-seconds 100] [--profile]
 `--steps all` spreads the due leads over the three steps (reminder, manager alert, reassignment) instead of reminders
-only; `--sweepers 2` runs two sweeper processes side by side on the same due set.
+only; `--sweepers 2` runs two sweeper processes side by side on the same due set. `--profile` runs the burst in this
+process under cProfile (one sweeper) and prints where its time went.
 """
 
 import argparse
@@ -64,12 +65,12 @@ def populate(total: int, due: int, steps: str) -> None:
                 attempt_count, counted_attempts, verified_attempts, deadline_at, next_action_at, escalation_level,
                 close_reason, manager_flag, sweep_failures, sweep_error,
                 vehicle, trade_in, message, data_flags, bant_budget, bant_authority, bant_need, bant_timeline, score,
-                returning_customer, payload)
+                returning_customer, needs_review, payload)
             SELECT gen_random_uuid(), (%(dealers)s)[1 + g %% %(n)s], (%(customers)s)[1 + g %% %(n)s], 'website', 'web_form', '',
                 'active', 'attempted', 'sales', now(), (%(sales)s)[1 + g %% %(n)s], now() - interval '1 day', '', now(),
                 now() - interval '1 day', now() - interval '1 day', 1, 1, 0, d.deadline, d.deadline,
                 CASE WHEN %(all_steps)s AND g <= %(due)s THEN g %% 3 ELSE 0 END, '', '', 0, '',
-                '{}', '{}', '', '[]', 0, 0, 0, 0, 0, false, '{}'
+                '{}', '{}', '', '[]', 0, 0, 0, 0, 0, false, false, '{}'
             FROM generate_series(1, %(total)s) AS g,
                  LATERAL (SELECT CASE WHEN g <= %(due)s THEN now() - interval '1 minute'
                                       ELSE now() + (g %% 7 + 1) * interval '1 day' END AS deadline) AS d
@@ -92,10 +93,19 @@ def _one_sweeper(now: dt.datetime) -> list:
     return [(a.lead_id, a.level) for a in followup_sweep(now=now)]
 
 
-def burst(now: dt.datetime, sweepers: int) -> tuple[float, list]:
+def burst(now: dt.datetime, sweepers: int, profile: bool = False) -> tuple[float, list]:
     """Every sweeper process runs one pass over the same due set, side by side; wall time of the whole burst."""
     from django.db import connections
 
+    if profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        seconds, result = timed(lambda: profiler.runcall(_one_sweeper, now))
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        return seconds, result
     connections.close_all()  # the children open their own
     with multiprocessing.get_context("fork").Pool(sweepers) as pool:
         seconds, results = timed(lambda: pool.map(_one_sweeper, [now] * sweepers))
@@ -208,6 +218,7 @@ def main():
     parser.add_argument("--sweepers", type=int, default=1)
     parser.add_argument("--steps", choices=["remind", "all"], default="remind")
     parser.add_argument("--lateness-seconds", type=float, default=100)
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     with bench_database(DB):
         setup_django(DB, CELERY_BROKER_URL=REDIS, REDIS_URL=REDIS)
@@ -224,12 +235,13 @@ def main():
         print(f"populated {args.leads:,} open leads ({args.due:,} due, steps: {args.steps}) in {seconds:.1f} s")
         now = timezone.now()
         due_before = dict(Lead.objects.unscoped().filter(next_action_at__lte=now).values_list("pk", "escalation_level"))
-        sweep_seconds, actions = burst(now, args.sweepers)
+        sweep_seconds, actions = burst(now, args.sweepers, args.profile)
         try:
             burst_check(due_before, actions, now)
         except Refused as refused:
             sys.exit(f"REFUSED: {refused}")
-        print(f"burst, {args.sweepers} sweeper(s): {len(actions):,} escalations in {sweep_seconds:.2f} s "
+        print(f"burst, {1 if args.profile else args.sweepers} sweeper(s){' under cProfile' if args.profile else ''}: "
+              f"{len(actions):,} escalations in {sweep_seconds:.2f} s "
               f"({len(actions) / sweep_seconds:,.0f} leads/s); each step once (checked)")
         idle = []
         for _ in range(30):

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import functools
+import json
 import logging
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from leads.mail_intake import MailIngestResult, mail_ingest
 from leads.models import CLOSED_STATUSES, Customer, EventType, Lead, LeadEvent, NotificationKind, Queue, Reason, Status
 from leads.quality import normalise_phone
 from leads.services import (
+    Routed,
     lead_deadline_set,
     lead_event_add,
     lead_event_new,
@@ -29,7 +31,7 @@ from leads.services import (
     notification_save_many,
     outbox_batch,
 )
-from routing.services import first_response_deadline, lead_route, lead_route_new, lead_sales_reassign
+from routing.services import first_response_deadline, lead_route, lead_route_new, leads_sales_reassign
 
 from .appointment_mail import customer_message_queue, open_appointments_cancel
 from .models import REAL_CONTACT_OUTCOMES, Appointment, ContactAttempt, CustomerMessageKind, Escalation, EscalationAction
@@ -413,6 +415,8 @@ class _Step:
     overdue: str = ""
     next_action_at: dt.datetime | None = None  # after a reminder or an alert: when the next step is due
     fresh_deadline: dt.datetime | None = None  # reassignment: the new owner's first-response window
+    previous: User | None = None  # reassignment: who held the lead
+    routed: Routed | None = None  # reassignment to a salesperson: routing's timeline entry and notice
 
 
 def _step_plan(lead: Lead, sweep: _Pass) -> _Step:
@@ -549,23 +553,55 @@ _ESCALATIONS_INSERT = f"""
     ON CONFLICT DO NOTHING
     RETURNING lead_id"""
 
-_LEADS_UPDATE = f"""
+
+# The batch's timeline entries from arrays: Django's bulk_create compiles every value of every row (a tenth of a
+# reminder batch's time).
+_EVENTS_INSERT = f"""
+    INSERT INTO {LeadEvent._meta.db_table} (dealer_id, lead_id, type, actor_id, at, text, data)
+    SELECT * FROM unnest(%(dealer_ids)s::bigint[], %(lead_ids)s::uuid[], %(types)s::text[], %(actors)s::bigint[],
+                         %(ats)s::timestamptz[], %(texts)s::text[], %(datas)s::jsonb[])"""
+
+
+def _events_insert(events: list[LeadEvent]) -> None:
+    """The entries as `bulk_create` would store them (LeadEvent.data has no custom encoder), in one statement."""
+    if not events:
+        return
+    if _portable():
+        LeadEvent.objects.bulk_create(events)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_EVENTS_INSERT, {
+            "dealer_ids": [e.dealer_id for e in events], "lead_ids": [str(e.lead_id) for e in events],
+            "types": [e.type for e in events], "actors": [e.actor_id for e in events], "ats": [e.at for e in events],
+            "texts": [e.text for e in events], "datas": [json.dumps(e.data) for e in events]})
+
+
+def _leads_update_sql(*, owners: bool) -> str:
+    """The leads' one UPDATE; `owners` for a batch with reassignments: it writes their new assignee and queue too."""
+    return f"""
     UPDATE {Lead._meta.db_table} AS l
     SET escalation_level = v.level, deadline_at = v.deadline_at, next_action_at = v.next_action_at,
         sweep_failures = v.failures, sweep_error = v.error, sweep_failed_at = v.failed_at
+        {", assignee_id = v.assignee_id, queue = v.queue" if owners else ""}
     FROM unnest(%(ids)s::uuid[], %(seen)s::timestamptz[], %(levels)s::smallint[], %(deadlines)s::timestamptz[],
-                %(nexts)s::timestamptz[], %(failures)s::smallint[], %(errors)s::text[], %(failed_ats)s::timestamptz[])
-         AS v(id, seen, level, deadline_at, next_action_at, failures, error, failed_at)
+                %(nexts)s::timestamptz[], %(failures)s::smallint[], %(errors)s::text[], %(failed_ats)s::timestamptz[]
+                {", %(assignees)s::bigint[], %(queues)s::text[]" if owners else ""})
+         AS v(id, seen, level, deadline_at, next_action_at, failures, error, failed_at
+              {", assignee_id, queue" if owners else ""})
     WHERE l.id = v.id AND l.next_action_at = v.seen"""
+
+
+_LEADS_UPDATE, _LEADS_UPDATE_OWNERS = _leads_update_sql(owners=False), _leads_update_sql(owners=True)
 
 
 def _escalate_batch(leads: list[Lead], sweep: _Pass) -> list[SweepAction]:
     """Escalate claimed leads: one INSERT for the escalation rows, one for the timeline, one for the notices and one
-    UPDATE for the leads (plus the round-robin, lead by lead, for the few that are reassigned). A lead whose decision
-    raises is moved back by the backoff in the same UPDATE instead of failing the batch."""
+    UPDATE for the leads (their new owners too); reassignments add routing's round-robin for the whole batch (the
+    dealers' locks, their salespeople, the stamps: three statements). A lead whose decision raises is moved back by the
+    backoff in the same UPDATE instead of failing the batch."""
     now = sweep.now
     steps: list[_Step] = []
-    updates: dict = {}  # lead pk -> (seen, level, deadline_at, next_action_at, failures, error, failed_at)
+    updates: dict = {}  # lead pk -> (seen, level, deadline_at, next_action_at, failures, error, failed_at, assignee, queue)
     for lead in leads:
         try:
             steps.append(_step_plan(lead, sweep))
@@ -573,7 +609,7 @@ def _escalate_batch(leads: list[Lead], sweep: _Pass) -> list[SweepAction]:
             logger.warning("Follow-up sweep cannot escalate lead %s: %r", lead.pk, exc)
             failures = min(lead.sweep_failures + 1, 32767)
             updates[lead.pk] = (lead.next_action_at, lead.escalation_level, lead.deadline_at,
-                                now + sweep_backoff(failures), failures, _error_text(exc), now)
+                                now + sweep_backoff(failures), failures, _error_text(exc), now, lead.assignee_id, lead.queue)
     acting = [s for s in steps if s.action]
     inserted = set()
     if acting and _portable():
@@ -590,15 +626,18 @@ def _escalate_batch(leads: list[Lead], sweep: _Pass) -> list[SweepAction]:
                 "due_ats": [s.due_at for s in acting]})
             inserted = {str(row[0]) for row in cursor.fetchall()}
     sweep.people_load({s.lead.dealer_id for s in acting})
+    reassigning = [s for s in acting if s.action == EscalationAction.REASSIGN and str(s.lead.pk) in inserted]
+    _reassign(steps=reassigning)
     events: list[LeadEvent] = []
     notices: list = []
     actions: list[SweepAction] = []
-    # Reassignments take dealer locks (the round-robin): in dealer order, so two sweepers never wait on each other.
-    for step in sorted(steps, key=lambda s: (s.action == EscalationAction.REASSIGN, s.lead.dealer_id)):
+    # In dealer order, as on main: the rows, timeline entries and notices reach the dealer-first indexes in order.
+    for step in sorted(steps, key=lambda s: s.lead.dealer_id):
         lead = step.lead
         if step.action is None or (str(lead.pk) not in inserted and step.action == EscalationAction.REASSIGN):
             # Nothing left to do (or, should a step already be on record, not a second reassignment).
-            updates[lead.pk] = (step.seen, lead.escalation_level, lead.deadline_at, None, 0, "", None)
+            updates[lead.pk] = (step.seen, lead.escalation_level, lead.deadline_at, None, 0, "", None, lead.assignee_id,
+                                lead.queue)
             continue
         policy = policy_get(dealer=lead.dealer)
         if str(lead.pk) in inserted:
@@ -608,30 +647,47 @@ def _escalate_batch(leads: list[Lead], sweep: _Pass) -> list[SweepAction]:
             actions.append(SweepAction(str(lead.pk), step.action, step.level))
         if step.action == EscalationAction.REASSIGN:
             lead_deadline_set(lead, step.fresh_deadline, first_step_minutes=policy.remind_after_minutes)
-            updates[lead.pk] = (step.seen, lead.escalation_level, lead.deadline_at, lead.next_action_at, 0, "", None)
+            updates[lead.pk] = (step.seen, lead.escalation_level, lead.deadline_at, lead.next_action_at, 0, "", None,
+                                lead.assignee_id, lead.queue)
         else:
-            updates[lead.pk] = (step.seen, step.level, lead.deadline_at, step.next_action_at, 0, "", None)
+            updates[lead.pk] = (step.seen, step.level, lead.deadline_at, step.next_action_at, 0, "", None,
+                                lead.assignee_id, lead.queue)
     if updates and _portable():
-        for pk, (seen, level, deadline, next_at, failures, error, failed_at) in updates.items():
+        for pk, (seen, level, deadline, next_at, failures, error, failed_at, assignee, queue) in updates.items():
             Lead.objects.unscoped().filter(pk=pk, next_action_at=seen).update(
                 escalation_level=level, deadline_at=deadline, next_action_at=next_at, sweep_failures=failures,
-                sweep_error=error, sweep_failed_at=failed_at)
+                sweep_error=error, sweep_failed_at=failed_at, assignee_id=assignee, queue=queue)
     elif updates:
         rows = list(updates.items())
         with connection.cursor() as cursor:
-            cursor.execute(_LEADS_UPDATE, {
-                "ids": [str(pk) for pk, _row in rows], **{
-                    name: [row[i] for _pk, row in rows]
-                    for i, name in enumerate(("seen", "levels", "deadlines", "nexts", "failures", "errors", "failed_ats"))}})
+            names = ("seen", "levels", "deadlines", "nexts", "failures", "errors", "failed_ats", "assignees", "queues")
+            cursor.execute(_LEADS_UPDATE_OWNERS if reassigning else _LEADS_UPDATE, {
+                "ids": [str(pk) for pk, _row in rows],
+                **{name: [row[i] for _pk, row in rows] for i, name in enumerate(names[:9 if reassigning else 7])}})
             if cursor.rowcount != len(rows):  # we hold the rows' locks, so only a bug gets here: roll the batch back
                 raise RuntimeError(f"sweep updated {cursor.rowcount} of {len(rows)} claimed leads")
-    LeadEvent.objects.bulk_create(events)
+    _events_insert(events)
     notification_save_many(notices)
     return actions
 
 
+def _reassign(*, steps: list[_Step]) -> None:
+    """The batch's new owners, decided before anything is written: a stalled sales lead goes to the next on-duty
+    salesperson (routing's round-robin for all of them at once, which holds their dealers' locks until commit), a
+    stalled BDC lead back into the BDC queue. The leads' one UPDATE writes them."""
+    for step in steps:
+        step.previous = step.lead.assignee
+    sales = [step for step in steps if step.lead.queue == Queue.SALES]
+    routed = leads_sales_reassign(leads=[step.lead for step in sales], reason="reassigned: stalled")
+    for step in sales:
+        step.routed = routed[step.lead.pk]
+    for step in steps:
+        if step.routed is None:
+            step.lead.assignee = None
+
+
 def _step_notices(step: _Step, sweep: _Pass, events: list, notices: list) -> None:
-    """The notices one step sends (and, for a reassignment, the round-robin pick with its timeline entry)."""
+    """The notices one step sends (and, for a reassignment, routing's timeline entry and the new owner's notice)."""
     lead, overdue = step.lead, step.overdue
     who = lead.assignee
     if step.action == EscalationAction.REMIND:
@@ -646,17 +702,11 @@ def _step_notices(step: _Step, sweep: _Pass, events: list, notices: list) -> Non
                 subject=sweep.texts["alert"] % {"name": lead.contact_label},
                 body=f"{overdue} {sweep.texts['assigned_to'] % {'user': who} if who else sweep.texts['not_claimed']}"))
     else:
-        # A stalled sales lead goes to the next on-duty salesperson; a stalled BDC lead back into the BDC queue.
-        previous = lead.assignee
-        if lead.queue == Queue.SALES:
-            with transaction.atomic():  # a savepoint: a failed pick leaves no half-written assignee behind
-                routed = lead_sales_reassign(lead=lead, reason="reassigned: stalled")
-            events.extend(routed.events)
-            if routed.notice is not None:
-                notices.append(routed.notice)
-        else:
-            lead.assignee = None
-            Lead.objects.for_dealer(lead.dealer_id).filter(pk=lead.pk).update(assignee=None)
+        previous = step.previous
+        if step.routed is not None:
+            events.extend(step.routed.events)
+            if step.routed.notice is not None:
+                notices.append(step.routed.notice)
         for manager in sweep.managers[lead.dealer_id]:
             notices.append(notification_new(
                 dealer_id=lead.dealer_id, recipient=manager, lead=lead, kind=NotificationKind.REASSIGNED,

@@ -8,6 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
+from config.db_router import reading_replica
 from dealers.access import MANAGING_ROLES
 from dealers.api import TeamAPIView
 from leads.models import Kind
@@ -107,5 +108,6 @@ class ReportSummaryView(TeamAPIView):
         if not form.is_valid():
             raise exceptions.ValidationError({k: [str(e) for e in v] for k, v in form.errors.items()})
         filters = form.filters()
-        row = report_summary(scope=report_scope(dealers=[dealer]), filters=filters)
+        with reading_replica():  # figures may lag by seconds (config/db_router.py)
+            row = report_summary(scope=report_scope(dealers=[dealer]), filters=filters)
         return Response(summary_body(row, filters=filters, time_zone=dealer.time_zone))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import (
     Avg,
     BigIntegerField,
@@ -44,6 +44,7 @@ from django.db.models.functions import Cast, Coalesce, Round, TruncWeek
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from config.db_router import read_alias
 from dealers.models import ApiKey, Dealer, FollowUpPolicy, Membership, Role, User
 from followup.models import Appointment, Escalation
 from leads.models import Kind, Lead, Queue, Status, due_at_expression
@@ -268,8 +269,9 @@ def report_rows(*, scope: ReportScope, filters: ReportFilters, breakdowns: Seque
     statement = (f'WITH "{CohortLead._meta.db_table}" AS MATERIALIZED ({cohort_sql}) '
                  + " UNION ALL ".join(f"SELECT * FROM ({sql}) AS b{i}" for i, (sql, _p) in enumerate(branches)))
     params = [*cohort_params, *(p for _sql, branch_params in branches for p in branch_params)]
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    database = connections[read_alias()]  # the replica inside the dashboard's `reading_replica()` (config/db_router.py)
+    with transaction.atomic(using=database.alias), database.cursor() as cursor:
+        if database.vendor == "postgresql":
             # For this statement only: JIT compilation would add ~100 ms to a query that runs in tens of them, and
             # the breakdowns' sorts of a group's year (~50k leads) spill to disk at the 4 MB default.
             cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '32MB'")

@@ -81,10 +81,24 @@ TEMPLATES = [
     },
 ]
 
+
+def databases(default: dict) -> dict:
+    """The primary and, with DATABASE_REPLICA_URL, a streaming replica that only the dashboard's figures read
+    (config/db_router.py); without it everything reads the primary."""
+    result = {"default": default}
+    if env("DATABASE_REPLICA_URL", default=""):
+        result["replica"] = env.db("DATABASE_REPLICA_URL")
+    for database in result.values():
+        database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+        database["CONN_HEALTH_CHECKS"] = True  # a connection PostgreSQL dropped (restart) is replaced, not a 500
+        # Behind PgBouncer in transaction pooling a cursor cannot outlive its transaction's server connection.
+        database["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DISABLE_SERVER_SIDE_CURSORS", default=False)
+    return result
+
+
 # Embedded default: SQLite when no DATABASE_URL is set (the Quick start); production requires one.
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # a connection PostgreSQL dropped (restart) is replaced, not a 500
+DATABASES = databases(env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"))
+DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the embedded database: wait for locks instead of failing, and let readers in.
     DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -3,11 +3,11 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import databases, env
 
 try:
     SECRET_KEY = env("SECRET_KEY")
-    DATABASES = {"default": env.db("DATABASE_URL")}
+    DATABASES = databases(env.db("DATABASE_URL"))
     REDIS_URL = env("REDIS_URL")
     MAILBOX_ENCRYPTION_KEY = env.list("MAILBOX_ENCRYPTION_KEY")
     SITE_URL = env("SITE_URL").rstrip("/")
@@ -25,8 +25,6 @@ if WEB_PUSH_VAPID_PRIVATE_KEY in ("", DEV_WEB_PUSH_VAPID_PRIVATE_KEY):  # noqa: 
                                "run `python manage.py webpush_keys`.")
 
 DEBUG = False
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # after a PostgreSQL restart: a new connection, not one 500 per worker
 CACHES = {"default": {"BACKEND": "config.cache.ReusedClientRedisCache", "LOCATION": REDIS_URL}}
 OUTBOX_COALESCE_WAKEUPS = True
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)

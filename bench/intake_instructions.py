@@ -52,11 +52,11 @@ def child(target: str, requests: int, raw_key: str) -> None:
             post(PATHS[target], requests)
 
 
-def counted(target: str, requests: int, raw_key: str, out_dir: str) -> int:
+def counted(target: str, requests: int, raw_key: str, out_dir: str, db: str = DB) -> int:
     """Instructions the web process executed for `requests` posts to `target` (valgrind does not follow PostgreSQL
     or Redis)."""
     out = Path(out_dir) / f"callgrind.{target}"
-    env = bench_env(DB, DJANGO_SETTINGS_MODULE="bench.settings")
+    env = bench_env(db, DJANGO_SETTINGS_MODULE="bench.settings")
     process = subprocess.Popen(
         ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", sys.executable, __file__,
          "--child", target, "--requests", str(requests), "--key", raw_key],
@@ -85,21 +85,28 @@ def main():
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--child", choices=list(PATHS))
     parser.add_argument("--key")
+    parser.add_argument("--db", default=DB, help="bench database name (to run two versions side by side)")
+    parser.add_argument("--lead-only", action="store_true", help="count the lead alone (comparing two versions)")
+    parser.add_argument("--keep", help="keep the callgrind output files in this directory (for callgrind_annotate)")
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.requests, args.key)
 
-    with bench_database(DB):
-        setup_django(DB)
+    with bench_database(args.db):
+        setup_django(args.db)
         raw_key = intake_fixture()
-        with tempfile.TemporaryDirectory() as out_dir, ThreadPoolExecutor(max_workers=2) as pool:
-            runs = {target: pool.submit(counted, target, args.requests, raw_key, out_dir) for target in PATHS}
-            lead, bare = (runs[target].result() / args.requests for target in PATHS)
+        with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=2) as pool:
+            out_dir = args.keep or tmp
+            targets = ["lead"] if args.lead_only else list(PATHS)
+            runs = {target: pool.submit(counted, target, args.requests, raw_key, out_dir, args.db) for target in targets}
+            lead = runs["lead"].result() / args.requests
+            bare = runs["bare"].result() / args.requests if "bare" in runs else None
 
     print(f"machine: {platform.machine()}, Python {platform.python_version()}, {args.requests} requests per target")
     print(f"POST /api/v1/leads/       {lead / 1e6:7.2f} M instructions per lead (web process)")
-    print(f"bare DRF one-row insert   {bare / 1e6:7.2f} M instructions per request")
-    print(f"a lead costs {lead / bare:.1f}x a bare insert's instructions in the web process")
+    if bare is not None:
+        print(f"bare DRF one-row insert   {bare / 1e6:7.2f} M instructions per request")
+        print(f"a lead costs {lead / bare:.1f}x a bare insert's instructions in the web process")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,55 @@
 """Portal authentication (Api-Key header) and per-key throttling."""
 
+import functools
 import logging
 import time
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
+from django.db import connections, router
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions, permissions, throttling
 
-from .models import ApiKey, hash_api_key
+from .models import ApiKey, Dealer, FollowUpPolicy, hash_api_key
+from .rows import instance_from_row
 
 logger = logging.getLogger(__name__)
+
+
+_JOINED = ((ApiKey, "k"), (Dealer, "d"), (FollowUpPolicy, "p"))
+
+
+@functools.cache
+def _api_key_sql() -> str:
+    columns = ", ".join(f'{alias}."{f.column}"' for model, alias in _JOINED for f in model._meta.concrete_fields)
+    return (f"SELECT {columns} FROM {ApiKey._meta.db_table} k JOIN {Dealer._meta.db_table} d ON d.id = k.dealer_id "
+            f"LEFT JOIN {FollowUpPolicy._meta.db_table} p ON p.dealer_id = k.dealer_id "
+            "WHERE k.key_hash = %s AND k.revoked_at IS NULL LIMIT 1")
+
+
+def api_key_active(*, key_hash: str) -> ApiKey | None:
+    """The active key with this hash, its dealer and the dealer's follow-up policy (which routing reads), in one
+    statement. The same rows as `ApiKey.objects.unscoped().active().filter(key_hash=...)
+    .select_related("dealer__followup_policy")` (unscoped: the key is what names the dealer), written out because
+    building that queryset cost ~3.9 M instructions on every portal request for a statement PostgreSQL answers at once.
+    Opening hours are left to routing, the only reader: a prefetch here would cost every request, read-backs too."""
+    alias = router.db_for_read(ApiKey)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_api_key_sql(), [key_hash])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    instances, start = [], 0
+    for model, _alias in _JOINED:
+        width = len(model._meta.concrete_fields)
+        values, start = row[start:start + width], start + width
+        instances.append(instance_from_row(model, alias, values) if values[0] is not None else None)
+    api_key, dealer, policy = instances
+    ApiKey._meta.get_field("dealer").set_cached_value(api_key, dealer)
+    Dealer.followup_policy.related.set_cached_value(dealer, policy)  # None: none yet (policy_get creates it)
+    if policy is not None:
+        FollowUpPolicy._meta.get_field("dealer").set_cached_value(policy, dealer)
+    return api_key
 
 
 class PortalClient(AnonymousUser):
@@ -38,12 +77,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         raw_key = raw_key.strip()
         if not raw_key:
             raise exceptions.AuthenticationFailed(_("No API key given."))
-        api_key = (
-            ApiKey.objects.unscoped().active().filter(key_hash=hash_api_key(raw_key))
-            # The dealer with its follow-up policy, which routing reads: one join, not another query. Opening hours
-            # are left to routing, the only reader: a prefetch here would cost every request, read-backs too.
-            .select_related("dealer__followup_policy").first()
-        )
+        api_key = api_key_active(key_hash=hash_api_key(raw_key))
         if api_key is None:
             raise exceptions.AuthenticationFailed(_("Unknown or revoked API key."))
         api_key.touch()
@@ -56,6 +90,22 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 class HasApiKey(permissions.BasePermission):
     def has_permission(self, request, view):
         return isinstance(request.auth, ApiKey)
+
+
+def _counter_bump(key: str, *, timeout: int) -> int:
+    """Add one to a counter in the cache and return it. On Redis one round trip (INCR and EXPIRE pipelined): Django's
+    `cache.incr` asks EXISTS first, so the throttle cost every lead two round trips, three at a window's start."""
+    backend = getattr(cache, "_cache", None)
+    if hasattr(backend, "get_client"):
+        full_key = cache.make_and_validate_key(key)
+        pipe = backend.get_client(full_key, write=True).pipeline(transaction=False)
+        pipe.incr(full_key)
+        pipe.expire(full_key, timeout)
+        return pipe.execute()[0]
+    try:
+        return cache.incr(key)
+    except ValueError:  # the first request of this window
+        return 1 if cache.add(key, 1, timeout=timeout) else cache.incr(key)
 
 
 class ApiKeyRateThrottle(throttling.BaseThrottle):
@@ -76,10 +126,7 @@ class ApiKeyRateThrottle(throttling.BaseThrottle):
         key = f"throttle:apikey:{request.auth.pk}:{window}"
         self._retry_after = (window + 1) * self.window_seconds - now
         try:
-            try:
-                count = cache.incr(key)
-            except ValueError:  # the first request of this window
-                count = 1 if cache.add(key, 1, timeout=self.window_seconds * 2) else cache.incr(key)
+            count = _counter_bump(key, timeout=self.window_seconds * 2)
         except Exception as exc:
             logger.warning("Throttle counter unavailable (%s); letting the request in", exc)
             return True

@@ -227,8 +227,11 @@ class Lead(models.Model):
     needs_review = models.BooleanField(_("needs review"), default=False,
                                        help_text=_("A mail in no known format: a person reads it before anyone acts."))
     payload = models.JSONField(_("payload as received"), default=dict, blank=True)
-    document = models.ForeignKey(InboundDocument, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
+    # Indexed only where set (Meta.indexes): most leads have neither, and a full index took an entry for every lead.
+    document = models.ForeignKey(InboundDocument, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads",
+                                 db_index=False)
     origin_lead = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_up_leads",
+                                    db_index=False,
                                     help_text=_("The lead this one follows up (e.g. a lost sale)."))
     anonymised_at = models.DateTimeField(_("anonymised"), null=True, blank=True,
                                          help_text=_("When what identifies the person was removed; the figures stay."))
@@ -258,7 +261,10 @@ class Lead(models.Model):
                                   "first_contact_at", "first_connected_at", "first_response_due_at", "counted_attempts",
                                   "attempt_count", "verified_attempts", "attempts_to_contact"]),
             models.Index(fields=["dealer", "assignee", "closed_at"], name="lead_dealer_assignee"),
-            models.Index(fields=["dealer", "customer"], name="lead_dealer_customer"),
+            # (dealer, customer) is not indexed apart: customer_id's own index answers it (a customer has one dealer) and
+            # also the customer-only lookups the (dealer, customer) index could not (lead.customer's leads, erasure).
+            models.Index(fields=["document"], name="lead_document", condition=models.Q(document__isnull=False)),
+            models.Index(fields=["origin_lead"], name="lead_origin_lead", condition=models.Q(origin_lead__isnull=False)),
             models.Index(fields=["dealer", "queue", "next_action_at"], name="lead_bdc_queue_open",
                          condition=models.Q(closed_at__isnull=True, assignee__isnull=True)),
             models.Index(fields=["created_at"], name="lead_unrouted",
@@ -411,7 +417,9 @@ class LeadEvent(models.Model):
                                db_index=False)  # served by this model's indexes that start with the dealer
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
     type = models.CharField(max_length=24, choices=EventType.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Indexed only where set (Meta.indexes): the system writes most entries, with no actor.
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              db_index=False)
     at = models.DateTimeField(default=timezone.now)
     text = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
@@ -420,7 +428,8 @@ class LeadEvent(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
-        indexes = [models.Index(fields=["dealer", "lead", "at"], name="leadevent_dealer_lead_at")]
+        indexes = [models.Index(fields=["dealer", "lead", "at"], name="leadevent_dealer_lead_at"),
+                   models.Index(fields=["actor"], name="leadevent_actor", condition=models.Q(actor__isnull=False))]
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.get_type_display()}"

@@ -314,3 +314,30 @@ def test_reading_a_lead_back_takes_a_fixed_number_of_statements(portal, open_dea
     post(portal, {**LEAD, "external_id": "second"})
     _response, second = _statements(portal, "get", f"/api/v1/leads/{created['id']}/")
     assert first == second <= 6
+
+
+def test_the_201_body_is_what_the_documented_serializer_renders(portal, open_dealer, cast):
+    """The body is built without the serializer (cheaper at intake); the serializer is the schema it must match."""
+    from leads.serializers import LeadOutSerializer
+
+    assigned = post(portal, LEAD).json()
+    again = post(portal, LEAD).json()
+    queued = post(portal, {"external_id": "passive", "reason": "lease_end", "customer": {"phone": "0000000000"}}).json()
+    for body, duplicate in ((assigned, False), (again, True), (queued, False)):
+        lead = Lead.objects.unscoped().get(pk=body["id"])
+        assert body == dict(LeadOutSerializer(lead, context={"duplicate": duplicate}).data)
+    assert queued["assigned_to"] is None and queued["warnings"] and again["duplicate"] is True
+
+
+def test_the_reused_validator_carries_nothing_from_one_body_to_the_next():
+    from leads.serializers import lead_in_serializer
+
+    first = lead_in_serializer({"customer": {"email": "a@b.nl"}, "vehicle": {"make": "Kia", "price": "12.50"}})
+    assert first.is_valid()
+    kept = first.validated_data
+    bad = lead_in_serializer({"customer": {"first_name": "Jan"}, "vehicle": {"year": 1500}})
+    assert not bad.is_valid() and set(bad.errors) == {"customer", "vehicle"}
+    good = lead_in_serializer({"customer": {"phone": "0612345678"}})
+    assert good.is_valid() and good.errors == {} and good.validated_data["customer"] == {"phone": "0612345678"}
+    assert "vehicle" not in good.validated_data
+    assert kept["vehicle"] == {"make": "Kia", "price": 12.5} and kept["customer"] == {"email": "a@b.nl"}

@@ -1,0 +1,19 @@
+"""Rows read with a cursor, made into model instances as the ORM makes them: for the few hot statements written out
+by hand (the portal key's lookup, the customer match), where building a queryset cost more than the answer."""
+
+from django.db import connections
+
+
+def instance_from_row(model, alias: str, values) -> object:
+    """An instance of `model` from the values of its concrete fields, in their order, as read from database `alias`:
+    the backend's converters (SQLite's dates, UUIDs and booleans) and the fields' own (JSON) applied, as a queryset
+    would."""
+    connection = connections[alias]
+    fields = model._meta.concrete_fields
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        column = field.get_col(model._meta.db_table)
+        for converter in (*connection.ops.get_db_converters(column), *field.get_db_converters(connection)):
+            value = converter(value, column, connection)
+        converted.append(value)
+    return model.from_db(alias, [f.attname for f in fields], converted)

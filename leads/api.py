@@ -18,7 +18,7 @@ from . import adf
 from .mail import NotAMail
 from .quality import storable
 from .selectors import lead_readback_queryset
-from .serializers import LeadInSerializer, LeadOutSerializer, LeadReadBackSerializer, lead_in_serializer, lead_out_body
+from .serializers import LeadInSerializer, LeadOutSerializer, LeadReadBackSerializer, lead_out_body
 from .services import IntakeResult, document_store, lead_intake
 
 MAX_PROSPECTS = 500  # a 1 MiB document could otherwise carry ~90,000 empty prospects
@@ -81,7 +81,7 @@ class LeadCreateView(PortalAPIView):
         _check_size(request)
         key = _idempotency_key(request)
         body = storable(request.data)  # a stray NUL or lone surrogate is dropped, not a reason to refuse the lead
-        serializer = lead_in_serializer(body)
+        serializer = LeadInSerializer(data=body)
         serializer.is_valid(raise_exception=True)
         result = lead_intake(dealer=self.api_key.dealer, source=self.api_key.source, data=serializer.validated_data,
                              idempotency_key=key, payload=body, route=lead_route_new)
@@ -131,7 +131,7 @@ class AdfLeadCreateView(PortalAPIView):
                                     problem_type="adf-too-many-prospects")
         valid, rejected = [], []
         for prospect in prospects:
-            serializer = lead_in_serializer(storable(prospect.data))
+            serializer = LeadInSerializer(data=storable(prospect.data))
             if serializer.is_valid():
                 valid.append((prospect, serializer.validated_data))
             else:

@@ -1,7 +1,5 @@
 """The portal contract's shapes: what a portal may send, and what it gets back."""
 
-import threading
-
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
@@ -91,23 +89,6 @@ class LeadInSerializer(ClonedFieldsSerializer):
             if attrs.get(key):
                 attrs[key] = {k: (float(v) if k == "price" else v) for k, v in attrs[key].items() if v not in (None, "")}
         return attrs
-
-
-_per_thread = threading.local()
-
-
-def lead_in_serializer(data) -> LeadInSerializer:
-    """`LeadInSerializer(data=data)`, but this thread's one instance made ready again: its fields and those of its
-    nested serializers are built once per thread, not for every lead (which cost more than validating the body).
-    Validation keeps no state in fields, only in the root's `_validated_data`/`_errors`/`_data`, cleared here; what
-    an earlier call returned stays as it was (each validation builds new dicts)."""
-    serializer = getattr(_per_thread, "lead_in", None)
-    if serializer is None:
-        serializer = _per_thread.lead_in = LeadInSerializer()
-    for attribute in ("_validated_data", "_errors", "_data"):
-        serializer.__dict__.pop(attribute, None)
-    serializer.initial_data = data
-    return serializer
 
 
 def local_iso(value, dealer) -> str | None:

@@ -327,17 +327,3 @@ def test_the_201_body_is_what_the_documented_serializer_renders(portal, open_dea
         lead = Lead.objects.unscoped().get(pk=body["id"])
         assert body == dict(LeadOutSerializer(lead, context={"duplicate": duplicate}).data)
     assert queued["assigned_to"] is None and queued["warnings"] and again["duplicate"] is True
-
-
-def test_the_reused_validator_carries_nothing_from_one_body_to_the_next():
-    from leads.serializers import lead_in_serializer
-
-    first = lead_in_serializer({"customer": {"email": "a@b.nl"}, "vehicle": {"make": "Kia", "price": "12.50"}})
-    assert first.is_valid()
-    kept = first.validated_data
-    bad = lead_in_serializer({"customer": {"first_name": "Jan"}, "vehicle": {"year": 1500}})
-    assert not bad.is_valid() and set(bad.errors) == {"customer", "vehicle"}
-    good = lead_in_serializer({"customer": {"phone": "0612345678"}})
-    assert good.is_valid() and good.errors == {} and good.validated_data["customer"] == {"phone": "0612345678"}
-    assert "vehicle" not in good.validated_data
-    assert kept["vehicle"] == {"make": "Kia", "price": 12.5} and kept["customer"] == {"email": "a@b.nl"}

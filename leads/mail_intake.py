@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -122,11 +122,15 @@ def _leads_store(*, mail: InboundMail, reading: MailReading, source: str, route)
 
 
 def _resend_of(*, dealer: Dealer, source: str, data: dict) -> Lead | None:
-    """The lead a portal already sent: same buyer (e-mail or phone) and same ad (link or plate) within 30 minutes."""
+    """The lead a portal already sent: same buyer (e-mail or phone) and same ad (link or plate) within 30 minutes.
+
+    Called inside the mail's transaction: the buyer's lock (below) makes a resend that arrives at the same moment as
+    the first mail wait until that mail's lead is committed, and then find it."""
     customer = data.get("customer") or {}
     vehicle = data.get("vehicle") or {}
     email = normalise_email(customer.get("email"))
     phone, _raw = normalise_phone(customer.get("phone"), region=dealer.country)
+    _lock_buyer(dealer=dealer, contacts=[c for c in (email, phone) if c])
     # The same buyer as the portal gave them before (the lead's own contact, not what the customer record holds now).
     same_buyer = (Q(contact_email=email) if email else Q()) | (Q(contact_phone=phone) if phone else Q())
     same_ad = (Q(vehicle__url=vehicle["url"]) if vehicle.get("url") else Q()) | (
@@ -136,6 +140,18 @@ def _resend_of(*, dealer: Dealer, source: str, data: dict) -> Lead | None:
     return (Lead.objects.for_dealer(dealer).filter(source=source, channel=data.get("channel") or "email",
                                 created_at__gte=timezone.now() - RESEND_WINDOW, mails__isnull=False)
             .filter(same_buyer).filter(same_ad).order_by("created_at").first())
+
+
+def _lock_buyer(*, dealer: Dealer, contacts: list[str]) -> None:
+    """Mails about one buyer at one dealer are stored one after the other, until the end of the transaction.
+
+    A transaction-scoped advisory lock per contact (in a fixed order, so two mails naming the same two contacts never
+    deadlock), not a row lock: there is no row yet to lock. On the embedded SQLite, writers are serialised anyway."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for contact in sorted(set(contacts)):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [0x4F50_5253, f"{dealer.pk}:{contact}"])  # "OPRS"
 
 
 def _answered_call_log(*, mail: InboundMail, reading: MailReading, on_call_answered: Callable) -> None:

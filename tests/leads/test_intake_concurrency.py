@@ -1,12 +1,13 @@
-"""Retries that arrive at the same moment still make one lead (real PostgreSQL, real threads)."""
+"""Retries and resends that arrive at the same moment still make one lead (real PostgreSQL, real threads)."""
 
 import threading
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
-from leads.models import Lead, Notification
+from leads.models import InboundMail, Lead, Notification
 from tests.factories import api_key_for, open_all_week
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,3 +74,40 @@ def test_simultaneous_different_leads_are_spread_over_the_salespeople(cast):
     per_person = sorted(Lead.objects.unscoped().filter(assignee__isnull=False).values_list("assignee_id", flat=True))
     assert len(per_person) == 10
     assert per_person.count(cast.sales_a1.pk) == per_person.count(cast.sales_a2.pk) == 5
+
+
+
+def mails_at_once(raw_key: str, mails: list[bytes]) -> list[tuple[int, dict]]:
+    """POST each raw mail from its own thread, released together: (status, first lead of the answer) per mail."""
+    barrier, lock, answers = threading.Barrier(len(mails)), threading.Lock(), []
+
+    def worker(raw):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+        barrier.wait()
+        try:
+            response = client.generic("POST", "/api/v1/leads/mail/", raw, content_type="message/rfc822")
+            with lock:
+                answers.append((response.status_code, response.json()["leads"][0]))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(raw,)) for raw in mails]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    return answers
+
+
+def test_a_portal_mail_and_its_resend_arriving_at_the_same_moment_make_one_lead(cast):
+    """The resend (another Message-ID, the same buyer and ad) waits for the first mail's lead, then joins it."""
+    open_all_week(cast.dealer_a)
+    raw_key = api_key_for(cast.dealer_a, source="mailforward")
+    mails = [(settings.BASE_DIR.parent / "shared" / "fixtures" / "mail" / "16-autoscout24-lead.eml").read_bytes(),
+             (settings.BASE_DIR / "tests" / "fixtures" / "mail" / "nl-07-autoscout24-resend.eml").read_bytes()]
+    for _round in range(3):  # the race is a matter of timing: three rounds, each must make exactly one lead
+        answers = mails_at_once(raw_key, mails)
+        assert [status for status, _lead in answers] == [201, 201]
+        assert Lead.objects.unscoped().count() == 1
+        assert sorted(lead["duplicate"] for _status, lead in answers) == [False, True]
+        InboundMail.objects.unscoped().all().delete()
+        Lead.objects.unscoped().all().delete()

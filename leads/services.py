@@ -65,9 +65,17 @@ def _insert_sql(model, rows: int) -> tuple[str, tuple, object]:
     auto_pk = model._meta.auto_field
     fields = tuple(f for f in model._meta.local_concrete_fields if f is not auto_pk)
     row = f"({', '.join(['%s'] * len(fields))})"
-    sql = (f'INSERT INTO "{model._meta.db_table}" ({", ".join(chr(34) + f.column + chr(34) for f in fields)}) '
-           f"VALUES {', '.join([row] * rows)}")
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    sql = f'INSERT INTO "{model._meta.db_table}" ({columns}) VALUES {", ".join([row] * rows)}'
     return (sql + f' RETURNING "{auto_pk.column}"' if auto_pk else sql), fields, auto_pk
+
+
+def _django_insert(objs: list) -> None:
+    """Django's own insert, for the rows `rows_insert` cannot write itself."""
+    if len(objs) > 1:
+        objs[0]._meta.base_manager.bulk_create(objs)
+    else:
+        objs[0].save(force_insert=True)
 
 
 def rows_insert(objs: list) -> None:
@@ -81,11 +89,11 @@ def rows_insert(objs: list) -> None:
         return
     model = type(objs[0])
     if any(obj.pk is not None for obj in objs) and model._meta.auto_field is not None:
-        return model._base_manager.bulk_create(objs) if len(objs) > 1 else objs[0].save(force_insert=True)
+        return _django_insert(objs)
     alias = router.db_for_write(model, instance=objs[0])  # the hint save() gives a router
     connection = connections[alias]
     if model._meta.auto_field is not None and not connection.features.can_return_rows_from_bulk_insert:
-        return model._base_manager.bulk_create(objs) if len(objs) > 1 else objs[0].save(force_insert=True)
+        return _django_insert(objs)
     sql, fields, auto_pk = _insert_sql(model, len(objs))
     params = []
     for obj in objs:
@@ -93,7 +101,7 @@ def rows_insert(objs: list) -> None:
         for model_field in fields:
             value = model_field.pre_save(obj, True)
             if hasattr(value, "resolve_expression"):  # filled in by the database: let Django write and read it back
-                return model._base_manager.bulk_create(objs) if len(objs) > 1 else objs[0].save(force_insert=True)
+                return _django_insert(objs)
             params.append(model_field.get_db_prep_save(value, connection))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -13,13 +13,12 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.urls import URLPattern, URLResolver, get_resolver  # noqa: E402
-from django_otp import DEVICE_ID_SESSION_KEY  # noqa: E402
-from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
 
 from dealers.models import Dealer, Membership  # noqa: E402
 from dealers.services import api_key_create  # noqa: E402
 from leads.models import Lead  # noqa: E402
 from leads.services import outbox_flush  # noqa: E402
+from tests.conftest import pass_second_factor  # noqa: E402
 
 USERS = ["manager@demo.test", "sales1@demo.test", "bdc@demo.test", "groep@demo.test"]
 
@@ -43,11 +42,7 @@ def signed_in(email: str) -> Client:
     user = get_user_model().objects.get(email=email)
     client = Client(HTTP_HOST="localhost")
     client.force_login(user)
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
-        user=user, name="Authenticator app", confirmed=True)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
+    pass_second_factor(client, user)
     return client
 
 

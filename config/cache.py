@@ -24,3 +24,12 @@ class ReusedClientRedisCache(RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = ReusedClientRedisCacheClient
+
+    def incr_with_expiry(self, key, timeout: int, version=None) -> int:
+        """Add one to a counter (a missing one starts at 1) and set it to expire in `timeout` seconds, in one round
+        trip: INCR and EXPIRE pipelined. Django's `incr` asks EXISTS first and refuses a missing key."""
+        key = self.make_and_validate_key(key, version=version)
+        pipe = self._cache.get_client(key, write=True).pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, timeout)
+        return pipe.execute()[0]

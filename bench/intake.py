@@ -4,11 +4,15 @@ Compares POST /api/v1/leads/ (validation, idempotency, customer matching, scorin
 endpoint that only stores one row, on the same server in the same run; then measures how long it takes from the
 POST to the assignee's notice being sent by a running Celery worker.
 
-Run:  .venv/bin/python bench/intake.py [--seconds 20] [--concurrency 16] [--workers 4]
+Run:  .venv/bin/python bench/intake.py [--seconds 20] [--concurrency 16] [--workers 4] [--dealers 1]
+
+With one dealer (the default, the worst case) every lead takes that dealer's round-robin lock in turn; a SaaS's load
+comes from many dealers at once (`--dealers 50`).
 """
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import platform
@@ -50,8 +54,9 @@ def lead_body(i: int) -> bytes:
     }).encode()
 
 
-def intake_fixture() -> str:
-    """The bare endpoint's table and one dealer, open all week, with five salespeople on duty; returns an API key."""
+def intake_fixture(dealers: int = 1) -> list[str]:
+    """The bare endpoint's table and `dealers` dealers, open all week, each with five salespeople on duty; returns an
+    API key per dealer."""
     from django.db import connection
 
     from dealers.models import Membership, Role
@@ -60,21 +65,38 @@ def intake_fixture() -> str:
 
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE bench_row (id bigserial PRIMARY KEY, body text, created_at timestamptz DEFAULT now())")
-    dealer = DealerFactory(slug="bench-dealer")
-    open_all_week(dealer)
-    for i in range(5):
-        Membership.objects.create(dealer=dealer, user=UserFactory(email=f"verkoper{i}@bench.test"), role=Role.SALESPERSON)
-    raw_key = api_key_create(dealer=dealer, source="website", rate_per_minute=10**7)[1]
+    keys = []
+    for d in range(dealers):
+        dealer = DealerFactory(slug=f"bench-dealer-{d}")
+        open_all_week(dealer)
+        for i in range(5):
+            Membership.objects.create(dealer=dealer, user=UserFactory(email=f"verkoper{i}@bench{d}.test"),
+                                      role=Role.SALESPERSON)
+        keys.append(api_key_create(dealer=dealer, source="website", rate_per_minute=10**7)[1])
     connection.close()
-    return raw_key
+    return keys
 
 
-def load(path: str, headers: dict, seconds: float, concurrency: int) -> dict:
+def analyze() -> None:
+    """Table statistics, as autovacuum keeps them in any database that has been up a minute: a database made for the
+    run has none, and PostgreSQL then picks plans for empty tables (the customer match read the wrong index)."""
+    conn = psycopg2.connect(dbname=DB, **PG)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    finally:
+        conn.close()
+
+
+def load(path: str, headers: list[dict], seconds: float, concurrency: int) -> dict:
+    """Post for `seconds` from `concurrency` connections, each request with the next of `headers` (one per dealer)."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
     counter = iter(range(10**9))
+    rotation = itertools.cycle(headers)  # next() on it is atomic under the GIL
 
     def worker():
         conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
@@ -82,7 +104,7 @@ def load(path: str, headers: dict, seconds: float, concurrency: int) -> dict:
         while time.monotonic() < stop_at:
             body = lead_body(next(counter))
             start = time.perf_counter()
-            conn.request("POST", path, body=body, headers={"Content-Type": "application/json", **headers})
+            conn.request("POST", path, body=body, headers={"Content-Type": "application/json", **next(rotation)})
             response = conn.getresponse()
             response.read()
             mine.append(time.perf_counter() - start)
@@ -162,11 +184,13 @@ def main():
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--dealers", type=int, default=1,
+                        help="spread the leads over this many dealers (1: every lead waits on one dealer's round-robin)")
     args = parser.parse_args()
 
     with bench_database(DB):
         setup_django(DB)
-        raw_key = intake_fixture()
+        portal = [{"Authorization": f"Api-Key {key}"} for key in intake_fixture(args.dealers)]
 
         env = bench_env(DB, DJANGO_SETTINGS_MODULE="bench.settings", CELERY_BROKER_URL="redis://127.0.0.1:6379/8")
         import redis
@@ -181,13 +205,14 @@ def main():
         try:
             wait_until_up(PORT)
             WEB_PID[:] = [web.pid, worker.pid]
-            load("/bench/bare/", {}, 2, args.concurrency)  # warm-up
-            load("/api/v1/leads/", {"Authorization": f"Api-Key {raw_key}"}, 2, args.concurrency)
+            load("/bench/bare/", [{}], 2, args.concurrency)  # warm-up
+            load("/api/v1/leads/", portal, 2, args.concurrency)
+            analyze()
             started = time.time()
             before = cpu_seconds()
-            leads = load("/api/v1/leads/", {"Authorization": f"Api-Key {raw_key}"}, args.seconds, args.concurrency)
+            leads = load("/api/v1/leads/", portal, args.seconds, args.concurrency)
             after = cpu_seconds()
-            bare = load("/bench/bare/", {}, args.seconds, args.concurrency)
+            bare = load("/bench/bare/", [{}], args.seconds, args.concurrency)
             after_bare = cpu_seconds()
             notice = notice_latency(started)
         finally:
@@ -199,7 +224,8 @@ def main():
     statuses_or_exit("POST /api/v1/leads/", leads["statuses"], {201})
     statuses_or_exit("the bare endpoint", bare["statuses"], {201})
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"gunicorn workers: {args.workers}, concurrency: {args.concurrency}, {args.seconds:.0f} s per target")
+    print(f"gunicorn workers: {args.workers}, concurrency: {args.concurrency}, {args.seconds:.0f} s per target, "
+          f"leads spread over {args.dealers} dealer(s)")
     for name, r in (("POST /api/v1/leads/", leads), ("bare DRF one-row insert", bare)):
         print(f"{name:<26} {r['per_second']:8.1f} req/s   p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms   "
               f"{r['statuses']}")

@@ -94,7 +94,7 @@ def main():
 
     with bench_database(args.db):
         setup_django(args.db)
-        raw_key = intake_fixture()
+        raw_key = intake_fixture()[0]
         with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=2) as pool:
             out_dir = args.keep or tmp
             targets = ["lead"] if args.lead_only else list(PATHS)

@@ -78,6 +78,33 @@ def _django_insert(objs: list) -> None:
         objs[0].save(force_insert=True)
 
 
+def _insert_prepared(objs: list, connection) -> tuple[str, list, object] | None:
+    """(INSERT statement, its parameters, the auto primary key it returns or None) for new rows of one model, or None
+    when Django must write them itself (a primary key already set, a value the database is to fill)."""
+    model = type(objs[0])
+    if model._meta.auto_field is not None and (
+            any(obj.pk is not None for obj in objs) or not connection.features.can_return_rows_from_bulk_insert):
+        return None
+    sql, fields, auto_pk = _insert_sql(model, len(objs))
+    params = []
+    for obj in objs:
+        obj._prepare_related_fields_for_save(operation_name="save")
+        for model_field in fields:
+            value = model_field.pre_save(obj, True)
+            if hasattr(value, "resolve_expression"):  # filled in by the database: let Django write and read it back
+                return None
+            params.append(model_field.get_db_prep_save(value, connection))
+    return sql, params, auto_pk
+
+
+def _inserted(objs: list, alias: str, auto_pk, pks: list) -> None:
+    if auto_pk is not None:
+        for obj, pk in zip(objs, pks, strict=True):
+            setattr(obj, auto_pk.attname, pk)
+    for obj in objs:
+        obj._state.adding, obj._state.db = False, alias
+
+
 def rows_insert(objs: list) -> None:
     """`save(force_insert=True)` (one object) or `bulk_create` (several, one statement) for the intake's new rows, with
     the INSERT written once per model and row count instead of compiled by Django for every lead: building the four
@@ -87,29 +114,56 @@ def rows_insert(objs: list) -> None:
     a Python default) falls back to Django's own insert."""
     if not objs:
         return
-    model = type(objs[0])
-    if any(obj.pk is not None for obj in objs) and model._meta.auto_field is not None:
-        return _django_insert(objs)
-    alias = router.db_for_write(model, instance=objs[0])  # the hint save() gives a router
+    alias = router.db_for_write(type(objs[0]), instance=objs[0])  # the hint save() gives a router
     connection = connections[alias]
-    if model._meta.auto_field is not None and not connection.features.can_return_rows_from_bulk_insert:
+    prepared = _insert_prepared(objs, connection)
+    if prepared is None:
         return _django_insert(objs)
-    sql, fields, auto_pk = _insert_sql(model, len(objs))
-    params = []
-    for obj in objs:
-        obj._prepare_related_fields_for_save(operation_name="save")
-        for model_field in fields:
-            value = model_field.pre_save(obj, True)
-            if hasattr(value, "resolve_expression"):  # filled in by the database: let Django write and read it back
-                return _django_insert(objs)
-            params.append(model_field.get_db_prep_save(value, connection))
+    sql, params, auto_pk = prepared
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        pks = [pk for (pk,) in cursor.fetchall()] if auto_pk is not None else []
+    _inserted(objs, alias, auto_pk, pks)
+
+
+def rows_write(groups: list[list], *, writes: list[tuple[str, list]] = ()) -> None:
+    """`rows_insert` for several groups of new rows (each a list of one model's objects), after `writes` (statements
+    with their parameters, such as the round-robin's stamp), in one round trip on PostgreSQL: a single statement of
+    data-modifying WITH clauses, each insert returning its new keys under its group's number. Made for the intake, whose
+    lead, notice and timeline are written while the round-robin holds the dealer's row lock: every other lead of that
+    dealer waits for each round trip made then. Foreign keys are checked at commit (Django makes them deferrable), so
+    rows that refer to one another can go in together. Elsewhere, or when Django must write a group itself, one
+    statement at a time. Call inside a transaction."""
+    groups = [group for group in groups if group]
+    if not groups and not writes:
+        return
+    alias = router.db_for_write(type(groups[0][0]), instance=groups[0][0]) if groups else "default"
+    connection = connections[alias]
+    prepared = [_insert_prepared(group, connection) for group in groups] if connection.vendor == "postgresql" else [None]
+    if None in prepared:
+        with connection.cursor() as cursor:
+            for sql, params in writes:
+                cursor.execute(sql, params)
+        for group in groups:
+            rows_insert(group)
+        return
+    clauses, params, returned = [], [], []
+    for n, (sql, write_params) in enumerate(writes):
+        clauses.append(f"w{n} AS ({sql})")
+        params.extend(write_params)
+    for n, (sql, insert_params, auto_pk) in enumerate(prepared):
+        clauses.append(f"i{n} AS ({sql})")
+        params.extend(insert_params)
         if auto_pk is not None:
-            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
-                setattr(obj, auto_pk.attname, pk)
-    for obj in objs:
-        obj._state.adding, obj._state.db = False, alias
+            returned.append(f'SELECT {n}, "{auto_pk.column}" FROM i{n}')
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(clauses)} {' UNION ALL '.join(returned) or 'SELECT NULL, NULL'}", params)
+        pks: dict[int, list] = {}
+        for n, pk in cursor.fetchall():
+            if n is not None:
+                pks.setdefault(n, []).append(pk)
+    for n, (group, (_sql, _params, auto_pk)) in enumerate(zip(groups, prepared, strict=True)):
+        _inserted(group, alias, auto_pk, pks.get(n, []))
 
 
 def lead_event_new(*, lead: Lead, type: str, actor=None, text: str = "", data: dict | None = None, at=None) -> LeadEvent:
@@ -185,35 +239,28 @@ CANDIDATE_LIMIT = 20  # a company switchboard may be shared by many customers; e
 def customer_candidates(*, dealer_id: int, email: str, phone: str) -> list[Customer]:
     """The dealer's customers that have this e-mail or phone, as their own field or as a contact point, in one statement.
 
-    Each carries `has_email`/`has_phone`. E-mail matches first, then the oldest. The ids come from a UNION of index
-    lookups, so the cost does not grow with the dealer's customers.
+    Each carries `has_email`/`has_phone`. E-mail matches first, then the oldest. The ids come from index lookups, each
+    saying which of the two it matched, joined to the customers by primary key, so the cost does not grow with the
+    dealer's customers. (With a subquery per flag instead, PostgreSQL spent longer planning it than running it.)
     """
     if not email and not phone:
         return []
     customers, contacts = Customer._meta.db_table, CustomerContact._meta.db_table
-    ids, params = [], []
-    for kind, column, value in ((ContactKind.EMAIL, "email", email), (ContactKind.PHONE, "phone", phone)):
+    lookups, params = [], []
+    for kind, column, value, flags in ((ContactKind.EMAIL, "email", email, "1 AS by_email, 0 AS by_phone"),
+                                       (ContactKind.PHONE, "phone", phone, "0 AS by_email, 1 AS by_phone")):
         if value:
-            ids.append(f"SELECT id FROM {customers} WHERE dealer_id = %s AND {column} = %s")
-            ids.append(f"SELECT customer_id FROM {contacts} WHERE dealer_id = %s AND kind = %s AND value = %s")
+            lookups.append(f"SELECT id AS id, {flags} FROM {customers} WHERE dealer_id = %s AND {column} = %s")
+            lookups.append(f"SELECT customer_id AS id, {flags} FROM {contacts} WHERE dealer_id = %s AND kind = %s AND value = %s")
             params += [dealer_id, value, dealer_id, kind, value]
-
-    def has(kind, column, value):
-        if not value:
-            return "FALSE", []
-        return (f"(c.{column} = %s OR EXISTS (SELECT 1 FROM {contacts} k WHERE k.customer_id = c.id "
-                "AND k.kind = %s AND k.value = %s))", [value, kind, value])
-
-    has_email, email_params = has(ContactKind.EMAIL, "email", email)
-    has_phone, phone_params = has(ContactKind.PHONE, "phone", phone)
-    sql = (f"SELECT c.*, {has_email} AS has_email, {has_phone} AS has_phone FROM {customers} c "
-           f"WHERE c.id IN ({' UNION ALL '.join(ids)}) "
-           f"ORDER BY CASE WHEN {has_email} THEN 0 ELSE 1 END, c.id LIMIT {CANDIDATE_LIMIT}")
+    sql = (f"SELECT c.*, MAX(matched.by_email) AS has_email, MAX(matched.by_phone) AS has_phone FROM {customers} c "
+           f"JOIN ({' UNION ALL '.join(lookups)}) AS matched ON matched.id = c.id "
+           f"GROUP BY c.id ORDER BY has_email DESC, c.id LIMIT {CANDIDATE_LIMIT}")
     # Raw SQL takes the dealer as a parameter (every branch of the UNION names it). Read with a cursor, not a
     # RawQuerySet: most leads match nobody, and setting one up cost more than the statement's answer.
     alias = router.db_for_read(Customer)
     with connections[alias].cursor() as cursor:
-        cursor.execute(sql, [*email_params, *phone_params, *params, *email_params])
+        cursor.execute(sql, params)
         columns = {column[0]: i for i, column in enumerate(cursor.description)}
         rows = cursor.fetchall()
     candidates = []
@@ -332,16 +379,27 @@ class Routed:
 
     events: list[LeadEvent] = field(default_factory=list)
     notice: Notification | None = None
+    writes: list[tuple[str, list]] = field(default_factory=list)  # statements to run with them (the round-robin's stamp)
+
+
+def routed_save(routed: Routed) -> None:
+    """A router's decision for a lead already stored: its timeline entries, its notice and its writes, together."""
+    rows_write([[routed.notice] if routed.notice is not None else [], routed.events], writes=routed.writes)
+    if routed.notice is not None:
+        _outbox_after_save([routed.notice])
 
 
 def _route_or_leave_for_the_sweep(lead: Lead, route: Callable[..., Routed]) -> Routed:
     """Let the router set the lead's routing fields. If it fails, its writes are rolled back (a savepoint), the lead
     keeps its unrouted values and is stored as it is: the follow-up sweep routes it."""
     unrouted = {f.attname: getattr(lead, f.attname) for f in Lead._meta.concrete_fields}
+    # A savepoint that is rolled back on failure and otherwise left to the commit: releasing it would be one more round
+    # trip while the round-robin holds the dealer's lock.
+    savepoint = transaction.savepoint()
     try:
-        with transaction.atomic():
-            return route(lead=lead)
+        return route(lead=lead)
     except Exception:
+        transaction.savepoint_rollback(savepoint)
         logger.exception("Routing failed for lead %s; the follow-up sweep will retry", lead.pk)
         for attname, value in unrouted.items():
             setattr(lead, attname, value)
@@ -365,16 +423,15 @@ def lead_intake(*, dealer: Dealer, source: str, data: dict, idempotency_key: str
                 lead, received, link = _lead_new(dealer=dealer, source=source, data=data, document=document,
                                                  payload=payload)
                 routed = _route_or_leave_for_the_sweep(lead, route) if route is not None else Routed()
-                rows_insert([lead])
-                link.save(lead)  # nothing for a new customer or a known one with the same details
                 consent = _consent_new(lead=lead, source=source, consent=data.get("consent"))
-                if consent is not None:
-                    consent.save(force_insert=True)
-                if idempotency_key:
-                    IdempotencyKey.objects.create(dealer=dealer, source=source, key=idempotency_key, lead=lead)
-                if routed.notice is not None:
-                    notification_save(routed.notice)
-                rows_insert([received, *routed.events])  # the timeline's first entries at once
+                key = (IdempotencyKey(dealer=dealer, source=source, key=idempotency_key, lead=lead)
+                       if idempotency_key else None)
+                notices = [routed.notice] if routed.notice is not None else []
+                # The lead and all that comes with it in one statement, the round-robin's stamp included.
+                rows_write([[lead], [consent] if consent else [], [key] if key else [], notices,
+                            [received, *routed.events]], writes=routed.writes)
+                _outbox_after_save(notices)
+                link.save(lead)  # nothing for a new customer or a known one with the same details
             return IntakeResult(lead=lead, created=True, warnings=warnings_for(lead.data_flags))
         except IntegrityError:
             existing = _existing_lead(dealer=dealer, source=source, external_id=external_id, idempotency_key=idempotency_key)
@@ -496,18 +553,19 @@ def notification_new(*, dealer_id: int, recipient, kind: str, subject: str, body
 def notification_save(notification: Notification) -> Notification:
     """Save an in-app notice; its push and e-mail go out after commit. If the broker is down, the periodic flush does."""
     rows_insert([notification])
-    if notification.email_status == DeliveryStatus.PENDING or notification.push_status == PushStatus.PENDING:
-        batch = _outbox_batch.get()
-        if batch is not None:
-            batch.append(notification.pk)
-        else:
-            transaction.on_commit(functools.partial(outbox_wake, push=notification.push_status == PushStatus.PENDING))
+    _outbox_after_save([notification])
     return notification
 
 
 def notification_save_many(notifications: list[Notification]) -> list[Notification]:
     """`notification_save` for many notices in one INSERT (the sweep's batches); pushes and e-mails go out after commit."""
     Notification.objects.bulk_create(notifications)
+    _outbox_after_save(notifications)
+    return notifications
+
+
+def _outbox_after_save(notifications: list[Notification]) -> None:
+    """Notices just inserted: their pushes and e-mails are asked for after commit (once for a bulk writer's block)."""
     pending = [n.pk for n in notifications
                if n.email_status == DeliveryStatus.PENDING or n.push_status == PushStatus.PENDING]
     if pending:
@@ -517,7 +575,6 @@ def notification_save_many(notifications: list[Notification]) -> list[Notificati
         else:
             pushes = any(n.push_status == PushStatus.PENDING for n in notifications)
             transaction.on_commit(functools.partial(outbox_wake, push=pushes))
-    return notifications
 
 
 def notification_queue(*, dealer_id: int, recipient, kind: str, subject: str, body: str,

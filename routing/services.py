@@ -22,8 +22,8 @@ from leads.services import (
     lead_event_add,
     lead_event_new,
     lead_lock,
-    notification_save,
     notify_assignee,
+    routed_save,
 )
 
 from .models import CallScript
@@ -99,17 +99,30 @@ def _seats_sql(dealers: int) -> str:
         ORDER BY m.id"""
 
 
-def round_robin_seats(*, dealer_ids, uncounted: dict | None = None) -> dict[int, list[Seat]]:
-    """Each dealer's seats, read once. The caller holds the dealers' row locks, so no other pick counts alongside.
+_DEALERS_LOCK_SQL = f'SELECT id FROM "{Dealer._meta.db_table}" WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE; '
+
+
+def round_robin_seats(*, dealer_ids, uncounted: dict | None = None, lock: bool = False) -> dict[int, list[Seat]]:
+    """Each dealer's seats, read once, by a caller that holds the dealers' row locks (`_dealers_lock`), so that no
+    other pick counts alongside; `lock=True` takes them here first.
+
+    On PostgreSQL the lock and the count go in one message, as two statements: READ COMMITTED gives each statement its
+    own snapshot, taken when it starts, so the count still sees every lead committed before the lock was granted. One
+    round trip fewer while the lock is held, and every other lead of the dealer waits for that hold.
 
     `uncounted`: per dealer, the one person none of the leads to assign can go to (the holder of every one of them, as
     in a reassignment away from them), whose open leads need no counting."""
     dealer_ids = sorted(set(dealer_ids))
     seats: dict[int, list[Seat]] = {d: [] for d in dealer_ids}
-    if dealer_ids:
-        params = [v for d in dealer_ids for v in (d, (uncounted or {}).get(d) or 0)]
-        for user in User.objects.raw(_seats_sql(len(dealer_ids)), [*params, Role.SALESPERSON]):
-            seats[user.rr_dealer_id].append(Seat(user, user.rr_membership_id, user.rr_open_leads, user.rr_last_assigned_at))
+    if not dealer_ids:
+        return seats
+    sql, params = _seats_sql(len(dealer_ids)), [v for d in dealer_ids for v in (d, (uncounted or {}).get(d) or 0)]
+    if lock and connection.vendor == "postgresql":
+        sql, params = _DEALERS_LOCK_SQL + sql, [dealer_ids, *params]
+    elif lock:
+        _dealers_lock(dealer_ids)
+    for user in User.objects.raw(sql, [*params, Role.SALESPERSON]):
+        seats[user.rr_dealer_id].append(Seat(user, user.rr_membership_id, user.rr_open_leads, user.rr_last_assigned_at))
     return seats
 
 
@@ -119,12 +132,13 @@ def _dealers_lock(dealer_ids) -> None:
     list(Dealer.objects.select_for_update(no_key=True).filter(pk__in=set(dealer_ids)).order_by("pk").values_list("pk"))
 
 
-def salesperson_pick(*, dealer: Dealer, exclude_user_id=None, preferred_user_id=None):
+def salesperson_pick(*, dealer: Dealer, exclude_user_id=None, preferred_user_id=None, lock: bool = False):
     """The on-duty salesperson (a User, with `membership_id`) who gets the next lead, or None when nobody is on duty.
 
-    The caller holds the dealer's row lock, so two leads arriving at once never pick on stale counts.
+    The caller holds the dealer's row lock (or asks for it, `lock=True`), so two leads arriving at once never pick on
+    stale counts.
     """
-    seats = round_robin_seats(dealer_ids=[dealer.pk], uncounted={dealer.pk: exclude_user_id})[dealer.pk]
+    seats = round_robin_seats(dealer_ids=[dealer.pk], uncounted={dealer.pk: exclude_user_id}, lock=lock)[dealer.pk]
     seat = round_robin_next(seats, exclude_user_id=exclude_user_id, preferred_user_id=preferred_user_id)
     if seat is None:
         return None
@@ -150,20 +164,41 @@ def _nobody(user) -> str:
     return "nobody on duty: the manager" if user else "nobody on duty and no manager"
 
 
-def _sales_assignee(*, lead: Lead, exclude_user_id=None, reason: str = ""):
-    """(user, why) for a sales lead: round-robin by load, or the manager when nobody is on duty.
+@dataclass(frozen=True)
+class SalesPick:
+    user: User | None
+    why: str
+    stamp: tuple[str, list] | None  # the round-robin's stamp of the pick, for the caller to write before commit
 
-    Takes the dealer's row lock until commit, so callers do it as late in their transaction as they can.
+
+_STAMP_SQL = f'UPDATE "{Membership._meta.db_table}" SET "last_assigned_at" = %s WHERE "id" = %s'
+
+
+def _sales_pick(*, lead: Lead, exclude_user_id=None, reason: str = "") -> SalesPick:
+    """Who gets a sales lead: round-robin by load, or the manager when nobody is on duty.
+
+    Takes the dealer's row lock until commit, so callers do it as late in their transaction as they can, and write
+    the pick's stamp (a statement with its parameters, as portable SQL) with their own writes.
     """
-    _dealers_lock([lead.dealer_id])
-    # A returning customer goes back to the salesperson they know (unless this is a reassignment away from them).
+    # A returning customer goes back to the salesperson they know (unless this is a reassignment away from them): read
+    # before the lock, as it does not depend on the counts.
     preferred = _previous_salesperson_id(lead) if lead.returning_customer and not exclude_user_id else None
-    salesperson = salesperson_pick(dealer=lead.dealer, exclude_user_id=exclude_user_id, preferred_user_id=preferred)
+    salesperson = salesperson_pick(dealer=lead.dealer, exclude_user_id=exclude_user_id, preferred_user_id=preferred,
+                                   lock=True)
     if salesperson:
-        Membership.objects.filter(pk=salesperson.membership_id).update(last_assigned_at=timezone.now())
-        return salesperson, reason or "round-robin"
+        now = Membership._meta.get_field("last_assigned_at").get_db_prep_save(timezone.now(), connection)
+        return SalesPick(salesperson, reason or "round-robin", (_STAMP_SQL, [now, salesperson.membership_id]))
     user = _fallback_managers([lead.dealer_id]).get(lead.dealer_id)
-    return user, _nobody(user)
+    return SalesPick(user, _nobody(user), None)
+
+
+def _sales_assignee(*, lead: Lead, exclude_user_id=None, reason: str = ""):
+    """(user, why) for a sales lead, its round-robin stamp written at once (`_sales_pick`)."""
+    pick = _sales_pick(lead=lead, exclude_user_id=exclude_user_id, reason=reason)
+    if pick.stamp is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(*pick.stamp)
+    return pick.user, pick.why
 
 
 def _assigned_event(lead: Lead, user, *, by=None, text: str) -> LeadEvent:
@@ -283,14 +318,16 @@ def lead_route_new(*, lead: Lead) -> Routed:
         lead_event_new(lead=lead, type=EventType.ROUTED, text=lead.queue, at=now,
                        data={"clock_started_at": deadline.clock_started_at.isoformat(), "due_at": deadline.due_at.isoformat()}),
     ]
-    notice = None
+    routed = Routed(events=events)
     if lead.queue == Queue.SALES:  # last: the round-robin holds the dealer's lock until commit
-        user, text = _sales_assignee(lead=lead)
-        lead.assignee = user
-        events.append(_assigned_event(lead, user, text=text))
-        if user is not None:
-            notice = assignee_notice(lead=lead, user=user, kind=NotificationKind.ASSIGNED)
-    return Routed(events=events, notice=notice)
+        pick = _sales_pick(lead=lead)
+        lead.assignee = pick.user
+        events.append(_assigned_event(lead, pick.user, text=pick.why))
+        if pick.user is not None:
+            routed.notice = assignee_notice(lead=lead, user=pick.user, kind=NotificationKind.ASSIGNED)
+        if pick.stamp is not None:
+            routed.writes.append(pick.stamp)
+    return routed
 
 
 def lead_route(*, lead: Lead) -> Lead:
@@ -300,9 +337,7 @@ def lead_route(*, lead: Lead) -> Lead:
         if lead.routed_at is None:
             routed = lead_route_new(lead=lead)
             lead.save(update_fields=ROUTING_FIELDS)
-            LeadEvent.objects.bulk_create(routed.events)
-            if routed.notice is not None:
-                notification_save(routed.notice)
+            routed_save(routed)
     return lead
 
 

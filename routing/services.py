@@ -168,11 +168,6 @@ def _fallback_managers(dealer_ids) -> dict[int, User]:
     return managers
 
 
-def _previous_salesperson_id(lead: Lead):
-    return (Lead.objects.for_dealer(lead.dealer).filter(customer=lead.customer, assignee__isnull=False)
-            .exclude(pk=lead.pk).order_by("-received_at").values_list("assignee_id", flat=True).first())
-
-
 def _nobody(user) -> str:
     return "nobody on duty: the manager" if user else "nobody on duty and no manager"
 
@@ -195,7 +190,8 @@ def _sales_pick(*, lead: Lead, exclude_user_id=None, reason: str = "") -> SalesP
     """
     # A returning customer goes back to the salesperson they know (unless this is a reassignment away from them): read
     # before the lock, as it does not depend on the counts.
-    preferred = _previous_salesperson_id(lead) if lead.returning_customer and not exclude_user_id else None
+    preferred = (_previous_salesperson_ids([lead])[lead.pk] if lead.returning_customer and not exclude_user_id
+                 else None)
     salesperson = salesperson_pick(dealer=lead.dealer, exclude_user_id=exclude_user_id, preferred_user_id=preferred,
                                    lock=True)
     if salesperson:
@@ -232,7 +228,8 @@ def assign_to_sales(*, lead: Lead, exclude_user_id=None, by=None, reason: str = 
 
 
 def _previous_salesperson_ids(leads: list[Lead]) -> dict:
-    """For returning customers' leads that have no owner: the salesperson of the customer's latest assigned lead."""
+    """For returning customers' leads that have no owner: the salesperson of the customer's latest assigned lead (the
+    rule of the intake, one lead at a time, and of the sweep's reassignment, a batch at a time)."""
     if not leads:
         return {}
     latest: dict = {}

@@ -597,8 +597,8 @@ _LEADS_UPDATE, _LEADS_UPDATE_OWNERS = _leads_update_sql(owners=False), _leads_up
 def _escalate_batch(leads: list[Lead], sweep: _Pass) -> list[SweepAction]:
     """Escalate claimed leads: one INSERT for the escalation rows, one for the timeline, one for the notices and one
     UPDATE for the leads (their new owners too); reassignments add routing's round-robin for the whole batch (the
-    dealers' locks, their salespeople, the stamps: three statements). A lead whose decision raises is moved back by the
-    backoff in the same UPDATE instead of failing the batch."""
+    dealers' locks with their salespeople in one message, then the stamps: two round trips). A lead whose decision
+    raises is moved back by the backoff in the same UPDATE instead of failing the batch."""
     now = sweep.now
     steps: list[_Step] = []
     updates: dict = {}  # lead pk -> (seen, level, deadline_at, next_action_at, failures, error, failed_at, assignee, queue)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMessage, get_connection
-from django.db import IntegrityError, connections, router, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, router, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
@@ -137,7 +137,7 @@ def rows_write(groups: list[list], *, writes: list[tuple[str, list]] = ()) -> No
     groups = [group for group in groups if group]
     if not groups and not writes:
         return
-    alias = router.db_for_write(type(groups[0][0]), instance=groups[0][0]) if groups else "default"
+    alias = router.db_for_write(type(groups[0][0]), instance=groups[0][0]) if groups else DEFAULT_DB_ALIAS
     connection = connections[alias]
     prepared = [_insert_prepared(group, connection) for group in groups] if connection.vendor == "postgresql" else [None]
     if None in prepared:

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from dealers.errors import LeadClosed, NotOnTheTeam
 from dealers.hours import OpeningSchedule
 from dealers.models import Dealer, Membership, Role, RoutingModel, User
-from dealers.rows import instance_from_row
+from dealers.rows import instance_from_row, value_from_db
 from dealers.services import audit_record, policy_get
 from leads.models import Channel, EventType, Kind, Lead, LeadEvent, NotificationKind, Queue, Reason
 from leads.services import (
@@ -106,8 +106,8 @@ _DEALERS_LOCK_SQL = f'SELECT id FROM "{Dealer._meta.db_table}" WHERE id = ANY(%s
 
 
 def round_robin_seats(*, dealer_ids, uncounted: dict | None = None, lock: bool = False) -> dict[int, list[Seat]]:
-    """Each dealer's seats, read once, by a caller that holds the dealers' row locks (`_dealers_lock`), so that no
-    other pick counts alongside; `lock=True` takes them here first.
+    """Each dealer's seats, read once, under the dealers' row locks (held until commit), so that no other pick counts
+    alongside: `lock=True` takes them here first; without it the caller already holds them.
 
     On PostgreSQL the lock and the count go in one message, as two statements: READ COMMITTED gives each statement its
     own snapshot, taken when it starts, so the count still sees every lead committed before the lock was granted. One
@@ -120,22 +120,19 @@ def round_robin_seats(*, dealer_ids, uncounted: dict | None = None, lock: bool =
     if not dealer_ids:
         return seats
     sql, params = _seats_sql(len(dealer_ids)), [v for d in dealer_ids for v in (d, (uncounted or {}).get(d) or 0)]
-    if lock and connection.vendor == "postgresql":
+    alias = router.db_for_write(Dealer)  # the locks, and a count that must see what they guard
+    if lock and connections[alias].vendor == "postgresql":
         sql, params = _DEALERS_LOCK_SQL + sql, [dealer_ids, *params]
     elif lock:
         _dealers_lock(dealer_ids)
     # Read with a cursor, the users built as a queryset builds them: a RawQuerySet's setup cost more than the answer.
-    alias = router.db_for_read(User)
     with connections[alias].cursor() as cursor:
         cursor.execute(sql, [*params, Role.SALESPERSON])
         rows = cursor.fetchall()
-    last_assigned = Membership._meta.get_field("last_assigned_at").get_col(Membership._meta.db_table)
-    converters = connections[alias].ops.get_db_converters(last_assigned)
     for membership_id, dealer_id, last_assigned_at, open_leads, *user_values in rows:
-        for converter in converters:  # SQLite's dates
-            last_assigned_at = converter(last_assigned_at, last_assigned, connections[alias])
-        user = instance_from_row(User, alias, user_values)
-        seats[dealer_id].append(Seat(user, membership_id, open_leads, last_assigned_at))
+        last_assigned_at = value_from_db(Membership, "last_assigned_at", alias, last_assigned_at)
+        seats[dealer_id].append(Seat(instance_from_row(User, alias, user_values), membership_id, open_leads,
+                                     last_assigned_at))
     return seats
 
 
@@ -258,7 +255,7 @@ def _stamps_write(stamps: dict) -> None:
 
 def leads_sales_reassign(*, leads: list[Lead], reason: str) -> dict:
     """Stalled sales leads go to the next on-duty salesperson (never their current one) by the intake's rule
-    (`round_robin_next`), a batch at a time: the dealers' locks in one statement, their seats read once, each lead
+    (`round_robin_next`), a batch at a time: the dealers' locks and their seats in one round trip, each lead
     picked in turn with the counts kept in memory (a lead leaves its old owner's count and joins its new one's, as if
     written at once), the picks' stamps in one statement. Sets each lead's queue and assignee without saving them: the
     caller writes them with its own update before commit, while the locks are held. Returns each lead's `Routed` (the
@@ -266,13 +263,12 @@ def leads_sales_reassign(*, leads: list[Lead], reason: str) -> dict:
     if not leads:
         return {}
     dealer_ids = {lead.dealer_id for lead in leads}
-    _dealers_lock(dealer_ids)
     holders: dict = {}  # per dealer: the holders of its leads in the batch
     for lead in leads:
         holders.setdefault(lead.dealer_id, set()).add(lead.assignee_id)
     # A dealer's leads that all leave the same person (one lead per dealer and batch, typically): they are never
     # chosen, so their open leads are not counted.
-    seats = round_robin_seats(dealer_ids=dealer_ids,
+    seats = round_robin_seats(dealer_ids=dealer_ids, lock=True,
                               uncounted={d: next(iter(ids)) for d, ids in holders.items() if len(ids) == 1})
     preferred = _previous_salesperson_ids([lead for lead in leads if lead.returning_customer and not lead.assignee_id])
     start, picks = timezone.now(), 0

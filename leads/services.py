@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMessage, get_connection
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, router, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, router, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
@@ -59,15 +59,24 @@ logger = logging.getLogger(__name__)
 IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
 
 
+# Field classes whose value goes to the database as it is when it is of one of these exact types: their pre_save reads
+# the attribute and their preparation only coerces other types (and turns lazy text into text). Most of a lead's
+# columns; skipping Django's preparation for them saves three method calls per column.
+_AS_IS = {models.CharField: (str, type(None)), models.TextField: (str, type(None)), models.BooleanField: (bool, type(None)),
+          models.PositiveSmallIntegerField: (int, type(None)), models.PositiveIntegerField: (int, type(None))}
+
+
 @functools.cache
-def _insert_sql(model, rows: int) -> tuple[str, tuple, object]:
-    """(INSERT statement for `rows` rows, the fields it writes, the auto primary key it returns or None)."""
+def _insert_sql(model, rows: int) -> tuple[str, tuple, tuple, object]:
+    """(INSERT statement for `rows` rows, the fields it writes, for each the value types it writes as they are
+    (`_AS_IS`), the auto primary key it returns or None)."""
     auto_pk = model._meta.auto_field
     fields = tuple(f for f in model._meta.local_concrete_fields if f is not auto_pk)
     row = f"({', '.join(['%s'] * len(fields))})"
     columns = ", ".join(f'"{f.column}"' for f in fields)
     sql = f'INSERT INTO "{model._meta.db_table}" ({columns}) VALUES {", ".join([row] * rows)}'
-    return (sql + f' RETURNING "{auto_pk.column}"' if auto_pk else sql), fields, auto_pk
+    as_is = tuple(_AS_IS.get(type(f), ()) for f in fields)
+    return (sql + f' RETURNING "{auto_pk.column}"' if auto_pk else sql), fields, as_is, auto_pk
 
 
 def _django_insert(objs: list) -> None:
@@ -85,11 +94,16 @@ def _insert_prepared(objs: list, connection) -> tuple[str, list, object] | None:
     if model._meta.auto_field is not None and (
             any(obj.pk is not None for obj in objs) or not connection.features.can_return_rows_from_bulk_insert):
         return None
-    sql, fields, auto_pk = _insert_sql(model, len(objs))
+    sql, fields, as_is, auto_pk = _insert_sql(model, len(objs))
     params = []
     for obj in objs:
         obj._prepare_related_fields_for_save(operation_name="save")
-        for model_field in fields:
+        for model_field, types in zip(fields, as_is, strict=True):
+            if types:
+                value = getattr(obj, model_field.attname)
+                if type(value) in types:
+                    params.append(value)
+                    continue
             value = model_field.pre_save(obj, True)
             if hasattr(value, "resolve_expression"):  # filled in by the database: let Django write and read it back
                 return None

@@ -747,14 +747,29 @@ def _outbox_claim(*, limit: int) -> tuple[list[Notification], dt.datetime]:
     return batch, claimed_at
 
 
+@functools.cache
+def _outbox_record_sql() -> str:
+    """The UPDATE that records one e-mail's outcome, on its row only while this claim still holds it (still "sending",
+    still carrying the claim's time). Written out once: the same statement through the ORM was half of the worker's
+    CPU per notice (a queryset built and compiled for every e-mail). A failure keeps the claim's time (`COALESCE`)."""
+    table, column = Notification._meta.db_table, (lambda name: Notification._meta.get_field(name).column)
+    status, sent_at, error = column("email_status"), column("email_sent_at"), column("email_error")
+    return (f'UPDATE "{table}" SET "{status}" = %s, "{sent_at}" = COALESCE(%s, "{sent_at}"), "{error}" = %s '
+            f'WHERE "dealer_id" = %s AND "id" = %s AND "{status}" = %s AND "{sent_at}" = %s')
+
+
 def _outbox_record(n: Notification, claimed_at: dt.datetime, error: Exception | None) -> None:
     if error is None:
-        changes = {"email_status": DeliveryStatus.SENT, "email_sent_at": timezone.now(), "email_error": ""}
+        status, sent_at, text = DeliveryStatus.SENT, timezone.now(), ""
     else:  # n.email_attempts is the count before this claim
         retry = n.email_attempts + 1 < MAX_EMAIL_ATTEMPTS
-        changes = {"email_status": DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED, "email_error": str(error)[:1000]}
-    Notification.objects.for_dealer(n.dealer_id).filter(
-        pk=n.pk, email_status=DeliveryStatus.SENDING, email_sent_at=claimed_at).update(**changes)
+        status, sent_at, text = DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED, None, str(error)[:1000]
+    connection = connections[router.db_for_write(Notification)]
+    when = Notification._meta.get_field("email_sent_at")
+    with connection.cursor() as cursor:
+        cursor.execute(_outbox_record_sql(), [
+            status, when.get_db_prep_save(sent_at, connection), text, n.dealer_id, n.pk, DeliveryStatus.SENDING,
+            when.get_db_prep_save(claimed_at, connection)])
 
 
 def lead_link(lead: Lead, dealer: Dealer) -> str:

@@ -1,7 +1,7 @@
 """The Quick start's database, exercised: run by tests/test_quickstart_sqlite.py in a process of its own, on the
 SQLite file that `migrate` and `seed_demo` made (config.settings.local, no Redis), because the suite itself runs on
-PostgreSQL. Every page without a path argument, a lead page, a lead posted by a portal, the sweep and the outbox:
-any 5xx or exception fails it. Prints one line per request."""
+PostgreSQL. Every page without a path argument, a lead page, a lead posted by a portal, the sweep and the outbox
+(its notices recorded as sent): any 5xx or exception fails it. Prints one line per request."""
 
 import sys
 
@@ -16,7 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver  # noqa: E402
 
 from dealers.models import Dealer, Membership  # noqa: E402
 from dealers.services import api_key_create  # noqa: E402
-from leads.models import Lead  # noqa: E402
+from leads.models import DeliveryStatus, Lead, Notification  # noqa: E402
 from leads.services import outbox_flush  # noqa: E402
 from tests.conftest import pass_second_factor  # noqa: E402
 
@@ -83,6 +83,10 @@ def main() -> int:
     call_command("followup_sweep")
     call_command("followup_sweep")
     outbox_flush()
+    owed = (Notification.objects.for_dealer(dealer).filter(lead__external_id="quickstart-smoke-1")
+            .exclude(email_status=DeliveryStatus.SENT).values_list("kind", "email_status", "email_error"))
+    if owed:
+        failures.append(f"the portal lead's notices were not recorded as sent: {list(owed)}")
     if failures:
         print("FAILED:", *failures, sep="\n  ", file=sys.stderr)
         return 1

@@ -1,10 +1,10 @@
 """Intake throughput and latency over HTTP: gunicorn on PostgreSQL, 16 concurrent connections.
 
 Compares POST /api/v1/leads/ (validation, idempotency, customer matching, scoring, routing, outbox) with a bare DRF
-endpoint that only stores one row, on the same server in the same run; then measures how long it takes from the
-POST to the assignee's notice being sent by a running Celery worker.
+endpoint that only stores one row, on the same server in the same run, in alternating turns; then measures how long it
+takes from the POST to the assignee's notice being sent by a running Celery worker.
 
-Run:  .venv/bin/python bench/intake.py [--seconds 20] [--concurrency 16] [--workers 4] [--dealers 1]
+Run:  .venv/bin/python bench/intake.py [--seconds 20] [--rounds 4] [--concurrency 16] [--workers 4] [--dealers 1]
 
 With one dealer (the default, the worst case) every lead takes that dealer's round-robin lock in turn; a SaaS's load
 comes from many dealers at once (`--dealers 50`).
@@ -119,9 +119,38 @@ def load(path: str, headers: list[dict], seconds: float, concurrency: int) -> di
     began = time.monotonic()
     [t.start() for t in threads]
     [t.join() for t in threads]
-    elapsed = time.monotonic() - began
-    return {"requests": len(latencies), "per_second": len(latencies) / elapsed, "statuses": statuses,
-            "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000}
+    return {"latencies": latencies, "elapsed": time.monotonic() - began, "statuses": statuses}
+
+
+def summary(runs: list[dict]) -> dict:
+    """One figure for a target's interleaved runs: requests per second over their summed time, percentiles over all."""
+    latencies = [x for run in runs for x in run["latencies"]]
+    statuses: dict[int, int] = {}
+    for run in runs:
+        for code, n in run["statuses"].items():
+            statuses[code] = statuses.get(code, 0) + n
+    return {"requests": len(latencies), "per_second": len(latencies) / sum(run["elapsed"] for run in runs),
+            "statuses": statuses, "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000}
+
+
+def interleaved(portal: list[dict], seconds: float, concurrency: int, rounds: int) -> tuple[dict, dict, dict, dict]:
+    """The lead endpoint and the bare one in turns, `rounds` times each for an equal share of `seconds`: the host's
+    speed drifts by tens of percent within minutes, and two back-to-back runs compared it as much as the code.
+    Returns (leads, bare, CPU per lead, CPU per bare request) in milliseconds, CPU measured over each target's turns."""
+    share = seconds / rounds
+    runs: dict[str, list] = {"lead": [], "bare": []}
+    cpu = {"lead": {}, "bare": {}}
+    for _round in range(rounds):
+        for target, path, headers in (("lead", "/api/v1/leads/", portal), ("bare", "/bench/bare/", [{}])):
+            before = cpu_seconds()
+            runs[target].append(load(path, headers, share, concurrency))
+            after = cpu_seconds()
+            for name in after:
+                cpu[target][name] = cpu[target].get(name, 0.0) + after[name] - before[name]
+    leads, bare = summary(runs["lead"]), summary(runs["bare"])
+    per = {target: {name: used / max(1, (leads if target == "lead" else bare)["requests"]) * 1000
+                    for name, used in cpu[target].items()} for target in cpu}
+    return leads, bare, per["lead"], per["bare"]
 
 
 def _processes() -> dict[int, tuple[int, str, float]]:
@@ -184,6 +213,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=4, help="turns each target gets, alternating (see interleaved)")
     parser.add_argument("--dealers", type=int, default=1,
                         help="spread the leads over this many dealers (1: every lead waits on one dealer's round-robin)")
     args = parser.parse_args()
@@ -209,11 +239,7 @@ def main():
             load("/api/v1/leads/", portal, 2, args.concurrency)
             analyze()
             started = time.time()
-            before = cpu_seconds()
-            leads = load("/api/v1/leads/", portal, args.seconds, args.concurrency)
-            after = cpu_seconds()
-            bare = load("/bench/bare/", [{}], args.seconds, args.concurrency)
-            after_bare = cpu_seconds()
+            leads, bare, lead_cpu, bare_cpu = interleaved(portal, args.seconds, args.concurrency, args.rounds)
             notice = notice_latency(started)
         finally:
             for process in (web, worker):
@@ -224,14 +250,12 @@ def main():
     statuses_or_exit("POST /api/v1/leads/", leads["statuses"], {201})
     statuses_or_exit("the bare endpoint", bare["statuses"], {201})
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"gunicorn workers: {args.workers}, concurrency: {args.concurrency}, {args.seconds:.0f} s per target, "
-          f"leads spread over {args.dealers} dealer(s)")
+    print(f"gunicorn workers: {args.workers}, concurrency: {args.concurrency}, {args.seconds:.0f} s per target in "
+          f"{args.rounds} turns each, leads spread over {args.dealers} dealer(s)")
     for name, r in (("POST /api/v1/leads/", leads), ("bare DRF one-row insert", bare)):
         print(f"{name:<26} {r['per_second']:8.1f} req/s   p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms   "
               f"{r['statuses']}")
     print(f"lead throughput / bare throughput: {leads['per_second'] / bare['per_second']:.0%}")
-    lead_cpu = {name: (after[name] - before[name]) / leads["requests"] * 1000 for name in before}
-    bare_cpu = {name: (after_bare[name] - after[name]) / bare["requests"] * 1000 for name in before}
     print("CPU per lead during the lead run: " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in lead_cpu.items()))
     print("CPU per request during the bare run: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in bare_cpu.items()))
     # A steadier figure than the throughput ratio when the host's speed drifts between the two runs.

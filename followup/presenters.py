@@ -237,10 +237,11 @@ def event_summary(event: LeadEvent) -> str:
         return choice_label(EscalationAction, event.text)
     if kind == EventType.CLOSED:
         return choice_label(Status, data.get("outcome"))
-    if kind == EventType.CLASSIFIED:
+    if kind == EventType.CLASSIFIED:  # written until 2026-12; the classification is now part of ROUTED
         return choice_label(Kind, event.text)
     if kind == EventType.ROUTED:
-        return choice_label(Queue, event.text)
+        queue = choice_label(Queue, event.text)
+        return f"{queue} · {choice_label(Kind, data['kind'])}" if data.get("kind") else queue
     if kind == EventType.CUSTOMER_CHANGED:
         if data.get("action") == "split":
             return _("Split off into customer record %(id)s") % {"id": data.get("customer")}

@@ -319,10 +319,11 @@ def lead_route_new(*, lead: Lead) -> Routed:
     lead.clock_started_at, lead.first_response_due_at = deadline.clock_started_at, deadline.due_at
     lead_deadline_set(lead, deadline.due_at, first_step_minutes=policy.remind_after_minutes)
     lead.routed_at = now = timezone.now()
+    # One entry for the classification and the queue (before 2026-12 there were two: CLASSIFIED, then ROUTED).
     events = [
-        lead_event_new(lead=lead, type=EventType.CLASSIFIED, text=lead.kind, at=now),
         lead_event_new(lead=lead, type=EventType.ROUTED, text=lead.queue, at=now,
-                       data={"clock_started_at": deadline.clock_started_at.isoformat(), "due_at": deadline.due_at.isoformat()}),
+                       data={"kind": lead.kind, "clock_started_at": deadline.clock_started_at.isoformat(),
+                             "due_at": deadline.due_at.isoformat()}),
     ]
     routed = Routed(events=events)
     if lead.queue == Queue.SALES:  # last: the round-robin holds the dealer's lock until commit

@@ -145,7 +145,7 @@ def test_imported_leads_wait_in_the_bdc_queue_as_passive_leads_with_their_reason
         assert (lead.kind, lead.queue, lead.assignee_id, lead.source, lead.channel) == ("passive", "bdc", None, "import",
                                                                                         "outbound")
         assert lead.routed_at and lead.first_response_due_at and lead.next_action_at
-        assert [e.type for e in lead.events.all()] == [EventType.RECEIVED, EventType.CLASSIFIED, EventType.ROUTED]
+        assert [e.type for e in lead.events.all()] == [EventType.RECEIVED, EventType.ROUTED]
     assert set(bdc_queue(dealer=cast.dealer_a)) == set(leads)
     assert AuditEntry.objects.unscoped().filter(dealer=cast.dealer_a, action="leads.imported", actor=cast.manager_a).exists()
 

@@ -17,7 +17,7 @@ from followup.messaging import customer_email_send
 from followup.models import Appointment, ContactAttempt
 from followup.presenters import countdown_text
 from followup.services import attempt_log
-from leads.models import EventType, LeadEvent, Notification, NotificationKind, Status
+from leads.models import EventType, Lead, LeadEvent, Notification, NotificationKind, Status
 from tests.factories import CustomerFactory, LeadFactory
 
 AMSTERDAM = zoneinfo.ZoneInfo("Europe/Amsterdam")
@@ -325,6 +325,22 @@ def test_lead_page_shows_timeline_earlier_leads_trade_in_and_notes(sales_client,
     assert "<q>Belt terug na 17:00</q>" in html
     assert "Lost" in html and reverse("lead_detail", args=[earlier.pk]) not in html  # listed, but not a colleague's link
     assert LeadEvent.objects.unscoped().filter(lead=lead, type=EventType.NOTE, actor=cast.sales_a1).exists()
+
+
+def test_the_timeline_says_in_one_entry_which_queue_and_which_kind(sales_client, cast):
+    """Routing writes one entry (queue and kind); leads routed before that still show their separate classification."""
+    from routing.services import lead_route
+
+    lead = lead_route(lead=LeadFactory(dealer=cast.dealer_a, channel="web_form", routed_at=None, kind="", queue="",
+                                       assignee=None))
+    LeadEvent.objects.create(dealer=cast.dealer_a, lead=lead, type=EventType.CLASSIFIED, text="passive")
+    Lead.objects.for_dealer(cast.dealer_a).filter(pk=lead.pk).update(assignee=cast.sales_a1)  # this client's lead
+
+    html = sales_client.get(reverse("lead_detail", args=[lead.pk]), HTTP_ACCEPT_LANGUAGE="nl").content.decode()
+
+    assert list(lead.events.filter(type=EventType.ROUTED).values_list("text", "data__kind")) == [("sales", "active")]
+    assert "Verkoop · Actief" in html
+    assert "Passief" in html  # the older entry's own line
 
 
 def test_dutch_dates_in_amsterdam_time(sales_client, cast):

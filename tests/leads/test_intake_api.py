@@ -54,7 +54,9 @@ def test_a_lead_is_stored_classified_and_assigned(portal, open_dealer, cast, dja
     assert lead.customer.email == "jan@example.nl"
     assert lead.vehicle["make"] == "Hyundai" and lead.trade_in["model"] == "Picanto"
     assert lead.score > 0
-    assert [e.type for e in lead.events.all()][:3] == [EventType.RECEIVED, EventType.CLASSIFIED, EventType.ROUTED]
+    events = list(lead.events.all())
+    assert [e.type for e in events] == [EventType.RECEIVED, EventType.ROUTED, EventType.ASSIGNED]
+    assert events[1].text == "sales" and events[1].data["kind"] == "active"  # one entry says how it was classified
     notice = Notification.objects.unscoped().get(lead=lead)
     assert notice.recipient_id == body["assigned_to"]["id"]
     outbox_flush()  # what the worker does

@@ -752,9 +752,9 @@ def _outbox_record_sql() -> str:
     """The UPDATE that records one e-mail's outcome, on its row only while this claim still holds it (still "sending",
     still carrying the claim's time). Written out once: the same statement through the ORM was half of the worker's
     CPU per notice (a queryset built and compiled for every e-mail). A failure keeps the claim's time (`COALESCE`)."""
-    table, column = Notification._meta.db_table, (lambda name: Notification._meta.get_field(name).column)
-    status, sent_at, error = column("email_status"), column("email_sent_at"), column("email_error")
-    return (f'UPDATE "{table}" SET "{status}" = %s, "{sent_at}" = COALESCE(%s, "{sent_at}"), "{error}" = %s '
+    meta = Notification._meta
+    status, sent_at, error = (meta.get_field(name).column for name in ("email_status", "email_sent_at", "email_error"))
+    return (f'UPDATE "{meta.db_table}" SET "{status}" = %s, "{sent_at}" = COALESCE(%s, "{sent_at}"), "{error}" = %s '
             f'WHERE "dealer_id" = %s AND "id" = %s AND "{status}" = %s AND "{sent_at}" = %s')
 
 

@@ -81,6 +81,13 @@ def setup_django(name: str, **extra) -> None:
     django.setup()
 
 
+def proc_cpu(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds process `pid` has used (a PostgreSQL backend serving a benchmark), from Linux /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     if not ordered:

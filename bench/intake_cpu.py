@@ -17,18 +17,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.benchdb import bench_database, setup_django  # noqa: E402
+from bench.benchdb import bench_database, proc_cpu, setup_django  # noqa: E402
 from bench.intake import intake_fixture, lead_body  # noqa: E402
 
 DB = "opvolger_bench_intake_cpu"
 REDIS = "redis://127.0.0.1:6379/9"
-
-
-def backend_cpu(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of a PostgreSQL backend, from Linux /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / ticks, int(fields[12]) / ticks
 
 
 def measured(work, connection) -> tuple[float, float, float]:
@@ -36,11 +29,11 @@ def measured(work, connection) -> tuple[float, float, float]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
-    user0, system0 = backend_cpu(pid)
+    user0, system0 = proc_cpu(pid)
     own0 = time.process_time()
     work()
     own1 = time.process_time()
-    user1, system1 = backend_cpu(pid)
+    user1, system1 = proc_cpu(pid)
     return own1 - own0, user1 - user0, system1 - system0
 
 

@@ -19,15 +19,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.benchdb import database_drop, database_exists, database_recreate, database_url  # noqa: E402
+from bench.benchdb import database_drop, database_exists, database_recreate, database_url, proc_cpu  # noqa: E402
 
 BENCH_DB = "opvolger_bench_reporting"
 
 
 def backend_cpu_seconds(pid: int) -> float:
-    """CPU time the PostgreSQL backend serving us has used (user + system), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time the PostgreSQL backend serving us has used (user + system)."""
+    return sum(proc_cpu(pid))
 
 
 def timed(client, url: str, runs: int) -> tuple[list[float], list[float], int]:

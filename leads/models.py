@@ -256,8 +256,9 @@ class Lead(models.Model):
         ]
         indexes = [
             # Covers the reports' per-lead columns, so a period's leads are read from the index, not a scattered heap.
+            # The id too: the cohort reads it (lead_ref, the appointment flags); without it the index covered nothing.
             models.Index(fields=["dealer", "received_at"], name="lead_dealer_received",
-                         include=["assignee", "queue", "source", "kind", "status", "closed_at", "clock_started_at",
+                         include=["id", "assignee", "queue", "source", "kind", "status", "closed_at", "clock_started_at",
                                   "first_contact_at", "first_connected_at", "first_response_due_at", "counted_attempts",
                                   "attempt_count", "verified_attempts", "attempts_to_contact"]),
             models.Index(fields=["dealer", "assignee", "closed_at"], name="lead_dealer_assignee"),

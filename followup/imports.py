@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from dealers import locks
 from dealers.models import Dealer
 from dealers.services import audit_record
 from leads.matching import Candidate, customer_match
@@ -445,9 +446,7 @@ def _lock_dealer_imports(dealer: Dealer) -> None:
     An advisory lock, not a row lock on the dealer: routing locks that row for every active lead, and a long
     import must not hold up the portals.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x4F50_494D, dealer.pk])  # "OPIM"
+    locks.advisory_xact_lock(locks.IMPORTS, dealer.pk)
 
 
 class _RowByRowWriter:

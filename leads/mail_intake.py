@@ -12,11 +12,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from dealers import locks
 from dealers.api import flatten_errors
 from dealers.models import Dealer
 
@@ -147,11 +148,8 @@ def _lock_buyer(*, dealer: Dealer, contacts: list[str]) -> None:
 
     A transaction-scoped advisory lock per contact (in a fixed order, so two mails naming the same two contacts never
     deadlock), not a row lock: there is no row yet to lock. On the embedded SQLite, writers are serialised anyway."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for contact in sorted(set(contacts)):
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [0x4F50_5253, f"{dealer.pk}:{contact}"])  # "OPRS"
+    for contact in sorted(set(contacts)):
+        locks.advisory_xact_lock(locks.BUYER, f"{dealer.pk}:{contact}")
 
 
 def _answered_call_log(*, mail: InboundMail, reading: MailReading, on_call_answered: Callable) -> None:

@@ -64,16 +64,22 @@ class Seat:
     is built only for the seat that is picked (`user`): the rule needs the id alone (with the bench's five salespeople,
     0.1 M of a lead's 11.8 M instructions; more for a bigger team)."""
 
-    user_id: int
     membership_id: int
     open_leads: int | None  # None: not counted, as no lead being assigned can go to them (they are its holder)
     last_assigned_at: dt.datetime | None
-    user_row: list = field(repr=False, default_factory=list)
-    alias: str = "default"
+    user_row: list = field(repr=False)  # the user's columns in concrete-field order (_seats_sql)
+    alias: str
+
+    @property
+    def user_id(self) -> int:
+        return self.user_row[_USER_PK]
 
     @functools.cached_property
     def user(self) -> User:
         return instance_from_row(User, self.alias, self.user_row)
+
+
+_USER_PK = User._meta.concrete_fields.index(User._meta.pk)
 
 
 _NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
@@ -137,11 +143,9 @@ def round_robin_seats(*, dealer_ids, uncounted: dict | None = None, lock: bool =
     with connections[alias].cursor() as cursor:
         cursor.execute(sql, [*params, Role.SALESPERSON])
         rows = cursor.fetchall()
-    user_pk = User._meta.concrete_fields.index(User._meta.pk)  # the user's columns come in this order (_seats_sql)
     for membership_id, dealer_id, last_assigned_at, open_leads, *user_values in rows:
         last_assigned_at = value_from_db(Membership, "last_assigned_at", alias, last_assigned_at)
-        seats[dealer_id].append(Seat(user_values[user_pk], membership_id, open_leads, last_assigned_at, user_values,
-                                     alias))
+        seats[dealer_id].append(Seat(membership_id, open_leads, last_assigned_at, user_values, alias))
     return seats
 
 

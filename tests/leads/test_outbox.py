@@ -5,6 +5,8 @@ import datetime as dt
 import pytest
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import leads.services
@@ -181,13 +183,10 @@ def test_a_live_flush_hands_back_what_it_cannot_send_within_its_claim(cast, monk
 
 def test_a_flush_reads_the_notices_leads_once_however_many_it_sends(cast, wake_ups):
     """The claim reads only what the e-mails are written from; nothing it left out is fetched per e-mail afterwards."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     for n in range(4):
         lead = LeadFactory(dealer=cast.dealer_a, assignee=cast.sales_a1,
                            first_response_due_at=timezone.now() + dt.timedelta(minutes=4, seconds=30))
-        leads.services.notify_assignee(lead=lead, user=cast.sales_a1, kind=NotificationKind.ASSIGNED, note=f"lead {n}")
+        notify_assignee(lead=lead, user=cast.sales_a1, kind=NotificationKind.ASSIGNED, note=f"lead {n}")
     Notification.objects.unscoped().update(push_status="skipped")  # no device: the e-mail is owed at once
     with CaptureQueriesContext(connection) as queries:
         assert outbox_flush() == 4

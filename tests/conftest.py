@@ -3,8 +3,10 @@
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
+from django.utils import translation
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
@@ -50,6 +52,15 @@ def _clear_cache():
     """Throttle counters and other cached state live in Redis: each test starts clean."""
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """Each test starts in the settings' language. The locale middleware activates a request's language in the thread
+    that served it and leaves it there, so a Dutch page request made the tests after it (same worker) speak Dutch."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 def pass_second_factor(client, user) -> TOTPDevice:

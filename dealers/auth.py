@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions, permissions, throttling
 
 from .models import ApiKey, Dealer, FollowUpPolicy, hash_api_key
-from .rows import instance_from_row
+from .rows import execute_prepared, instance_from_row
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def api_key_active(*, key_hash: str) -> ApiKey | None:
     Opening hours are left to routing, the only reader: a prefetch here would cost every request, read-backs too."""
     alias = router.db_for_read(ApiKey)
     with connections[alias].cursor() as cursor:
-        cursor.execute(_api_key_sql(), [key_hash])
+        execute_prepared(cursor, _api_key_sql(), [key_hash])
         row = cursor.fetchone()
     if row is None:
         return None

@@ -14,12 +14,13 @@ from django.db import connection
 from django.utils.translation import gettext as _
 
 from .models import ClosingDay, Dealer, OpeningHours
+from .rows import execute_prepared
 
 # Raw SQL, scoped by the dealer it is given: the week's periods, then the dealer's own closing days.
 _SCHEDULE_SQL = f"""
-    SELECT weekday, opens, closes, CAST(NULL AS DATE), NULL FROM {OpeningHours._meta.db_table} WHERE dealer_id = %(dealer_id)s
+    SELECT weekday, opens, closes, CAST(NULL AS DATE), NULL FROM {OpeningHours._meta.db_table} WHERE dealer_id = %s
     UNION ALL
-    SELECT NULL, NULL, NULL, date, label FROM {ClosingDay._meta.db_table} WHERE dealer_id = %(dealer_id)s"""
+    SELECT NULL, NULL, NULL, date, label FROM {ClosingDay._meta.db_table} WHERE dealer_id = %s"""
 
 def _time(value) -> dt.time:
     return value if isinstance(value, dt.time) else dt.time.fromisoformat(value)  # SQLite's driver gives text
@@ -80,7 +81,7 @@ class OpeningSchedule:
         # One statement for the week and the own closing days: every lead's intake reads them.
         periods, closing = [], {}
         with connection.cursor() as cursor:
-            cursor.execute(_SCHEDULE_SQL, {"dealer_id": dealer.pk})
+            execute_prepared(cursor, _SCHEDULE_SQL, [dealer.pk, dealer.pk])
             for weekday, opens, closes, day, label in cursor.fetchall():
                 if day is None:
                     periods.append(Period(weekday, _time(opens), _time(closes)))

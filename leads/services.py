@@ -20,7 +20,7 @@ from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext as _
 
 from dealers.models import Dealer
-from dealers.rows import instance_from_row
+from dealers.rows import execute_prepared, instance_from_row
 from dealers.services import audit_record
 
 from . import push
@@ -171,7 +171,7 @@ def rows_write(groups: list[list], *, writes: list[tuple[str, list]] = ()) -> No
         if auto_pk is not None:
             returned.append(f'SELECT {n}, "{auto_pk.column}" FROM i{n}')
     with connection.cursor() as cursor:
-        cursor.execute(f"WITH {', '.join(clauses)} {' UNION ALL '.join(returned) or 'SELECT NULL, NULL'}", params)
+        execute_prepared(cursor, f"WITH {', '.join(clauses)} {' UNION ALL '.join(returned) or 'SELECT NULL, NULL'}", params)
         pks: dict[int, list] = {}
         for n, pk in cursor.fetchall():
             if n is not None:
@@ -267,20 +267,21 @@ def customer_candidates(*, dealer_id: int, email: str, phone: str) -> list[Custo
             lookups.append(f"SELECT id AS id, {flags} FROM {customers} WHERE dealer_id = %s AND {column} = %s")
             lookups.append(f"SELECT customer_id AS id, {flags} FROM {contacts} WHERE dealer_id = %s AND kind = %s AND value = %s")
             params += [dealer_id, value, dealer_id, kind, value]
-    sql = (f"SELECT c.*, MAX(matched.by_email) AS has_email, MAX(matched.by_phone) AS has_phone FROM {customers} c "
+    columns = ", ".join(f'c."{f.column}"' for f in Customer._meta.concrete_fields)  # not c.*: a prepared statement's
+    # result must keep its shape when a column is added
+    sql = (f"SELECT {columns}, MAX(matched.by_email) AS has_email, MAX(matched.by_phone) AS has_phone FROM {customers} c "
            f"JOIN ({' UNION ALL '.join(lookups)}) AS matched ON matched.id = c.id "
            f"GROUP BY c.id ORDER BY has_email DESC, c.id LIMIT {CANDIDATE_LIMIT}")
     # Raw SQL takes the dealer as a parameter (every branch of the UNION names it). Read with a cursor, not a
     # RawQuerySet: most leads match nobody, and setting one up cost more than the statement's answer.
     alias = router.db_for_read(Customer)
     with connections[alias].cursor() as cursor:
-        cursor.execute(sql, params)
-        columns = {column[0]: i for i, column in enumerate(cursor.description)}
+        execute_prepared(cursor, sql, params)
         rows = cursor.fetchall()
     candidates = []
-    for row in rows:
-        customer = instance_from_row(Customer, alias, [row[columns[f.column]] for f in Customer._meta.concrete_fields])
-        customer.has_email, customer.has_phone = bool(row[columns["has_email"]]), bool(row[columns["has_phone"]])
+    for *values, has_email, has_phone in rows:
+        customer = instance_from_row(Customer, alias, values)
+        customer.has_email, customer.has_phone = bool(has_email), bool(has_phone)
         candidates.append(customer)
     return candidates
 

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from dealers.errors import LeadClosed, NotOnTheTeam
 from dealers.hours import OpeningSchedule
 from dealers.models import Dealer, Membership, Role, RoutingModel, User
-from dealers.rows import instance_from_row, value_from_db
+from dealers.rows import execute_prepared, instance_from_row, value_from_db
 from dealers.services import audit_record, policy_get
 from leads.models import Channel, EventType, Kind, Lead, LeadEvent, NotificationKind, Queue, Reason
 from leads.services import (
@@ -110,13 +110,13 @@ def _seats_sql(dealers: int) -> str:
                     WHERE l.dealer_id = m.dealer_id AND l.assignee_id = m.user_id AND l.closed_at IS NULL)
                END,
                {user_columns}
-        FROM (VALUES {", ".join(["(%s, %s)"] * dealers)}) AS d
+        FROM (VALUES {", ".join(["(CAST(%s AS bigint), CAST(%s AS bigint))"] * dealers)}) AS d
              JOIN {membership} m ON m.dealer_id = d.column1 JOIN {user} u ON u.id = m.user_id
         WHERE m.role = %s AND m.is_active AND m.on_duty
         ORDER BY m.id"""
 
 
-_DEALERS_LOCK_SQL = f'SELECT id FROM "{Dealer._meta.db_table}" WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE; '
+_DEALERS_LOCK_SQL = f'SELECT id FROM "{Dealer._meta.db_table}" WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE'
 
 
 def round_robin_seats(*, dealer_ids, uncounted: dict | None = None, lock: bool = False) -> dict[int, list[Seat]]:
@@ -136,12 +136,13 @@ def round_robin_seats(*, dealer_ids, uncounted: dict | None = None, lock: bool =
     sql, params = _seats_sql(len(dealer_ids)), [v for d in dealer_ids for v in (d, (uncounted or {}).get(d) or 0)]
     alias = router.db_for_write(Dealer)  # the locks, and a count that must see what they guard
     if lock and connections[alias].vendor == "postgresql":
-        sql, params = _DEALERS_LOCK_SQL + sql, [dealer_ids, *params]
+        sql, params = (_DEALERS_LOCK_SQL, sql), [dealer_ids, *params]
     elif lock:
         _dealers_lock(dealer_ids)
     # Read with a cursor, the users built as a queryset builds them: a RawQuerySet's setup cost more than the answer.
+    # Prepared for one dealer (a lead's pick); the sweep's many-dealer statements vary in length and run as they are.
     with connections[alias].cursor() as cursor:
-        cursor.execute(sql, [*params, Role.SALESPERSON])
+        execute_prepared(cursor, sql, [*params, Role.SALESPERSON], prepare=len(dealer_ids) == 1)
         rows = cursor.fetchall()
     for membership_id, dealer_id, last_assigned_at, open_leads, *user_values in rows:
         last_assigned_at = value_from_db(Membership, "last_assigned_at", alias, last_assigned_at)

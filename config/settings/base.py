@@ -93,6 +93,9 @@ def databases(default: dict) -> dict:
         database["CONN_HEALTH_CHECKS"] = True  # a connection PostgreSQL dropped (restart) is replaced, not a 500
         # Behind PgBouncer in transaction pooling a cursor cannot outlive its transaction's server connection.
         database["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DISABLE_SERVER_SIDE_CURSORS", default=False)
+        # The intake's hot statements are prepared once per session (dealers/rows.py); a session that lasts one
+        # transaction (the same PgBouncer) would not find them again.
+        database["PREPARED_STATEMENTS"] = not database["DISABLE_SERVER_SIDE_CURSORS"]
     return result
 
 

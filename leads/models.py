@@ -185,8 +185,10 @@ class Lead(models.Model):
     queue = models.CharField(_("queue"), max_length=8, choices=Queue.choices, blank=True)
     routed_at = models.DateTimeField(_("routed"), null=True, blank=True,
                                      help_text=_("Empty while routing is still to happen; the sweep retries it."))
+    # Not indexed alone: every reading of a person's leads is within a dealer (lead_dealer_assignee). Only deleting a
+    # user (which the product never does: people are deactivated) would scan the leads to set theirs to NULL.
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="assigned_leads", verbose_name=_("assigned to"))
+                                 related_name="assigned_leads", verbose_name=_("assigned to"), db_index=False)
     received_at = models.DateTimeField(_("received"), db_index=False)
     received_at_raw = models.CharField(_("received (as sent)"), max_length=100, blank=True)
     created_at = models.DateTimeField(_("stored"), default=timezone.now)

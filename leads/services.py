@@ -779,7 +779,7 @@ def _outbox_record(n: Notification, claimed_at: dt.datetime, error: Exception | 
     connection = connections[router.db_for_write(Notification)]
     when = Notification._meta.get_field("email_sent_at")
     with connection.cursor() as cursor:
-        cursor.execute(_outbox_record_sql(), [
+        execute_prepared(cursor, _outbox_record_sql(), [
             status, when.get_db_prep_save(sent_at, connection), text, n.dealer_id, n.pk, DeliveryStatus.SENDING,
             when.get_db_prep_save(claimed_at, connection)])
 

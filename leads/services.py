@@ -557,12 +557,15 @@ PUSHED_KINDS = frozenset({NotificationKind.ASSIGNED, NotificationKind.REASSIGNED
 
 def notification_new(*, dealer_id: int, recipient, kind: str, subject: str, body: str,
                      lead: Lead | None = None, digest_date=None) -> Notification:
-    """A notice, not yet saved: `notification_save` saves it."""
+    """A notice, not yet saved: `notification_save` saves it. Its push is owed for a lead's alert, unless the recipient
+    is known to have no device (`push_device`, which the round-robin reads with its pick): then there is nothing to fan
+    out and its e-mail need not wait for one; when that is not known, the outbox's fan-out finds out."""
+    pushed = kind in PUSHED_KINDS and lead is not None and getattr(recipient, "push_device", True)
     return Notification(dealer_id=dealer_id, recipient=recipient, lead=lead, kind=kind, subject=header_text(subject, 200),
                         body=body,
                         digest_date=digest_date,
                         email_status=DeliveryStatus.PENDING if recipient.email else DeliveryStatus.SKIPPED,
-                        push_status=PushStatus.PENDING if kind in PUSHED_KINDS and lead is not None else PushStatus.SKIPPED)
+                        push_status=PushStatus.PENDING if pushed else PushStatus.SKIPPED)
 
 
 def notification_save(notification: Notification) -> Notification:

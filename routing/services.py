@@ -15,7 +15,7 @@ from dealers.hours import OpeningSchedule
 from dealers.models import Dealer, Membership, Role, RoutingModel, User
 from dealers.rows import execute_prepared, instance_from_row, value_from_db
 from dealers.services import audit_record, policy_get
-from leads.models import Channel, EventType, Kind, Lead, LeadEvent, NotificationKind, Queue, Reason
+from leads.models import Channel, EventType, Kind, Lead, LeadEvent, NotificationKind, PushSubscription, Queue, Reason
 from leads.services import (
     Routed,
     assignee_notice,
@@ -67,6 +67,7 @@ class Seat:
     membership_id: int
     open_leads: int | None  # None: not counted, as no lead being assigned can go to them (they are its holder)
     last_assigned_at: dt.datetime | None
+    push_device: bool  # a phone or browser subscribed to pushes: without one, the notice's push is skipped at once
     user_row: list = field(repr=False)  # the user's columns in concrete-field order (_seats_sql)
     alias: str
 
@@ -76,7 +77,11 @@ class Seat:
 
     @functools.cached_property
     def user(self) -> User:
-        return instance_from_row(User, self.alias, self.user_row)
+        """The person, carrying what the pick knows of them: their membership (the stamp) and whether any device of
+        theirs takes pushes (`leads.services.notification_new`)."""
+        user = instance_from_row(User, self.alias, self.user_row)
+        user.membership_id, user.push_device = self.membership_id, self.push_device
+        return user
 
 
 _USER_PK = User._meta.concrete_fields.index(User._meta.pk)
@@ -109,6 +114,7 @@ def _seats_sql(dealers: int) -> str:
                    (SELECT COUNT(*) FROM {lead} l
                     WHERE l.dealer_id = m.dealer_id AND l.assignee_id = m.user_id AND l.closed_at IS NULL)
                END,
+               EXISTS (SELECT 1 FROM {PushSubscription._meta.db_table} s WHERE s.user_id = m.user_id),
                {user_columns}
         FROM (VALUES {", ".join(["(CAST(%s AS bigint), CAST(%s AS bigint))"] * dealers)}) AS d
              JOIN {membership} m ON m.dealer_id = d.column1 JOIN {user} u ON u.id = m.user_id
@@ -144,9 +150,9 @@ def round_robin_seats(*, dealer_ids, uncounted: dict | None = None, lock: bool =
     with connections[alias].cursor() as cursor:
         execute_prepared(cursor, sql, [*params, Role.SALESPERSON], prepare=len(dealer_ids) == 1)
         rows = cursor.fetchall()
-    for membership_id, dealer_id, last_assigned_at, open_leads, *user_values in rows:
+    for membership_id, dealer_id, last_assigned_at, open_leads, push_device, *user_values in rows:
         last_assigned_at = value_from_db(Membership, "last_assigned_at", alias, last_assigned_at)
-        seats[dealer_id].append(Seat(membership_id, open_leads, last_assigned_at, user_values, alias))
+        seats[dealer_id].append(Seat(membership_id, open_leads, last_assigned_at, bool(push_device), user_values, alias))
     return seats
 
 
@@ -157,17 +163,15 @@ def _dealers_lock(dealer_ids) -> None:
 
 
 def salesperson_pick(*, dealer: Dealer, exclude_user_id=None, preferred_user_id=None, lock: bool = False):
-    """The on-duty salesperson (a User, with `membership_id`) who gets the next lead, or None when nobody is on duty.
+    """The on-duty salesperson (a User, with `membership_id` and `push_device`: `Seat.user`) who gets the next lead, or
+    None when nobody is on duty.
 
     The caller holds the dealer's row lock (or asks for it, `lock=True`), so two leads arriving at once never pick on
     stale counts.
     """
     seats = round_robin_seats(dealer_ids=[dealer.pk], uncounted={dealer.pk: exclude_user_id}, lock=lock)[dealer.pk]
     seat = round_robin_next(seats, exclude_user_id=exclude_user_id, preferred_user_id=preferred_user_id)
-    if seat is None:
-        return None
-    seat.user.membership_id = seat.membership_id
-    return seat.user
+    return seat.user if seat is not None else None
 
 
 def _fallback_managers(dealer_ids) -> dict[int, User]:

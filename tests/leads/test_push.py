@@ -87,6 +87,29 @@ def test_a_new_lead_buzzes_the_assignee_with_the_contract_message_and_no_mail(se
     assert len(service.messages()) == 1  # never twice
 
 
+def test_a_new_lead_for_someone_without_a_device_owes_no_push_and_its_mail_does_not_wait(
+        service, portal, cast, monkeypatch, django_capture_on_commit_callbacks):
+    """The round-robin reads with its pick whether the person has a device: without one the notice owes no push (no
+    fan-out to wait for), and its wake-up gathers as an e-mail's does, not as a phone's alert."""
+    open_all_week(cast.dealer_a)
+    woken = []
+    monkeypatch.setattr(leads.services, "outbox_wake", lambda push=False: woken.append(push))
+    phone = device(service, cast.sales_a1)
+    notices = {}
+    for n in range(2):  # the round-robin gives one lead to each of the two salespeople
+        with django_capture_on_commit_callbacks(execute=True):
+            response = portal.post("/api/v1/leads/", {"external_id": f"D-{n}", "customer": {"phone": f"061234567{n}"}},
+                                   format="json")
+        assert response.status_code == 201
+        notices[response.json()["assigned_to"]["id"]] = Notification.objects.unscoped().get(lead_id=response.json()["id"])
+    assert {user: n.push_status for user, n in notices.items()} == {
+        cast.sales_a1.pk: PushStatus.PENDING, cast.sales_a2.pk: PushStatus.SKIPPED}
+    assert notices[cast.sales_a2.pk].email_status == DeliveryStatus.PENDING
+    assert sorted(woken) == [False, True]
+    outbox_flush()
+    assert len(service.messages(phone)) == 1 and [m.to for m in mail.outbox] == [[cast.sales_a2.email]]
+
+
 def test_a_handover_carries_the_bdc_note_and_the_appointment(service, lead, cast):
     lead.queue, lead.assignee = "bdc", cast.bdc_a
     lead.save()

@@ -70,7 +70,7 @@ def intake_fixture(dealers: int = 1) -> list[str]:
         dealer = DealerFactory(slug=f"bench-dealer-{d}")
         open_all_week(dealer)
         for i in range(5):
-            Membership.objects.create(dealer=dealer, user=UserFactory(email=f"verkoper{i}@bench{d}.test"),
+            Membership.objects.create(dealer=dealer, user=UserFactory(email=f"verkoper{i}@bench{d}.test", password=None),
                                       role=Role.SALESPERSON)
         keys.append(api_key_create(dealer=dealer, source="website", rate_per_minute=10**7)[1])
     connection.close()

@@ -234,18 +234,29 @@ class CustomerLink:
     new_contacts: list[CustomerContact] = field(default_factory=list)  # new or seen again: inserted, or last_seen bumped
     fill: dict = field(default_factory=dict)  # the customer's blank name fields, from this lead (never an overwrite)
 
+    def writes(self, lead: Lead) -> list[tuple[str, list]]:
+        """The contact points this lead brings, as a statement for the lead's own write (`rows_write`): a new address or
+        number is added, one the customer already had is marked as seen again."""
+        if not self.new_contacts:
+            return []
+        for contact in self.new_contacts:
+            contact.lead = lead
+        connection = connections[router.db_for_write(CustomerContact)]
+        sql, params, _auto_pk = _insert_prepared(self.new_contacts, connection)
+        for contact in self.new_contacts:
+            contact._state.adding, contact._state.db = False, connection.alias
+        return [(f"{sql.rsplit(' RETURNING ', 1)[0]} {_CONTACT_SEEN_AGAIN}", params)]
+
     def save(self, lead: Lead) -> None:
-        if self.new_contacts:
-            for contact in self.new_contacts:
-                contact.lead = lead
-            # One statement: a new address is added, one the customer already had is marked as seen again.
-            CustomerContact.objects.bulk_create(self.new_contacts, update_conflicts=True,
-                                                unique_fields=["dealer", "customer", "kind", "value"],
-                                                update_fields=["last_seen_at"])
+        """What the lead teaches a nameless customer record: its name, once (after the lead's write)."""
         if self.fill:
             blank = Q(**{name: "" for name in self.fill})
             Customer.objects.for_dealer(self.customer.dealer_id).filter(blank, pk=self.customer.pk).update(**self.fill)
 
+
+_CONTACT_UNIQUE = next(c for c in CustomerContact._meta.constraints if c.name == "customer_contact_unique")
+_CONTACT_KEY = ", ".join(f'"{CustomerContact._meta.get_field(name).column}"' for name in _CONTACT_UNIQUE.fields)
+_CONTACT_SEEN_AGAIN = f'ON CONFLICT ({_CONTACT_KEY}) DO UPDATE SET "last_seen_at" = EXCLUDED."last_seen_at"'
 
 CANDIDATE_LIMIT = 20  # a company switchboard may be shared by many customers; e-mail matches are read first
 
@@ -269,7 +280,12 @@ def customer_candidates(*, dealer_id: int, email: str, phone: str) -> list[Custo
             params += [dealer_id, value, dealer_id, kind, value]
     columns = ", ".join(f'c."{f.column}"' for f in Customer._meta.concrete_fields)  # not c.*: a prepared statement's
     # result must keep its shape when a column is added
-    sql = (f"SELECT {columns}, MAX(matched.by_email) AS has_email, MAX(matched.by_phone) AS has_phone FROM {customers} c "
+    # The salesperson of the customer's latest assigned lead, whom a returning customer's lead goes back to (the rule of
+    # routing.services._previous_salesperson_ids, read here so that the intake needs no statement of its own for it).
+    latest_assignee = (f"(SELECT l.assignee_id FROM {Lead._meta.db_table} l WHERE l.dealer_id = c.dealer_id "
+                       "AND l.customer_id = c.id AND l.assignee_id IS NOT NULL ORDER BY l.received_at DESC LIMIT 1)")
+    sql = (f"SELECT {columns}, MAX(matched.by_email) AS has_email, MAX(matched.by_phone) AS has_phone, {latest_assignee} "
+           f"FROM {customers} c "
            f"JOIN ({' UNION ALL '.join(lookups)}) AS matched ON matched.id = c.id "
            f"GROUP BY c.id ORDER BY has_email DESC, c.id LIMIT {CANDIDATE_LIMIT}")
     # Raw SQL takes the dealer as a parameter (every branch of the UNION names it). Read with a cursor, not a
@@ -279,9 +295,10 @@ def customer_candidates(*, dealer_id: int, email: str, phone: str) -> list[Custo
         execute_prepared(cursor, sql, params)
         rows = cursor.fetchall()
     candidates = []
-    for *values, has_email, has_phone in rows:
+    for *values, has_email, has_phone, latest_assignee_id in rows:
         customer = instance_from_row(Customer, alias, values)
         customer.has_email, customer.has_phone = bool(has_email), bool(has_phone)
+        customer.latest_assignee_id = latest_assignee_id
         candidates.append(customer)
     return candidates
 
@@ -444,9 +461,9 @@ def lead_intake(*, dealer: Dealer, source: str, data: dict, idempotency_key: str
                 notices = [routed.notice] if routed.notice is not None else []
                 # The lead and all that comes with it in one statement, the round-robin's stamp included.
                 rows_write([[lead], [consent] if consent else [], [key] if key else [], notices,
-                            [received, *routed.events]], writes=routed.writes)
+                            [received, *routed.events]], writes=[*routed.writes, *link.writes(lead)])
                 _outbox_after_save(notices)
-                link.save(lead)  # nothing for a new customer or a known one with the same details
+                link.save(lead)  # nothing, unless a nameless customer learns a name
             return IntakeResult(lead=lead, created=True, warnings=warnings_for(lead.data_flags))
         except IntegrityError:
             existing = _existing_lead(dealer=dealer, source=source, external_id=external_id, idempotency_key=idempotency_key)

@@ -244,16 +244,23 @@ def assign_to_sales(*, lead: Lead, exclude_user_id=None, by=None, reason: str = 
 
 def _previous_salesperson_ids(leads: list[Lead]) -> dict:
     """For returning customers' leads that have no owner: the salesperson of the customer's latest assigned lead (the
-    rule of the intake, one lead at a time, and of the sweep's reassignment, a batch at a time)."""
-    if not leads:
-        return {}
+    rule of the intake, one lead at a time, and of the sweep's reassignment, a batch at a time). A customer the intake's
+    match just read carries it already (`leads.services.customer_candidates`, the same rule in its SQL)."""
+    known = {lead.pk: customer.latest_assignee_id for lead in leads
+             if hasattr(customer := _CUSTOMER.get_cached_value(lead, None), "latest_assignee_id")}
+    unknown = [lead for lead in leads if lead.pk not in known]
+    if not unknown:
+        return known
     latest: dict = {}
     for customer_id, assignee_id in (
-            Lead.objects.for_dealers({lead.dealer_id for lead in leads})
-            .filter(customer_id__in={lead.customer_id for lead in leads}, assignee__isnull=False)
+            Lead.objects.for_dealers({lead.dealer_id for lead in unknown})
+            .filter(customer_id__in={lead.customer_id for lead in unknown}, assignee__isnull=False)
             .order_by("customer_id", "-received_at").values_list("customer_id", "assignee_id")):
         latest.setdefault(customer_id, assignee_id)
-    return {lead.pk: latest.get(lead.customer_id) for lead in leads}
+    return {**known, **{lead.pk: latest.get(lead.customer_id) for lead in unknown}}
+
+
+_CUSTOMER = Lead._meta.get_field("customer")
 
 
 def _stamps_write(stamps: dict) -> None:

@@ -64,6 +64,24 @@ def test_returning_customer_goes_back_to_their_salesperson_when_on_duty(cast):
     assert again.assignee == first.assignee and again.returning_customer
 
 
+def test_a_returning_customer_goes_to_the_salesperson_of_their_latest_lead_whoever_reads_it(cast):
+    """The intake reads the latest salesperson with its customer match (SQL); the sweep's batch reads it with a query
+    of its own (ORM). Both follow one rule: the customer's latest assigned lead."""
+    from leads.models import Lead
+    from routing.services import _previous_salesperson_ids
+
+    open_all_week(cast.dealer_a)
+    trouw = {"email": "trouw@example.nl"}
+    for i, salesperson in ((1, cast.sales_a1), (2, cast.sales_a2)):  # received in this order
+        lead = new_lead(cast.dealer_a, i, customer=trouw)
+        Lead.objects.unscoped().filter(pk=lead.pk).update(assignee=salesperson)
+    first = Lead.objects.unscoped().get(external_id="R-1")
+    assert _previous_salesperson_ids([first]) == {first.pk: cast.sales_a2.pk}
+    for i in range(4):  # sales_a2 now has more open leads: only the returning customer's rule sends the next one there
+        new_lead(cast.dealer_a, 10 + i)
+    assert new_lead(cast.dealer_a, 3, customer=trouw).assignee == cast.sales_a2
+
+
 def test_outside_opening_hours_the_clock_starts_at_the_next_opening(cast, time_machine):
     for weekday in range(5):
         OpeningHours.objects.create(dealer=cast.dealer_a, weekday=weekday, opens=dt.time(9), closes=dt.time(18))

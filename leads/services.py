@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMessage, get_connection
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, router, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connections, models, router, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
@@ -421,21 +421,50 @@ def routed_save(routed: Routed) -> None:
         _outbox_after_save([routed.notice])
 
 
-def _route_or_leave_for_the_sweep(lead: Lead, route: Callable[..., Routed]) -> Routed:
-    """Let the router set the lead's routing fields. If it fails, its writes are rolled back (a savepoint), the lead
-    keeps its unrouted values and is stored as it is: the follow-up sweep routes it."""
+class _RoutingLost(Exception):
+    """Routing failed in the database with no savepoint to return to: the transaction is lost, the lead not yet stored."""
+
+
+def _route_or_leave_for_the_sweep(lead: Lead, route: Callable[..., Routed], *, savepoint: bool) -> Routed:
+    """Let the router set the lead's routing fields. If it fails, the lead keeps its unrouted values and is stored as
+    it is: the follow-up sweep routes it.
+
+    A failure in the database aborts the transaction. Inside a caller's transaction (`savepoint`) its writes are rolled
+    back to a savepoint taken here; in the intake's own transaction there is none to keep (one round trip fewer for
+    every lead), so `_RoutingLost` asks the intake to start again without routing."""
     unrouted = {f.attname: getattr(lead, f.attname) for f in Lead._meta.concrete_fields}
     # A savepoint that is rolled back on failure and otherwise left to the commit: releasing it would be one more round
     # trip while the round-robin holds the dealer's lock.
-    savepoint = transaction.savepoint()
+    sid = transaction.savepoint() if savepoint else None
     try:
         return route(lead=lead)
-    except Exception:
-        transaction.savepoint_rollback(savepoint)
+    except Exception as exc:
+        if sid is not None:
+            transaction.savepoint_rollback(sid)
+        elif isinstance(exc, DatabaseError) or transaction.get_connection().needs_rollback:
+            logger.exception("Routing failed for lead %s; storing it unrouted for the follow-up sweep", lead.pk)
+            raise _RoutingLost from exc
         logger.exception("Routing failed for lead %s; the follow-up sweep will retry", lead.pk)
         for attname, value in unrouted.items():
             setattr(lead, attname, value)
         return Routed()
+
+
+def _lead_store(*, dealer: Dealer, source: str, data: dict, idempotency_key: str | None, document, payload,
+                route: Callable[..., Routed] | None, savepoint: bool) -> Lead:
+    """The lead, routed by `route` when given, with all that comes with it, in one transaction."""
+    with transaction.atomic():
+        lead, received, link = _lead_new(dealer=dealer, source=source, data=data, document=document, payload=payload)
+        routed = _route_or_leave_for_the_sweep(lead, route, savepoint=savepoint) if route is not None else Routed()
+        consent = _consent_new(lead=lead, source=source, consent=data.get("consent"))
+        key = IdempotencyKey(dealer=dealer, source=source, key=idempotency_key, lead=lead) if idempotency_key else None
+        notices = [routed.notice] if routed.notice is not None else []
+        # The lead and all that comes with it in one statement, the round-robin's stamp included.
+        rows_write([[lead], [consent] if consent else [], [key] if key else [], notices, [received, *routed.events]],
+                   writes=[*routed.writes, *link.writes(lead)])
+        _outbox_after_save(notices)
+        link.save(lead)  # nothing, unless a nameless customer learns a name
+    return lead
 
 
 def lead_intake(*, dealer: Dealer, source: str, data: dict, idempotency_key: str | None = None,
@@ -449,21 +478,15 @@ def lead_intake(*, dealer: Dealer, source: str, data: dict, idempotency_key: str
     """
     data, payload, idempotency_key = storable(data), storable(payload), storable(idempotency_key)
     external_id = data.get("external_id") or None
+    store = functools.partial(_lead_store, dealer=dealer, source=source, data=data, idempotency_key=idempotency_key,
+                              document=document, payload=payload,
+                              savepoint=transaction.get_connection().in_atomic_block)  # in a caller's transaction
     for _attempt in range(2):
         try:
-            with transaction.atomic():
-                lead, received, link = _lead_new(dealer=dealer, source=source, data=data, document=document,
-                                                 payload=payload)
-                routed = _route_or_leave_for_the_sweep(lead, route) if route is not None else Routed()
-                consent = _consent_new(lead=lead, source=source, consent=data.get("consent"))
-                key = (IdempotencyKey(dealer=dealer, source=source, key=idempotency_key, lead=lead)
-                       if idempotency_key else None)
-                notices = [routed.notice] if routed.notice is not None else []
-                # The lead and all that comes with it in one statement, the round-robin's stamp included.
-                rows_write([[lead], [consent] if consent else [], [key] if key else [], notices,
-                            [received, *routed.events]], writes=[*routed.writes, *link.writes(lead)])
-                _outbox_after_save(notices)
-                link.save(lead)  # nothing, unless a nameless customer learns a name
+            try:
+                lead = store(route=route)
+            except _RoutingLost:  # all of it was rolled back: store the lead again, unrouted
+                lead = store(route=None)
             return IntakeResult(lead=lead, created=True, warnings=warnings_for(lead.data_flags))
         except IntegrityError:
             existing = _existing_lead(dealer=dealer, source=source, external_id=external_id, idempotency_key=idempotency_key)

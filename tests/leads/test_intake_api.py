@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from leads.models import EventType, Lead, Notification
+from leads.models import Customer, EventType, Lead, Notification
 from leads.tasks import outbox_flush
 from tests.factories import LeadFactory, MembershipFactory, api_key_for, open_all_week
 
@@ -255,7 +255,11 @@ def test_read_back_of_another_sources_or_dealers_lead_is_404(portal, open_dealer
 
 @pytest.mark.parametrize("breaks", ["before deciding", "halfway, after setting the deadline", "writing the notice",
                                     "in the database, holding the dealer's lock"])
-def test_a_lead_survives_a_routing_failure_and_the_sweep_routes_it(portal, open_dealer, monkeypatch, breaks):
+@pytest.mark.parametrize("transaction", [
+    pytest.param("its own", marks=pytest.mark.django_db(transaction=True)),  # as a portal's POST: no savepoint taken
+    "a caller's",  # as the mail intake's: routing keeps a savepoint in it
+])
+def test_a_lead_survives_a_routing_failure_and_the_sweep_routes_it(portal, open_dealer, monkeypatch, breaks, transaction):
     import leads.api
     import routing.services
     from followup.services import followup_sweep
@@ -267,7 +271,7 @@ def test_a_lead_survives_a_routing_failure_and_the_sweep_routes_it(portal, open_
         monkeypatch.setattr(leads.api, "lead_route_new", broken)
     elif breaks == "writing the notice":  # after the round-robin picked someone
         monkeypatch.setattr(routing.services, "assignee_notice", broken)
-    elif breaks == "in the database, holding the dealer's lock":  # the transaction is aborted: the savepoint saves it
+    elif breaks == "in the database, holding the dealer's lock":  # the transaction is aborted: stored again, unrouted
         from django.db import connection
 
         def count_fails(**kwargs):
@@ -284,6 +288,7 @@ def test_a_lead_survives_a_routing_failure_and_the_sweep_routes_it(portal, open_
     assert lead.routed_at is None and response.json()["queue"] is None and response.json()["first_response_due_at"] is None
     assert (lead.queue, lead.kind, lead.deadline_at, lead.next_action_at) == ("", "", None, None)
     assert not Notification.objects.unscoped().filter(lead=lead).exists()
+    assert Customer.objects.unscoped().filter(email="a@b.nl").count() == 1  # nothing of a lost transaction is kept
     monkeypatch.undo()
     from django.utils import timezone
 
@@ -319,6 +324,14 @@ def test_posting_a_lead_takes_the_same_statements_however_big_the_dealer(portal,
     # lock with the round-robin's count (one message); the lead with its notice, first events and the pick's stamp (one
     # statement); COMMIT.
     assert many == few == 9
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_portals_post_outside_any_transaction_takes_no_savepoint(portal, open_dealer):
+    """As in production: the intake's transaction is the outermost, so routing takes no savepoint (8, not 9)."""
+    post(portal, {**LEAD, "external_id": "first"})
+    _response, count = _statements(portal, "post", "/api/v1/leads/", {"external_id": "own", "customer": {"email": "e@f.nl"}})
+    assert count == 8
 
 
 def test_reading_a_lead_back_takes_a_fixed_number_of_statements(portal, open_dealer):

@@ -16,11 +16,24 @@ from django.utils.translation import gettext as _
 from .models import ClosingDay, Dealer, OpeningHours
 from .rows import execute_prepared
 
-# Raw SQL, scoped by the dealer it is given: the week's periods, then the dealer's own closing days.
-_SCHEDULE_SQL = f"""
-    SELECT weekday, opens, closes, CAST(NULL AS DATE), NULL FROM {OpeningHours._meta.db_table} WHERE dealer_id = %s
+
+def _schedule_sql(dealer: str) -> str:
+    """Raw SQL, scoped by `dealer` (a parameter, or a column of an outer statement): the week's periods, then the
+    dealer's own closing days, as rows of (weekday, opens, closes, day, label)."""
+    return f"""
+    SELECT weekday, opens, closes, CAST(NULL AS DATE), NULL FROM {OpeningHours._meta.db_table} WHERE dealer_id = {dealer}
     UNION ALL
-    SELECT NULL, NULL, NULL, date, label FROM {ClosingDay._meta.db_table} WHERE dealer_id = %s"""
+    SELECT NULL, NULL, NULL, date, label FROM {ClosingDay._meta.db_table} WHERE dealer_id = {dealer}"""
+
+
+_SCHEDULE_SQL = _schedule_sql("%s")
+
+
+def schedule_rows_json_sql(dealer_column: str) -> str:
+    """PostgreSQL: the same rows as one JSON array (NULL when there are none), for a column of another statement, so
+    that the dealer's schedule comes with it (`Dealer.schedule_rows`)."""
+    return (f"(SELECT json_agg(json_build_array(s.weekday, s.opens, s.closes, s.day, s.label)) "
+            f"FROM ({_schedule_sql(dealer_column)}) AS s(weekday, opens, closes, day, label))")
 
 def _time(value) -> dt.time:
     return value if isinstance(value, dt.time) else dt.time.fromisoformat(value)  # SQLite's driver gives text
@@ -78,15 +91,18 @@ class OpeningSchedule:
 
     @classmethod
     def for_dealer(cls, dealer: Dealer) -> "OpeningSchedule":
-        # One statement for the week and the own closing days: every lead's intake reads them.
+        """The dealer's schedule, from the rows read with it (a portal's lead) or else in one statement of its own."""
+        rows = dealer.schedule_rows
+        if rows is None:
+            with connection.cursor() as cursor:
+                execute_prepared(cursor, _SCHEDULE_SQL, [dealer.pk, dealer.pk])
+                rows = cursor.fetchall()
         periods, closing = [], {}
-        with connection.cursor() as cursor:
-            execute_prepared(cursor, _SCHEDULE_SQL, [dealer.pk, dealer.pk])
-            for weekday, opens, closes, day, label in cursor.fetchall():
-                if day is None:
-                    periods.append(Period(weekday, _time(opens), _time(closes)))
-                else:
-                    closing[_date(day)] = label
+        for weekday, opens, closes, day, label in rows:
+            if day is None:
+                periods.append(Period(weekday, _time(opens), _time(closes)))
+            else:
+                closing[_date(day)] = label
         return cls(periods, dealer.tz, country=dealer.country, closing_days=closing)
 
     @property

@@ -93,6 +93,10 @@ class Dealer(models.Model):
     routing_model = models.CharField(_("routing model"), max_length=16, choices=RoutingModel.choices, default=RoutingModel.SPLIT)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # Not a field: the opening schedule's rows when they were read with the dealer (the portal key's lookup reads them
+    # for routing, dealers.auth); None: OpeningSchedule.for_dealer reads them itself.
+    schedule_rows: list | None = None
+
     class Meta:
         verbose_name = _("dealer")
         verbose_name_plural = _("dealers")

@@ -46,3 +46,24 @@ def test_a_dealer_without_a_policy_yet_gets_one_on_first_use():
     assert Dealer.followup_policy.is_cached(found.dealer)
     assert policy_get(dealer=found.dealer).dealer_id == dealer.pk
     assert FollowUpPolicy.objects.filter(dealer=dealer).count() == 1
+
+
+def test_the_lookup_brings_the_dealers_opening_schedule_as_routing_reads_it():
+    import datetime as dt
+
+    from dealers.hours import OpeningSchedule
+    from dealers.models import ClosingDay, OpeningHours
+
+    dealer = DealerFactory()
+    OpeningHours.objects.create(dealer=dealer, weekday=0, opens=dt.time(9), closes=dt.time(12, 30))
+    OpeningHours.objects.create(dealer=dealer, weekday=0, opens=dt.time(13, 30), closes=dt.time(18))
+    ClosingDay.objects.create(dealer=dealer, date=dt.date(2026, 12, 31), label="Oudjaarsdag")
+    raw_key = api_key_for(dealer)
+    found = api_key_active(key_hash=hash_api_key(raw_key)).dealer
+    with_key, on_its_own = OpeningSchedule.for_dealer(found), OpeningSchedule.for_dealer(Dealer.objects.get(pk=dealer.pk))
+    assert found.schedule_rows is not None  # read with the key: routing reads nothing more
+    assert with_key.by_day == on_its_own.by_day and with_key.closing_days == on_its_own.closing_days == {
+        dt.date(2026, 12, 31): "Oudjaarsdag"}
+    assert [(p.opens, p.closes) for p in with_key.by_day[0]] == [(dt.time(9), dt.time(12, 30)), (dt.time(13, 30), dt.time(18))]
+    other = api_key_active(key_hash=hash_api_key(api_key_for(DealerFactory()))).dealer
+    assert other.schedule_rows == [] and OpeningSchedule.for_dealer(other).always_open

@@ -89,13 +89,16 @@ def analyze() -> None:
         conn.close()
 
 
+SHARED_NUMBERING: list = []  # --new-customers: one numbering for the whole run, so no phone number comes twice
+
+
 def load(path: str, headers: list[dict], seconds: float, concurrency: int) -> dict:
     """Post for `seconds` from `concurrency` connections, each request with the next of `headers` (one per dealer)."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
-    counter = iter(range(10**9))
+    counter = SHARED_NUMBERING[0] if SHARED_NUMBERING else iter(range(10**9))
     rotation = itertools.cycle(headers)  # next() on it is atomic under the GIL
 
     def worker():
@@ -216,7 +219,12 @@ def main():
     parser.add_argument("--rounds", type=int, default=4, help="turns each target gets, alternating (see interleaved)")
     parser.add_argument("--dealers", type=int, default=1,
                         help="spread the leads over this many dealers (1: every lead waits on one dealer's round-robin)")
+    parser.add_argument("--new-customers", action="store_true",
+                        help="number the leads on across turns: every lead a new customer's (by default each turn "
+                             "numbers from 0 again, so most leads of later turns are returning customers')")
     args = parser.parse_args()
+    if args.new_customers:
+        SHARED_NUMBERING.append(iter(range(10**9)))
 
     with bench_database(DB):
         setup_django(DB)
@@ -241,6 +249,7 @@ def main():
             started = time.time()
             leads, bare, lead_cpu, bare_cpu = interleaved(portal, args.seconds, args.concurrency, args.rounds)
             notice = notice_latency(started)
+            returning, stored = lead_mix()
         finally:
             for process in (web, worker):
                 process.send_signal(signal.SIGTERM)
@@ -262,6 +271,21 @@ def main():
     print(f"a lead costs {sum(lead_cpu.values()) / sum(bare_cpu.values()):.1f}x the CPU of a bare insert")
     print(f"POST -> assignee's notice sent (worker running): p50 {notice['p50']:.2f} s, p99 {notice['p99']:.2f} s "
           f"over {notice['n']} notices, {notice['pending']} still pending")
+    # Each turn numbers its leads from 0 again, so a later turn sends phone numbers an earlier one sent: a lead that
+    # reaches the same dealer as its namesake is a returning customer's (matched by phone, with a new e-mail address).
+    print(f"leads from returning customers: {returning} of {stored} ({returning / max(stored, 1):.0%})")
+
+
+def lead_mix() -> tuple[int, int]:
+    """(leads from returning customers, leads stored)."""
+    from django.db import connection
+
+    from leads.models import Lead
+
+    leads = Lead.objects.unscoped()
+    mix = leads.filter(returning_customer=True).count(), leads.count()
+    connection.close()
+    return mix
 
 
 def notice_latency(started: float) -> dict:

@@ -7,7 +7,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from django.db import connections
+from django.db import IntegrityError, connections
 from django.db.backends.signals import connection_created
 
 
@@ -128,7 +128,8 @@ def execute_prepared(cursor, sql: str | tuple[str, ...], params, *, prepare: boo
 
     For hot statements of a fixed text only: the parameters' types are inferred from where they stand, so one that
     stands alone (a VALUES list) needs a CAST. A statement that fails on its first use is not prepared again in that
-    session (the PREPARE may or may not have taken): it runs as it is from then on. `prepare=False`: run as it is (for
+    session (the PREPARE may or may not have taken): it runs as it is from then on; but a constraint's refusal (a
+    portal's retry, refused as a duplicate) comes from running it, after its PREPARE took. `prepare=False`: run as it is (for
     a statement whose text varies, such as the sweep's list of dealers)."""
     statements = (sql,) if isinstance(sql, str) else sql
     params = list(params or [])
@@ -147,6 +148,9 @@ def execute_prepared(cursor, sql: str | tuple[str, ...], params, *, prepare: boo
             new.append(statement)
     try:
         cursor.execute("; ".join(parts), params)
+    except IntegrityError:  # raised by running a statement (a duplicate): whatever was prepared before it stays
+        session.prepared.update(new)
+        raise
     except Exception:
         session.unprepared.update(new)
         raise

@@ -4,7 +4,7 @@ session that was replaced or a statement that failed never leaves a name behind 
 import uuid
 
 import pytest
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from dealers.rows import execute_prepared
@@ -66,6 +66,19 @@ def test_a_statement_that_fails_on_first_use_runs_as_it_is_from_then_on():
         _run(sql, [0])  # division by zero: whether the PREPARE took is not known, so it is never sent again
     rows, sent = _run(sql, [5])
     assert rows == [(2,)] and sent[0].startswith("SELECT 10 / CAST(5 AS integer)")
+
+
+def test_a_duplicate_refused_on_first_use_leaves_the_statement_prepared():
+    """A constraint refuses a row only when the statement runs, so the PREPARE sent before it in the message took: the
+    next use executes it by name (sending the PREPARE again would fail: the name exists)."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE prepared_unique (x integer UNIQUE)")
+        cursor.execute("INSERT INTO prepared_unique VALUES (1)")
+    sql = _statement("INSERT INTO prepared_unique VALUES (%s) RETURNING x")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _run(sql, [1])
+    rows, sent = _run(sql, [2])
+    assert rows == [(2,)] and sent[0].startswith("EXECUTE opv_")
 
 
 def test_nothing_is_prepared_where_sessions_do_not_last(settings):

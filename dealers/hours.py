@@ -35,6 +35,7 @@ def schedule_rows_json_sql(dealer_column: str) -> str:
     return (f"(SELECT json_agg(json_build_array(s.weekday, s.opens, s.closes, s.day, s.label)) "
             f"FROM ({_schedule_sql(dealer_column)}) AS s(weekday, opens, closes, day, label))")
 
+
 def _time(value) -> dt.time:
     return value if isinstance(value, dt.time) else dt.time.fromisoformat(value)  # SQLite's driver gives text
 

@@ -129,8 +129,8 @@ def execute_prepared(cursor, sql: str | tuple[str, ...], params, *, prepare: boo
     For hot statements of a fixed text only: the parameters' types are inferred from where they stand, so one that
     stands alone (a VALUES list) needs a CAST. A statement that fails on its first use is not prepared again in that
     session (the PREPARE may or may not have taken): it runs as it is from then on; but a constraint's refusal (a
-    portal's retry, refused as a duplicate) comes from running it, after its PREPARE took. `prepare=False`: run as it is (for
-    a statement whose text varies, such as the sweep's list of dealers)."""
+    portal's retry, refused as a duplicate) comes from running it, after its PREPARE took. `prepare=False`: run as it
+    is (for a statement whose text varies, such as the sweep's list of dealers)."""
     statements = (sql,) if isinstance(sql, str) else sql
     params = list(params or [])
     session = _session(cursor.db) if prepare else None

@@ -243,8 +243,7 @@ class CustomerLink:
             contact.lead = lead
         connection = connections[router.db_for_write(CustomerContact)]
         sql, params, _auto_pk = _insert_prepared(self.new_contacts, connection)
-        for contact in self.new_contacts:
-            contact._state.adding, contact._state.db = False, connection.alias
+        _inserted(self.new_contacts, connection.alias, None, [])  # their ids are not read back: nothing reads them
         return [(f"{sql.rsplit(' RETURNING ', 1)[0]} {_CONTACT_SEEN_AGAIN}", params)]
 
     def save(self, lead: Lead) -> None:

@@ -67,15 +67,17 @@ _AS_IS = {models.CharField: (str, type(None)), models.TextField: (str, type(None
 
 
 @functools.cache
-def _insert_sql(model, rows: int) -> tuple[str, tuple, tuple, object]:
+def _insert_sql(model, rows: int, read_back: bool = True) -> tuple[str, tuple, tuple, object]:
     """(INSERT statement for `rows` rows, the fields it writes, for each the value types it writes as they are
-    (`_AS_IS`), the auto primary key it returns or None)."""
+    (`_AS_IS`), the auto primary key it returns or None; with `read_back=False` it returns nothing)."""
     auto_pk = model._meta.auto_field
     fields = tuple(f for f in model._meta.local_concrete_fields if f is not auto_pk)
     row = f"({', '.join(['%s'] * len(fields))})"
     columns = ", ".join(f'"{f.column}"' for f in fields)
     sql = f'INSERT INTO "{model._meta.db_table}" ({columns}) VALUES {", ".join([row] * rows)}'
     as_is = tuple(_AS_IS.get(type(f), ()) for f in fields)
+    if not read_back:
+        return sql, fields, as_is, None
     return (sql + f' RETURNING "{auto_pk.column}"' if auto_pk else sql), fields, as_is, auto_pk
 
 
@@ -87,14 +89,15 @@ def _django_insert(objs: list) -> None:
         objs[0].save(force_insert=True)
 
 
-def _insert_prepared(objs: list, connection) -> tuple[str, list, object] | None:
+def _insert_prepared(objs: list, connection, *, read_back: bool = True) -> tuple[str, list, object] | None:
     """(INSERT statement, its parameters, the auto primary key it returns or None) for new rows of one model, or None
-    when Django must write them itself (a primary key already set, a value the database is to fill)."""
+    when Django must write them itself (a primary key already set, a value the database is to fill, new keys to read
+    back from a database that cannot return them). `read_back=False`: the new keys are not wanted, none are returned."""
     model = type(objs[0])
-    if model._meta.auto_field is not None and (
-            any(obj.pk is not None for obj in objs) or not connection.features.can_return_rows_from_bulk_insert):
+    if model._meta.auto_field is not None and (any(obj.pk is not None for obj in objs) or (
+            read_back and not connection.features.can_return_rows_from_bulk_insert)):
         return None
-    sql, fields, as_is, auto_pk = _insert_sql(model, len(objs))
+    sql, fields, as_is, auto_pk = _insert_sql(model, len(objs), read_back)
     params = []
     for obj in objs:
         obj._prepare_related_fields_for_save(operation_name="save")
@@ -242,9 +245,10 @@ class CustomerLink:
         for contact in self.new_contacts:
             contact.lead = lead
         connection = connections[router.db_for_write(CustomerContact)]
-        sql, params, _auto_pk = _insert_prepared(self.new_contacts, connection)
-        _inserted(self.new_contacts, connection.alias, None, [])  # their ids are not read back: nothing reads them
-        return [(f"{sql.rsplit(' RETURNING ', 1)[0]} {_CONTACT_SEEN_AGAIN}", params)]
+        # Their ids are not read back (nothing reads them), so this works on a database that cannot return them too.
+        sql, params, _auto_pk = _insert_prepared(self.new_contacts, connection, read_back=False)
+        _inserted(self.new_contacts, connection.alias, None, [])
+        return [(f"{sql} {_CONTACT_SEEN_AGAIN}", params)]
 
     def save(self, lead: Lead) -> None:
         """What the lead teaches a nameless customer record: its name, once (after the lead's write)."""

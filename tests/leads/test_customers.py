@@ -81,7 +81,7 @@ def test_a_known_contact_point_matches_and_is_marked_seen_again(portal, open_dea
 def test_contact_points_are_written_where_the_database_cannot_return_new_keys(portal, open_dealer, monkeypatch):
     """SQLite before 3.35 (and other backends) cannot return the keys of a multi-row insert: the intake's rows then
     go in through Django one group at a time, and the contact points, whose keys nobody reads, still go in."""
-    monkeypatch.setattr(connection.features, "can_return_rows_from_bulk_insert", False)
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
     post(portal, JAN)
     post(portal, {"external_id": "MP-3", "customer": {"first_name": "Jan", "email": "jan@werk.nl", "phone": "0201234567"}})
     point = CustomerContact.objects.unscoped().get(value="jan@werk.nl")

@@ -370,6 +370,8 @@ def storable(value):
     Portals do send such bytes; the lead is kept with them replaced rather than refused.
     """
     if isinstance(value, str):
+        if value.isascii():  # most of a lead (a flag CPython keeps, so no scan): a NUL is all it can carry
+            return value.replace("\x00", "") if "\x00" in value else value
         return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
     if isinstance(value, dict):
         return {storable(k): storable(v) for k, v in value.items()}

@@ -25,6 +25,7 @@ from leads.quality import (
     is_placeholder_phone,
     normalise_email,
     normalise_phone,
+    storable,
     warnings_for,
 )
 
@@ -440,3 +441,13 @@ def test_unknown_code_raises():
         flag_hint("nope")
     with pytest.raises(KeyError):
         warnings_for(["nope"])
+
+
+def test_storable_drops_nul_characters_and_lone_surrogates_and_keeps_the_rest():
+    plain = "Jan de Vries"
+    assert storable(plain) is plain  # nothing to do: the same string, not a copy
+    assert storable("Jan\x00 de Vries") == "Jan de Vries"
+    assert storable("Ça coûte 32.950 €\x00") == "Ça coûte 32.950 €"
+    assert storable("kapot \ud800 teken") == "kapot ? teken"
+    assert storable({"na\x00am": ["a\x00", "\udfff", 3, None], "ok": {"x": "€"}}) == {
+        "naam": ["a", "?", 3, None], "ok": {"x": "€"}}

@@ -89,16 +89,14 @@ def analyze() -> None:
         conn.close()
 
 
-SHARED_NUMBERING: list = []  # --new-customers: one numbering for the whole run, so no phone number comes twice
-
-
-def load(path: str, headers: list[dict], seconds: float, concurrency: int) -> dict:
-    """Post for `seconds` from `concurrency` connections, each request with the next of `headers` (one per dealer)."""
+def load(path: str, headers: list[dict], seconds: float, concurrency: int, numbering=None) -> dict:
+    """Post for `seconds` from `concurrency` connections, each request with the next of `headers` (one per dealer).
+    Leads are numbered from 0, or on from `numbering` (an iterator shared by several calls: no phone number twice)."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
-    counter = SHARED_NUMBERING[0] if SHARED_NUMBERING else iter(range(10**9))
+    counter = numbering if numbering is not None else iter(range(10**9))
     rotation = itertools.cycle(headers)  # next() on it is atomic under the GIL
 
     def worker():
@@ -136,7 +134,8 @@ def summary(runs: list[dict]) -> dict:
             "statuses": statuses, "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000}
 
 
-def interleaved(portal: list[dict], seconds: float, concurrency: int, rounds: int) -> tuple[dict, dict, dict, dict]:
+def interleaved(portal: list[dict], seconds: float, concurrency: int, rounds: int,
+                numbering=None) -> tuple[dict, dict, dict, dict]:
     """The lead endpoint and the bare one in turns, `rounds` times each for an equal share of `seconds`: the host's
     speed drifts by tens of percent within minutes, and two back-to-back runs compared it as much as the code.
     Returns (leads, bare, CPU per lead, CPU per bare request) in milliseconds, CPU measured over each target's turns."""
@@ -146,7 +145,7 @@ def interleaved(portal: list[dict], seconds: float, concurrency: int, rounds: in
     for _round in range(rounds):
         for target, path, headers in (("lead", "/api/v1/leads/", portal), ("bare", "/bench/bare/", [{}])):
             before = cpu_seconds()
-            runs[target].append(load(path, headers, share, concurrency))
+            runs[target].append(load(path, headers, share, concurrency, numbering))
             after = cpu_seconds()
             for name in after:
                 cpu[target][name] = cpu[target].get(name, 0.0) + after[name] - before[name]
@@ -223,8 +222,6 @@ def main():
                         help="number the leads on across turns: every lead a new customer's (by default each turn "
                              "numbers from 0 again, so most leads of later turns are returning customers')")
     args = parser.parse_args()
-    if args.new_customers:
-        SHARED_NUMBERING.append(iter(range(10**9)))
 
     with bench_database(DB):
         setup_django(DB)
@@ -244,10 +241,12 @@ def main():
             wait_until_up(PORT)
             WEB_PID[:] = [web.pid, worker.pid]
             load("/bench/bare/", [{}], 2, args.concurrency)  # warm-up
-            load("/api/v1/leads/", portal, 2, args.concurrency)
+            numbering = iter(range(10**9)) if args.new_customers else None  # shared with the warm-up, too
+            load("/api/v1/leads/", portal, 2, args.concurrency, numbering)
             analyze()
             started = time.time()
-            leads, bare, lead_cpu, bare_cpu = interleaved(portal, args.seconds, args.concurrency, args.rounds)
+            leads, bare, lead_cpu, bare_cpu = interleaved(portal, args.seconds, args.concurrency, args.rounds,
+                                                          numbering)
             notice = notice_latency(started)
             returning, stored = lead_mix()
         finally:

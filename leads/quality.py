@@ -370,9 +370,9 @@ def storable(value):
     Portals do send such bytes; the lead is kept with them replaced rather than refused.
     """
     if isinstance(value, str):
-        if value.isascii():  # most of a lead (a flag CPython keeps, so no scan): a NUL is all it can carry
-            return value.replace("\x00", "") if "\x00" in value else value
-        return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+        value = value.replace("\x00", "")  # the same string back when there is none
+        # Only non-ASCII text can hold a lone surrogate (isascii() reads a flag CPython keeps: no scan).
+        return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
     if isinstance(value, dict):
         return {storable(k): storable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -62,8 +62,9 @@ def _from_db(model, field, alias: str, value):
 # psycopg2 sends every statement as text, so PostgreSQL parses and plans it anew each time: for the intake's reads
 # (the key with its dealer and policy, the customer match, the round-robin's count) planning took 0.3 ms each, several
 # times what running them took. A statement PREPAREd once per session is planned once (PostgreSQL keeps a generic plan
-# when it is no worse) and then EXECUTEd by name. Off where a session does not last (`PREPARED_STATEMENTS`, false
-# behind PgBouncer's transaction pooling, which hands each transaction any server connection) and on other databases.
+# when it is no worse) and then EXECUTEd by name. Off where a session does not last: behind PgBouncer's transaction
+# pooling, which hands each transaction any server connection and for which Django asks DISABLE_SERVER_SIDE_CURSORS
+# (config/settings/base.py sets it from the environment); and on other databases.
 
 PREPARED_MAX = 64  # statements a session prepares; beyond that they run as they are (a bound, not an expected count)
 
@@ -105,7 +106,7 @@ def _prepared(sql: str) -> _Prepared:
 
 def _session(connection) -> _Session | None:
     """What this database session has prepared, or None when statements are not to be prepared on it."""
-    if connection.vendor != "postgresql" or not connection.settings_dict.get("PREPARED_STATEMENTS"):
+    if connection.vendor != "postgresql" or connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
         return None
     session = getattr(connection, _SESSION_ATTR, None)
     if session is None:

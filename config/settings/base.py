@@ -91,11 +91,10 @@ def databases(default: dict) -> dict:
     for database in result.values():
         database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
         database["CONN_HEALTH_CHECKS"] = True  # a connection PostgreSQL dropped (restart) is replaced, not a 500
-        # Behind PgBouncer in transaction pooling a cursor cannot outlive its transaction's server connection.
+        # Behind PgBouncer in transaction pooling a cursor cannot outlive its transaction's server connection, and a
+        # statement prepared in one transaction is not found in the next: the intake's are then sent as text
+        # (dealers/rows.py).
         database["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DISABLE_SERVER_SIDE_CURSORS", default=False)
-        # The intake's hot statements are prepared once per session (dealers/rows.py); a session that lasts one
-        # transaction (the same PgBouncer) would not find them again.
-        database["PREPARED_STATEMENTS"] = not database["DISABLE_SERVER_SIDE_CURSORS"]
     return result
 
 

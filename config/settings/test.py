@@ -8,9 +8,7 @@ from .base import env
 # Parallel test workers (pytest-xdist) each get their own Redis database, so clearing one never touches another.
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or "0"
 
-# As production connects (databases()): the intake's statements are prepared per session here too.
-DATABASES = {"default": {**env.db("TEST_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/opvolger"),
-                         "PREPARED_STATEMENTS": True}}
+DATABASES = {"default": env.db("TEST_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/opvolger")}
 _redis_base, _redis_db = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/15").rsplit("/", 1)
 REDIS_URL = f"{_redis_base}/{int(_redis_db) - int(_worker) % 4}"
 CACHES = {"default": {"BACKEND": "config.cache.ReusedClientRedisCache", "LOCATION": REDIS_URL}}

@@ -81,27 +81,14 @@ def test_a_duplicate_refused_on_first_use_leaves_the_statement_prepared():
     assert rows == [(2,)] and sent[0].startswith("EXECUTE opv_")
 
 
-def test_nothing_is_prepared_where_sessions_do_not_last(settings):
+def test_nothing_is_prepared_where_sessions_do_not_last(monkeypatch):
     sql = _statement("SELECT CAST(%s AS integer)")
-    original = connection.settings_dict["PREPARED_STATEMENTS"]
-    connection.settings_dict["PREPARED_STATEMENTS"] = False  # DISABLE_SERVER_SIDE_CURSORS: behind PgBouncer
-    try:
+    with monkeypatch.context() as behind_pgbouncer:  # which Django asks to set this
+        behind_pgbouncer.setitem(connection.settings_dict, "DISABLE_SERVER_SIDE_CURSORS", True)
         rows, sent = _run(sql, [3])
-    finally:
-        connection.settings_dict["PREPARED_STATEMENTS"] = original
     assert rows == [(3,)] and sent[0].startswith("SELECT CAST(3 AS integer)")
     rows, sent = _run(sql, [4], prepare=False)  # a statement whose text varies is never prepared
     assert rows == [(4,)] and sent[0].startswith("SELECT ")
-
-
-def test_behind_pgbouncer_the_settings_prepare_nothing(monkeypatch):
-    from config.settings.base import databases
-
-    primary = {"ENGINE": "django.db.backends.postgresql", "NAME": "opvolger"}
-    monkeypatch.setenv("DISABLE_SERVER_SIDE_CURSORS", "true")
-    assert databases(dict(primary))["default"]["PREPARED_STATEMENTS"] is False
-    monkeypatch.setenv("DISABLE_SERVER_SIDE_CURSORS", "false")
-    assert databases(dict(primary))["default"]["PREPARED_STATEMENTS"] is True
 
 
 def test_a_lead_posted_twice_on_one_session_executes_the_intake_statements_by_name(client):

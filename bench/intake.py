@@ -96,7 +96,7 @@ def load(path: str, headers: list[dict], seconds: float, concurrency: int, numbe
     statuses: dict[int, int] = {}
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
-    counter = numbering if numbering is not None else iter(range(10**9))
+    counter = numbering if numbering is not None else itertools.count()
     rotation = itertools.cycle(headers)  # next() on it is atomic under the GIL
 
     def worker():
@@ -241,7 +241,7 @@ def main():
             wait_until_up(PORT)
             WEB_PID[:] = [web.pid, worker.pid]
             load("/bench/bare/", [{}], 2, args.concurrency)  # warm-up
-            numbering = iter(range(10**9)) if args.new_customers else None  # shared with the warm-up, too
+            numbering = itertools.count() if args.new_customers else None  # shared with the warm-up, too
             load("/api/v1/leads/", portal, 2, args.concurrency, numbering)
             analyze()
             started = time.time()

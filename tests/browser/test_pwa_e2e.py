@@ -67,24 +67,29 @@ def test_the_service_worker_registers_shows_a_push_and_a_click_opens_the_lead(li
     # while DevTools is still attaching to the worker (about 1 run in 4 on Chromium 156): then no push event fires at
     # all, which says nothing about our handler, so the message is delivered again. A push that did arrive is never
     # delivered twice, so a handler that fails to show the notification still fails the test.
-    worker.evaluate("() => { self.pushesSeen = 0; self.addEventListener('push', () => { self.pushesSeen += 1; }); }")
+    worker.evaluate("""() => {
+        self.pushesSeen = 0;
+        self.addEventListener('push', () => { self.pushesSeen += 1; });
+        // What `probe` answers once it answers something, polled every 100 ms at most `tries` times; else null.
+        self.polled = async (probe, tries) => {
+            for (let i = 0; i < tries; i++) {
+                const answer = await probe();
+                if (answer) { return answer; }
+                await new Promise(r => setTimeout(r, 100));
+            }
+            return null;
+        };
+    }""")
     for _attempt in range(3):
         cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_server.url, "registrationId": registration_id,
                                                       "data": json.dumps(message)})
-        if worker.evaluate("""async () => {
-            for (let i = 0; i < 20 && !self.pushesSeen; i++) { await new Promise(r => setTimeout(r, 100)); }
-            return self.pushesSeen;
-        }"""):
+        if worker.evaluate("() => self.polled(() => self.pushesSeen, 20)"):
             break
     assert worker.evaluate("self.pushesSeen") == 1, "the push message never reached the service worker"
-    shown = worker.evaluate("""async () => {
-        for (let i = 0; i < 50; i++) {
-          const list = await self.registration.getNotifications();
-          if (list.length) { return list.map(n => ({title: n.title, body: n.body, url: n.data.url, tag: n.tag})); }
-          await new Promise(r => setTimeout(r, 100));
-        }
-        return [];
-    }""")
+    shown = worker.evaluate("""() => self.polled(async () => {
+        const list = await self.registration.getNotifications();
+        return list.length && list.map(n => ({title: n.title, body: n.body, url: n.data.url, tag: n.tag}));
+    }, 50)""")
     assert shown == [{"title": "New lead: Noor de Boer", "body": "Noor de Boer is waiting for your call.",
                       "url": message["url"], "tag": f"lead-{lead.pk}-new_lead"}]
 

@@ -19,6 +19,7 @@ import platform
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -135,24 +136,42 @@ def summary(runs: list[dict]) -> dict:
 
 
 def interleaved(portal: list[dict], seconds: float, concurrency: int, rounds: int,
-                numbering=None) -> tuple[dict, dict, dict, dict]:
+                numbering=None) -> tuple[dict, dict, dict, dict, list]:
     """The lead endpoint and the bare one in turns, `rounds` times each for an equal share of `seconds`: the host's
     speed drifts by tens of percent within minutes, and two back-to-back runs compared it as much as the code.
-    Returns (leads, bare, CPU per lead, CPU per bare request) in milliseconds, CPU measured over each target's turns."""
+    Returns (leads, bare, CPU per lead, CPU per bare request, turns): CPU in milliseconds, measured over each target's
+    turns; turns as (target, began, ended) in wall-clock seconds."""
     share = seconds / rounds
     runs: dict[str, list] = {"lead": [], "bare": []}
     cpu = {"lead": {}, "bare": {}}
+    turns = []
     for _round in range(rounds):
         for target, path, headers in (("lead", "/api/v1/leads/", portal), ("bare", "/bench/bare/", [{}])):
-            before = cpu_seconds()
+            before, began = cpu_seconds(), time.time()
             runs[target].append(load(path, headers, share, concurrency, numbering))
             after = cpu_seconds()
+            turns.append((target, began, time.time()))
             for name in after:
                 cpu[target][name] = cpu[target].get(name, 0.0) + after[name] - before[name]
     leads, bare = summary(runs["lead"]), summary(runs["bare"])
     per = {target: {name: used / max(1, (leads if target == "lead" else bare)["requests"]) * 1000
                     for name, used in cpu[target].items()} for target in cpu}
-    return leads, bare, per["lead"], per["bare"]
+    return leads, bare, per["lead"], per["bare"], turns
+
+
+def collections(gc_log: Path, turns: list) -> dict[str, dict]:
+    """The web workers' garbage collections during each target's turns (bench/settings_wsgi.py records them): their
+    CPU seconds, and the CPU of each full (generation 2) collection, which stops its request that long or longer."""
+    by_target = {target: {"cpu": 0.0, "full": []} for target, _began, _ended in turns}
+    for record in gc_log.glob("gc.*"):
+        for line in record.read_text().splitlines():
+            ended, generation, used = line.split()
+            target = next((t for t, began, end in turns if began <= float(ended) <= end), None)
+            if target is not None:
+                by_target[target]["cpu"] += float(used)
+                if generation == "2":
+                    by_target[target]["full"].append(float(used))
+    return by_target
 
 
 def _processes() -> dict[int, tuple[int, str, float]]:
@@ -223,11 +242,13 @@ def main():
                              "numbers from 0 again, so most leads of later turns are returning customers')")
     args = parser.parse_args()
 
-    with bench_database(DB):
+    with bench_database(DB), tempfile.TemporaryDirectory(prefix="opvolger-bench-gc-") as gc_dir:
         setup_django(DB)
         portal = [{"Authorization": f"Api-Key {key}"} for key in intake_fixture(args.dealers)]
 
-        env = bench_env(DB, DJANGO_SETTINGS_MODULE="bench.settings", CELERY_BROKER_URL="redis://127.0.0.1:6379/8")
+        gc_log = Path(gc_dir)  # each web worker's garbage collections (bench/settings_wsgi.py)
+        env = bench_env(DB, DJANGO_SETTINGS_MODULE="bench.settings", CELERY_BROKER_URL="redis://127.0.0.1:6379/8",
+                        BENCH_GC_LOG=str(gc_log))
         import redis
 
         redis.Redis.from_url("redis://127.0.0.1:6379/8").flushdb()
@@ -245,8 +266,9 @@ def main():
             load("/api/v1/leads/", portal, 2, args.concurrency, numbering)
             analyze()
             started = time.time()
-            leads, bare, lead_cpu, bare_cpu = interleaved(portal, args.seconds, args.concurrency, args.rounds,
-                                                          numbering)
+            leads, bare, lead_cpu, bare_cpu, turns = interleaved(portal, args.seconds, args.concurrency, args.rounds,
+                                                                 numbering)
+            collected = collections(gc_log, turns)
             notice = notice_latency(started)
             returning, stored = lead_mix()
         finally:
@@ -268,6 +290,12 @@ def main():
     print("CPU per request during the bare run: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in bare_cpu.items()))
     # A steadier figure than the throughput ratio when the host's speed drifts between the two runs.
     print(f"a lead costs {sum(lead_cpu.values()) / sum(bare_cpu.values()):.1f}x the CPU of a bare insert")
+    for name, target, requests, web_ms in (("lead", "lead", leads, lead_cpu["web"]), ("bare request", "bare", bare,
+                                                                                    bare_cpu["web"])):
+        gc_ms, full = collected[target]["cpu"] / max(1, requests["requests"]) * 1000, collected[target]["full"]
+        pauses = f"mean {sum(full) / len(full) * 1000:.0f} ms, max {max(full) * 1000:.0f} ms of CPU" if full else "none"
+        print(f"garbage collector in the web workers: {gc_ms:.2f} ms a {name} ({gc_ms / web_ms:.0%} of its web CPU); "
+              f"full collections: {len(full)} ({pauses})")
     print(f"POST -> assignee's notice sent (worker running): p50 {notice['p50']:.2f} s, p99 {notice['p99']:.2f} s "
           f"over {notice['n']} notices, {notice['pending']} still pending")
     # Each turn numbers its leads from 0 again, so a later turn sends phone numbers an earlier one sent: a lead that

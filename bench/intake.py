@@ -290,12 +290,12 @@ def main():
     print("CPU per request during the bare run: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in bare_cpu.items()))
     # A steadier figure than the throughput ratio when the host's speed drifts between the two runs.
     print(f"a lead costs {sum(lead_cpu.values()) / sum(bare_cpu.values()):.1f}x the CPU of a bare insert")
-    for name, target, requests, web_ms in (("lead", "lead", leads, lead_cpu["web"]), ("bare request", "bare", bare,
-                                                                                    bare_cpu["web"])):
-        gc_ms, full = collected[target]["cpu"] / max(1, requests["requests"]) * 1000, collected[target]["full"]
+    for target, name, result, cpu in (("lead", "lead", leads, lead_cpu), ("bare", "bare request", bare, bare_cpu)):
+        gc_ms = collected[target]["cpu"] / max(1, result["requests"]) * 1000
+        full = collected[target]["full"]
         pauses = f"mean {sum(full) / len(full) * 1000:.0f} ms, max {max(full) * 1000:.0f} ms of CPU" if full else "none"
-        print(f"garbage collector in the web workers: {gc_ms:.2f} ms a {name} ({gc_ms / web_ms:.0%} of its web CPU); "
-              f"full collections: {len(full)} ({pauses})")
+        print(f"garbage collector in the web workers: {gc_ms:.2f} ms a {name} ({gc_ms / cpu['web']:.0%} of its web "
+              f"CPU); full collections: {len(full)} ({pauses})")
     print(f"POST -> assignee's notice sent (worker running): p50 {notice['p50']:.2f} s, p99 {notice['p99']:.2f} s "
           f"over {notice['n']} notices, {notice['pending']} still pending")
     # Each turn numbers its leads from 0 again, so a later turn sends phone numbers an earlier one sent: a lead that

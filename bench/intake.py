@@ -159,7 +159,7 @@ def interleaved(portal: list[dict], seconds: float, concurrency: int, rounds: in
     return leads, bare, per["lead"], per["bare"], turns
 
 
-def collections(gc_log: Path, turns: list) -> dict[str, dict]:
+def garbage_collections(gc_log: Path, turns: list) -> dict[str, dict]:
     """The web workers' garbage collections during each target's turns (bench/settings_wsgi.py records them): their
     CPU seconds, and the CPU of each full (generation 2) collection, which stops its request that long or longer."""
     by_target = {target: {"cpu": 0.0, "full": []} for target, _began, _ended in turns}
@@ -268,7 +268,7 @@ def main():
             started = time.time()
             leads, bare, lead_cpu, bare_cpu, turns = interleaved(portal, args.seconds, args.concurrency, args.rounds,
                                                                  numbering)
-            collected = collections(gc_log, turns)
+            collected = garbage_collections(gc_log, turns)
             notice = notice_latency(started)
             returning, stored = lead_mix()
         finally:

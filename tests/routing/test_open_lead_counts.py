@@ -7,6 +7,7 @@ import threading
 import pytest
 from django.db import connection, connections, transaction
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from followup.services import lead_close
 from leads.models import Lead
@@ -170,3 +171,26 @@ def test_two_folds_and_new_leads_at_once_count_every_change_once():
     assert kept(dealer) == counted(dealer) == {ann.pk: 6, bob.pk: 6}
     open_lead_counts_fold(dealer_ids=[dealer.pk])
     assert rows_of(dealer) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_counts_the_leads_already_there(team):
+    """A live database gets its first counts from the leads it holds, then the triggers take over."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    dealer, _manager, (ann, bob, _cor) = team
+    LeadFactory(dealer=dealer, assignee=ann)
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    try:
+        executor.migrate([("routing", "0001_initial")])  # as before the count: no table, no triggers
+        LeadFactory(dealer=dealer, assignee=ann)
+        LeadFactory(dealer=dealer, assignee=bob)
+        LeadFactory(dealer=dealer, assignee=bob, status="sold", closed_at=timezone.now())
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(latest)
+    assert kept(dealer) == counted(dealer) == {ann.pk: 2, bob.pk: 1}
+    assert rows_of(dealer) == 2
+    LeadFactory(dealer=dealer, assignee=bob)
+    assert kept(dealer) == counted(dealer) == {ann.pk: 2, bob.pk: 2}

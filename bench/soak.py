@@ -399,6 +399,10 @@ def check(generator: Generator, poller: DashboardPoller, service, dealer_id: int
                         f"{len(refused)} refused by the push service, {unsent} deliveries not sent")
     if any(left.values()):
         problems.append(f"outbox not drained: {left}")
+    from routing.services import open_lead_counts_off
+
+    if off := open_lead_counts_off():  # the triggers saw every writer: web nodes, sweeps, behind PgBouncer
+        problems.append(f"the round-robin's open-lead counts differ from the leads for {len(off)} people: {off[:5]}")
     for problem in problems:
         print("FAILED:", problem, file=sys.stderr)
     statuses_or_exit("POST /api/v1/leads/ (final answer per lead)",
@@ -497,7 +501,7 @@ def report(args, started_at, load_before, load_during, generator, poller, sample
           f"{duplicates} answered 200 duplicate (the retry of a lead already stored)")
     print(f"escalations: {figures['escalations']}; each step once per lead and deadline")
     print(f"notices: {figures['notices']}; each exactly as often as its step; pushes: {figures['pushes']:,}, none twice, "
-          f"none missing; outbox drained")
+          f"none missing; outbox drained; the round-robin's open-lead counts equal the leads' for every person")
     print(f"dashboard: {sum(poller.final.values())} polls, all 200 (transient answers retried: "
           f"{dict(poller.transient) or 'none'}), p50 {1000 * percentile(poller.latencies, 50):.0f} ms, "
           f"p99 {1000 * percentile(poller.latencies, 99):.0f} ms")

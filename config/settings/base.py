@@ -196,7 +196,7 @@ CELERY_BEAT_SCHEDULE = {
     "appointment-reminders": {"task": "followup.tasks.appointment_reminders", "schedule": crontab(minute=0)},
     # AVG/GDPR retention: old raw submissions purged, inactive leads anonymised; a quiet hour, once a day.
     "privacy-retention": {"task": "privacy.tasks.privacy_retention", "schedule": crontab(hour=3, minute=40)},
-    "open-lead-counts-fold": {"task": "routing.tasks.open_lead_counts_fold", "schedule": crontab(minute=20)},
+    "open-lead-counts-tend": {"task": "routing.tasks.open_lead_counts_tend", "schedule": crontab(minute=20)},
 }
 # The sweep has a queue of its own: behind a Monday burst the outbox flush sends thousands of e-mails in one task, and a
 # sweep queued behind it would expire. Every worker command consumes it (`-Q celery,timers`); a busy site runs one

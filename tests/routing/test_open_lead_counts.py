@@ -12,8 +12,15 @@ from django.utils import timezone
 from followup.services import lead_close
 from leads.models import Lead
 from routing.models import OpenLeadCount
-from routing.services import FOLD_AFTER, lead_reassign, open_lead_counts_fold, salesperson_pick
-from routing.tasks import open_lead_counts_fold as fold_task
+from routing.services import (
+    FOLD_AFTER,
+    lead_reassign,
+    open_lead_counts_fold,
+    open_lead_counts_off,
+    open_lead_counts_true_up,
+    salesperson_pick,
+)
+from routing.tasks import open_lead_counts_tend
 from tests.factories import DealerFactory, LeadFactory, MembershipFactory, UserFactory, open_all_week
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the triggers are PostgreSQL's")
@@ -120,7 +127,7 @@ def test_the_hourly_task_folds_only_the_dealers_with_rows_to_fold(team):
     for _ in range(3):
         LeadFactory(dealer=dealer, assignee=bob, queue="bdc", kind="passive")  # a BDC dealer's agent
 
-    assert fold_task.apply().get() == 3
+    assert open_lead_counts_tend.apply().get() == 3
     assert (rows_of(dealer), rows_of(quiet)) == (1, 1)
     assert kept(dealer) == counted(dealer) == {bob.pk: 3}
 
@@ -194,3 +201,26 @@ def test_the_migration_counts_the_leads_already_there(team):
     assert rows_of(dealer) == 2
     LeadFactory(dealer=dealer, assignee=bob)
     assert kept(dealer) == counted(dealer) == {ann.pk: 2, bob.pk: 2}
+
+
+@pytest.mark.django_db
+def test_a_write_that_bypassed_the_triggers_is_corrected_by_the_hourly_task(team, caplog):
+    dealer, _manager, (ann, bob, cor) = team
+    lead = LeadFactory(dealer=dealer, assignee=ann)
+    LeadFactory(dealer=dealer, assignee=bob)
+    assert open_lead_counts_true_up() == []  # nothing off: nothing written, nothing logged
+    assert not caplog.records
+
+    with connection.cursor() as cursor:  # as a restore or a replication that skips triggers would write
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        Lead.objects.for_dealer(dealer).filter(pk=lead.pk).update(assignee=cor)
+        LeadFactory(dealer=dealer, assignee=cor)
+        cursor.execute("SET LOCAL session_replication_role = origin")
+    assert kept(dealer) == {ann.pk: 1, bob.pk: 1}
+    assert open_lead_counts_off() == [(dealer.pk, ann.pk, -1), (dealer.pk, cor.pk, 2)]
+
+    assert open_lead_counts_tend.apply().get() == 4  # corrected, then folded: one row a person
+    assert kept(dealer) == counted(dealer) == {bob.pk: 1, cor.pk: 2}
+    assert rows_of(dealer) == 2
+    assert "Open-lead counts were off for 2 people" in caplog.text
+    assert open_lead_counts_off() == []

@@ -42,7 +42,7 @@ def populate(total: int, due: int, steps: str) -> None:
     from dealers.models import Dealer, DealerGroup, Membership, Role, User
     from dealers.services import policy_get
     from leads.models import Customer
-    from routing.services import open_lead_counts_fold
+    from routing.services import open_lead_counts_fold_piled_up
 
     group = DealerGroup.objects.create(name="Bench Groep", slug="bench-groep")
     dealers = Dealer.objects.bulk_create([Dealer(group=group, name=f"Bench {i}", slug=f"bench-{i}") for i in range(DEALERS)])
@@ -79,7 +79,7 @@ def populate(total: int, due: int, steps: str) -> None:
             {"dealers": dealer_ids, "customers": customer_ids, "sales": salesperson_ids, "n": DEALERS, "total": total,
              "due": due, "all_steps": steps == "all"},
         )
-    open_lead_counts_fold()  # the triggers' rows a lead, folded to one a person, as the hourly task keeps them
+    open_lead_counts_fold_piled_up()  # the triggers' rows a lead, folded to one a person, as the hourly task does
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE leads_lead")
         # What autovacuum (off on this machine) does after such a mass delete: otherwise every read of a person's count

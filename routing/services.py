@@ -144,22 +144,35 @@ _PILED_UP_SQL = f"""
     SELECT dealer_id FROM {OpenLeadCount._meta.db_table} GROUP BY dealer_id HAVING COUNT(*) > COUNT(DISTINCT user_id)"""
 
 
-def open_lead_counts_fold(*, dealer_ids=None) -> int:
-    """Fold the dealers' `OpenLeadCount` rows (all dealers with more rows than people, when not given) into one row per
-    person with their sum; returns the rows removed. Safe beside the triggers and another fold, with no lock: the
-    DELETE takes only rows committed before it began (a lead written meanwhile adds a row it leaves alone), a row that
-    another fold removed first is skipped, so every change is summed once."""
+def open_lead_counts_fold(*, dealer_ids) -> int:
+    """Fold the dealers' `OpenLeadCount` rows into one row per person with their sum; returns the rows removed. The
+    caller holds the dealers' row locks (the round-robin does), so two folds of a dealer never run at once: each would
+    wait for rows the other deleted first, in its own order, and could deadlock. Beside the triggers it needs nothing:
+    the DELETE takes only rows committed before it began, so a lead written meanwhile adds a row it leaves alone."""
+    connection = connections[router.db_for_write(OpenLeadCount)]
+    if connection.vendor != "postgresql" or not dealer_ids:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(_FOLD_SQL, [sorted(dealer_ids)])
+        (removed,) = cursor.fetchone()
+    return removed
+
+
+def open_lead_counts_fold_piled_up() -> int:
+    """Fold every dealer with more count rows than people, one dealer at a time under its row lock, as the round-robin
+    would; returns the rows removed. For dealers whose round-robin does not run to do it (all their leads go to the
+    BDC, whose claims and closes still add rows)."""
     connection = connections[router.db_for_write(OpenLeadCount)]
     if connection.vendor != "postgresql":
         return 0
     with connection.cursor() as cursor:
-        if dealer_ids is None:
-            cursor.execute(_PILED_UP_SQL)
-            dealer_ids = [dealer_id for (dealer_id,) in cursor.fetchall()]
-        if not dealer_ids:
-            return 0
-        cursor.execute(_FOLD_SQL, [sorted(dealer_ids)])
-        (removed,) = cursor.fetchone()
+        cursor.execute(_PILED_UP_SQL)
+        dealer_ids = [dealer_id for (dealer_id,) in cursor.fetchall()]
+    removed = 0
+    for dealer_id in dealer_ids:
+        with transaction.atomic(using=connection.alias):
+            _dealers_lock([dealer_id])
+            removed += open_lead_counts_fold(dealer_ids=[dealer_id])
     return removed
 
 

@@ -16,6 +16,7 @@ from routing.services import (
     FOLD_AFTER,
     lead_reassign,
     open_lead_counts_fold,
+    open_lead_counts_fold_piled_up,
     open_lead_counts_off,
     open_lead_counts_true_up,
     salesperson_pick,
@@ -133,23 +134,26 @@ def test_the_hourly_task_folds_only_the_dealers_with_rows_to_fold(team):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_folds_and_new_leads_at_once_count_every_change_once():
-    """A fold while another holds rows it deleted, and leads written meanwhile: nothing counted twice or lost."""
+def test_the_hourly_fold_waits_for_the_round_robins_and_leads_written_meanwhile_count_once():
+    """The round-robin folds under the dealer's lock; the hourly fold takes that lock too, so it waits instead of
+    deleting rows in another order; leads written meanwhile, committed or not, are counted once."""
     dealer = DealerFactory()
     ann, bob = UserFactory(), UserFactory()
     for user in (ann, bob):
         MembershipFactory(dealer=dealer, user=user)
-    for _ in range(5):
+    per_person = FOLD_AFTER // 2 + 1
+    for _ in range(per_person):
         LeadFactory(dealer=dealer, assignee=ann)
         LeadFactory(dealer=dealer, assignee=bob)
 
     first_folded, second_started = threading.Event(), threading.Event()
-    errors = []
+    rows_after_pick, removed, errors = [], [], []
 
-    def first():
+    def round_robin():
         try:
             with transaction.atomic():
-                open_lead_counts_fold(dealer_ids=[dealer.pk])
+                salesperson_pick(dealer=dealer, lock=True)  # the dealer's lock, the rows read, then folded
+                rows_after_pick.append(rows_of(dealer))
                 first_folded.set()
                 second_started.wait(10)
                 LeadFactory(dealer=dealer, assignee=ann)  # in the same transaction, after its fold
@@ -158,25 +162,26 @@ def test_two_folds_and_new_leads_at_once_count_every_change_once():
         finally:
             connections.close_all()
 
-    def second():
+    def hourly():
         try:
             first_folded.wait(10)
-            LeadFactory(dealer=dealer, assignee=bob)  # committed at once, while the first holds its rows
+            LeadFactory(dealer=dealer, assignee=bob)  # committed at once, while the round-robin holds its rows
             second_started.set()
-            open_lead_counts_fold(dealer_ids=[dealer.pk])  # waits for the first's deleted rows, then skips them
+            removed.append(open_lead_counts_fold_piled_up())  # waits for the dealer's lock
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads = [threading.Thread(target=round_robin), threading.Thread(target=hourly)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(30)
     assert not errors
-    assert kept(dealer) == counted(dealer) == {ann.pk: 6, bob.pk: 6}
-    open_lead_counts_fold(dealer_ids=[dealer.pk])
+    assert rows_after_pick == [2]
+    assert removed == [4]  # the round-robin's two rows and the two leads' rows, after it committed
+    assert kept(dealer) == counted(dealer) == {ann.pk: per_person + 1, bob.pk: per_person + 1}
     assert rows_of(dealer) == 2
 
 

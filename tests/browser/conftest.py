@@ -20,19 +20,29 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright_driver():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Chromium from the OS packages (apt-get install chromium).")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        yield browser
-        browser.close()
+        yield pw
+
+
+def launch(playwright_driver):
+    """Headless Chromium from the OS packages."""
+    return playwright_driver.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    )
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver):
+    browser = launch(playwright_driver)
+    yield browser
+    browser.close()
 
 
 def new_page(browser, viewport: dict, locale: str = "en-GB", **context_options):

@@ -52,9 +52,14 @@ def new_page(browser, viewport: dict, locale: str = "en-GB", **context_options):
     return context.new_page()
 
 
+def new_phone_page(browser):
+    """A page on a phone: its screen, touch, and twice the pixels."""
+    return new_page(browser, PHONE, has_touch=True, is_mobile=True, device_scale_factor=2)
+
+
 @pytest.fixture
 def phone_page(browser):
-    page = new_page(browser, PHONE, has_touch=True, is_mobile=True, device_scale_factor=2)
+    page = new_phone_page(browser)
     yield page
     page.context.close()
 

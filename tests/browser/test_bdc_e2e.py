@@ -13,10 +13,10 @@ from tests.factories import CustomerFactory, LeadFactory, MembershipFactory, Use
 
 from .conftest import (
     DESKTOP,
-    PHONE,
     has_horizontal_scroll,
     login,
     new_page,
+    new_phone_page,
     screenshot,
     serious_accessibility_violations,
     small_tap_targets,
@@ -81,7 +81,7 @@ def test_an_agent_works_a_lease_end_lead_and_hands_it_over(live_server, desktop_
     assert Appointment.objects.unscoped().filter(lead=lead, kind="test_drive").exists()
 
     # The salesperson, on a phone, is notified and finds the lead in the inbox with the BDC's note.
-    phone = new_page(browser, PHONE, has_touch=True, is_mobile=True, device_scale_factor=2)
+    phone = new_phone_page(browser)
     try:
         login(phone, live_server, cast.sales_a2.email)
         assert phone.locator(".notice-link").is_visible()

@@ -21,7 +21,7 @@ from leads.push import vapid_public_key
 from leads.services import notify_assignee, outbox_flush
 from tests.push_service import running_push_service
 
-from .conftest import PHONE, launch, login, new_page, screenshot
+from .conftest import launch, login, new_phone_page, screenshot
 from .test_inbox_e2e import new_lead
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -35,7 +35,7 @@ def phone_page(playwright_driver):
     its processes."""
     browser = launch(playwright_driver)
     try:
-        yield new_page(browser, PHONE, has_touch=True, is_mobile=True, device_scale_factor=2)
+        yield new_phone_page(browser)
     finally:
         browser.close()
 

@@ -144,13 +144,21 @@ _PILED_UP_SQL = f"""
     SELECT dealer_id FROM {OpenLeadCount._meta.db_table} GROUP BY dealer_id HAVING COUNT(*) > COUNT(DISTINCT user_id)"""
 
 
-def open_lead_counts_fold(*, dealer_ids) -> int:
+def _kept_counts(alias: str | None = None, *, write: bool = True):
+    """The connection the `OpenLeadCount` rows are kept on (`alias`, else the router's), or None where none are kept:
+    SQLite, the quick start's database, has no triggers, and its round-robin counts the leads themselves."""
+    alias = alias or (router.db_for_write if write else router.db_for_read)(OpenLeadCount)
+    connection = connections[alias]
+    return connection if connection.vendor == "postgresql" else None
+
+
+def open_lead_counts_fold(*, dealer_ids, using: str | None = None) -> int:
     """Fold the dealers' `OpenLeadCount` rows into one row per person with their sum; returns the rows removed. The
-    caller holds the dealers' row locks (the round-robin does), so two folds of a dealer never run at once: each would
-    wait for rows the other deleted first, in its own order, and could deadlock. Beside the triggers it needs nothing:
-    the DELETE takes only rows committed before it began, so a lead written meanwhile adds a row it leaves alone."""
-    connection = connections[router.db_for_write(OpenLeadCount)]
-    if connection.vendor != "postgresql" or not dealer_ids:
+    caller holds the dealers' row locks (the round-robin does) on `using`, so two folds of a dealer never run at once:
+    each would wait for rows the other deleted first, in its own order, and could deadlock. Beside the triggers it needs
+    nothing: the DELETE takes only rows committed before it began, so a lead written meanwhile adds a row it leaves alone."""
+    connection = _kept_counts(using)
+    if connection is None or not dealer_ids:
         return 0
     with connection.cursor() as cursor:
         cursor.execute(_FOLD_SQL, [sorted(dealer_ids)])
@@ -162,8 +170,8 @@ def open_lead_counts_fold_piled_up() -> int:
     """Fold every dealer with more count rows than people, one dealer at a time under its row lock, as the round-robin
     would; returns the rows removed. For dealers whose round-robin does not run to do it (all their leads go to the
     BDC, whose claims and closes still add rows)."""
-    connection = connections[router.db_for_write(OpenLeadCount)]
-    if connection.vendor != "postgresql":
+    connection = _kept_counts()
+    if connection is None:
         return 0
     with connection.cursor() as cursor:
         cursor.execute(_PILED_UP_SQL)
@@ -171,8 +179,8 @@ def open_lead_counts_fold_piled_up() -> int:
     removed = 0
     for dealer_id in dealer_ids:
         with transaction.atomic(using=connection.alias):
-            _dealers_lock([dealer_id])
-            removed += open_lead_counts_fold(dealer_ids=[dealer_id])
+            _dealers_lock([dealer_id], using=connection.alias)
+            removed += open_lead_counts_fold(dealer_ids=[dealer_id], using=connection.alias)
     return removed
 
 
@@ -191,8 +199,8 @@ _OFF = f"""
 def open_lead_counts_off() -> list[tuple[int, int, int]]:
     """Where the kept counts differ from counting the open leads: (dealer, person, what the count is short of the
     leads), read only. Empty when all is well (and on SQLite, which keeps no count)."""
-    connection = connections[router.db_for_read(OpenLeadCount)]
-    if connection.vendor != "postgresql":
+    connection = _kept_counts(write=False)
+    if connection is None:
         return []
     with connection.cursor() as cursor:
         cursor.execute(_OFF + " SELECT dealer_id, user_id, n FROM off ORDER BY dealer_id, user_id")
@@ -204,8 +212,8 @@ def open_lead_counts_true_up() -> list[tuple[int, int, int]]:
     (dealer, person, change). Nothing should ever differ: this catches a write that bypassed the triggers (a restore
     with triggers off, a hand-made fix) within the hour, and says so in the log. One statement sees one snapshot, so a
     lead written meanwhile is either in both the count and the rows or in neither."""
-    connection = connections[router.db_for_write(OpenLeadCount)]
-    if connection.vendor != "postgresql":
+    connection = _kept_counts()
+    if connection is None:
         return []
     with connection.cursor() as cursor:
         cursor.execute(_OFF + f""" INSERT INTO {OpenLeadCount._meta.db_table} (dealer_id, user_id, open_leads)
@@ -241,7 +249,7 @@ def round_robin_seats(*, dealer_ids, uncounted: dict | None = None, lock: bool =
     if lock and connections[alias].vendor == "postgresql":
         sql, params = (_DEALERS_LOCK_SQL, sql), [dealer_ids, *params]
     elif lock:
-        _dealers_lock(dealer_ids)
+        _dealers_lock(dealer_ids, using=alias)
     # Read with a cursor, the users built as a queryset builds them: a RawQuerySet's setup cost more than the answer.
     # Prepared for one dealer (a lead's pick); the sweep's many-dealer statements vary in length and run as they are.
     with connections[alias].cursor() as cursor:
@@ -254,14 +262,15 @@ def round_robin_seats(*, dealer_ids, uncounted: dict | None = None, lock: bool =
         count_rows[dealer_id] += rows_read
     piled_up = [dealer_id for dealer_id, rows_read in count_rows.items() if rows_read > FOLD_AFTER]
     if piled_up:  # once every FOLD_AFTER leads or so: the next picks read a row a person again
-        open_lead_counts_fold(dealer_ids=piled_up)
+        open_lead_counts_fold(dealer_ids=piled_up, using=alias)
     return seats
 
 
-def _dealers_lock(dealer_ids) -> None:
+def _dealers_lock(dealer_ids, *, using: str) -> None:
     """The dealers' row locks until commit, in id order (two sweepers, or a sweeper and the intake, never deadlock):
     while one holds them no other round-robin of those dealers counts."""
-    list(Dealer.objects.select_for_update(no_key=True).filter(pk__in=set(dealer_ids)).order_by("pk").values_list("pk"))
+    dealers = Dealer.objects.using(using).select_for_update(no_key=True).filter(pk__in=set(dealer_ids))
+    list(dealers.order_by("pk").values_list("pk"))
 
 
 def salesperson_pick(*, dealer: Dealer, exclude_user_id=None, preferred_user_id=None, lock: bool = False):
